@@ -1,0 +1,43 @@
+# liangwang-assist — the commands a newcomer needs. See README.md.
+#   make run    the whole stack on the embedded default (SQLite), installing what is missing
+#   make test   everything CI checks
+#   make bench  the benchmarks, written to docs/benchmarks.md
+
+SHELL := /bin/bash
+BIN := .venv/bin
+
+.PHONY: setup run test lint typecheck validate train test-dialogue pytest bench lock
+
+setup:
+	@scripts/setup.sh
+
+run: setup
+	$(BIN)/liangwang run
+
+test: setup lint typecheck validate train test-dialogue pytest
+
+lint:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck:
+	$(BIN)/mypy
+
+validate:
+	$(BIN)/liangwang validate
+
+train:
+	$(BIN)/liangwang train
+
+test-dialogue:
+	$(BIN)/liangwang test-dialogue
+
+pytest:
+	$(BIN)/pytest -q
+
+bench: setup
+	$(BIN)/python -m benchmarks.run
+
+# Re-resolve the application environment from pyproject.toml and rewrite its lock file.
+lock:
+	scripts/lock.sh

@@ -1,0 +1,84 @@
+"""Actions for the conversation itself: handoff, repeat, fallback chain."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.services import services
+from liangwang.conversation import consecutive_misses, fallback_step, last_bot_turn
+from liangwang.db import unit_of_work
+from liangwang.handoff import request_handoff
+
+
+class ActionHandoff(Action):
+    def name(self) -> str:
+        return "action_handoff"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        with unit_of_work(services().sessions) as session:
+            request_handoff(
+                session,
+                conversation_id=tracker.sender_id,
+                channel=_channel(tracker),
+                last_user_text=_last_meaningful_user_text(tracker),
+            )
+        dispatcher.utter_message(response="utter_handoff")
+        # pending_offer is left as it is: changing it here would break the rule that led
+        # here; the accepting rule also requires the fallback chain just before, so a
+        # stale value never turns a later "好" into a handoff.
+        return []
+
+
+class ActionRepeat(Action):
+    def name(self) -> str:
+        return "action_repeat"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        messages = last_bot_turn(tracker.events)
+        if not messages:
+            dispatcher.utter_message(response="utter_nothing_to_repeat")
+        for message in messages:
+            dispatcher.utter_message(
+                text=message.text, buttons=message.buttons or None, image=message.image
+            )
+        return []
+
+
+class ActionFallbackChain(Action):
+    def name(self) -> str:
+        return "action_fallback_chain"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        step = fallback_step(
+            consecutive_misses(tracker.events), tracker.latest_message.get("intent", {}).get("name")
+        )
+        dispatcher.utter_message(response=step.response)
+        return [SlotSet("pending_offer", "human" if step.offers_human else None)]
+
+
+def _channel(tracker: Tracker) -> str:
+    """Our channel name (sent as metadata by every channel), else Rasa's input channel."""
+    metadata = tracker.latest_message.get("metadata") or {}
+    return str(metadata.get("channel") or tracker.get_latest_input_channel() or "unknown")
+
+
+def _last_meaningful_user_text(tracker: Tracker) -> str:
+    """The last thing the citizen said that was not the handoff request itself."""
+    texts: list[Any] = [
+        e.get("text")
+        for e in tracker.events
+        if e.get("event") == "user"
+        and e.get("parse_data", {}).get("intent", {}).get("name") not in ("handoff", "affirm")
+    ]
+    return str(texts[-1]) if texts and texts[-1] else ""

@@ -1,0 +1,22 @@
+"""What the actions need from the outside world, built once on first use (never at import)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from liangwang.db import make_engine, make_session_factory
+from liangwang.settings import load_settings
+
+
+@dataclass(frozen=True)
+class Services:
+    sessions: sessionmaker[Session]
+
+
+@cache
+def services() -> Services:
+    settings = load_settings()
+    return Services(sessions=make_session_factory(make_engine(settings.effective_database_url)))

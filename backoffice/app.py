@@ -1,0 +1,46 @@
+"""FastAPI app factory. Everything the routes need is built here, at start-up, from settings."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from backoffice import chat, health, staff
+from backoffice.deps import AppState
+from liangwang.db import make_engine, make_session_factory
+from liangwang.dialogue import DialogueEngine, RasaRestEngine
+from liangwang.settings import Settings, load_settings
+
+HERE = Path(__file__).resolve().parent
+
+
+def create_app(settings: Settings | None = None, engine: DialogueEngine | None = None) -> FastAPI:
+    settings = settings or load_settings()
+    db_engine = make_engine(settings.effective_database_url)
+    dialogue = engine or RasaRestEngine(
+        settings.rasa_url, timeout_s=settings.turn_timeout_s, max_chars=settings.max_message_chars
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await dialogue.aclose()
+        db_engine.dispose()
+
+    app = FastAPI(title="liangwang-assist", lifespan=lifespan)
+    app.state.deps = AppState(
+        settings=settings,
+        sessions=make_session_factory(db_engine),
+        dialogue=dialogue,
+        templates=Jinja2Templates(directory=HERE / "templates"),
+    )
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.include_router(health.router)
+    app.include_router(chat.router)
+    app.include_router(staff.router, prefix="/staff")
+    return app

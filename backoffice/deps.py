@@ -1,0 +1,39 @@
+"""Typed dependencies shared by the routers (``Annotated[..., Depends()]``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session, sessionmaker
+
+from liangwang.db import unit_of_work
+from liangwang.dialogue import DialogueEngine
+from liangwang.settings import Settings
+
+
+@dataclass(frozen=True)
+class AppState:
+    settings: Settings
+    sessions: sessionmaker[Session]
+    dialogue: DialogueEngine
+    templates: Jinja2Templates
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.deps
+    return state
+
+
+State = Annotated[AppState, Depends(get_state)]
+
+
+def get_session(state: State) -> Iterator[Session]:
+    with unit_of_work(state.sessions) as session:
+        yield session
+
+
+DbSession = Annotated[Session, Depends(get_session)]

@@ -1,0 +1,70 @@
+// Web chat: one conversation per browser (id kept in localStorage), no time pressure.
+// On any failure the text stays in the box so nothing the citizen wrote is lost.
+(function () {
+  const log = document.getElementById("log");
+  const form = document.getElementById("send");
+  const box = document.getElementById("text");
+  const error = document.getElementById("error");
+  const bigger = document.getElementById("bigger");
+
+  let id = localStorage.getItem("lw-conversation");
+  if (!id) {
+    id = (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random()).replace(/[^A-Za-z0-9]/g, "");
+    localStorage.setItem("lw-conversation", id);
+  }
+  if (localStorage.getItem("lw-big") === "1") document.body.classList.add("big");
+  bigger.setAttribute("aria-pressed", document.body.classList.contains("big"));
+  bigger.addEventListener("click", function () {
+    const on = document.body.classList.toggle("big");
+    localStorage.setItem("lw-big", on ? "1" : "0");
+    bigger.setAttribute("aria-pressed", on);
+  });
+
+  function add(who, text, buttons) {
+    const li = document.createElement("li");
+    li.className = who;
+    li.textContent = text || "";
+    (buttons || []).forEach(function (b) {
+      const btn = document.createElement("button");
+      btn.type = "button";
+      btn.textContent = b.title;
+      btn.addEventListener("click", function () { send(b.title, b.payload); });
+      li.appendChild(document.createElement("br"));
+      li.appendChild(btn);
+    });
+    log.appendChild(li);
+    li.scrollIntoView();
+  }
+
+  async function send(shown, payload) {
+    error.textContent = "";
+    add("user", shown);
+    try {
+      const res = await fetch("/api/chat", {
+        method: "POST",
+        headers: {"Content-Type": "application/json"},
+        body: JSON.stringify({conversation_id: id, text: payload || shown}),
+      });
+      const body = await res.json();
+      if (!res.ok) {
+        error.textContent = typeof body.detail === "string" ? body.detail : "发送失败，请再试一次。";
+        return false;
+      }
+      body.messages.forEach(function (m) { add("bot", m.text, m.buttons); });
+      return true;
+    } catch (e) {
+      error.textContent = "网络断了。您写的话还在输入框里，请稍后再发一次。";
+      return false;
+    }
+  }
+
+  form.addEventListener("submit", async function (ev) {
+    ev.preventDefault();
+    const text = box.value.trim();
+    if (!text) return;
+    if (await send(text)) box.value = "";
+  });
+  document.querySelectorAll("[data-say]").forEach(function (b) {
+    b.addEventListener("click", function () { send(b.dataset.say); });
+  });
+})();

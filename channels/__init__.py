@@ -1,0 +1,1 @@
+"""Channels: processes that carry citizens' messages to the dialogue engine and back."""

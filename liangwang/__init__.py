@@ -1,0 +1,1 @@
+"""liangwang-assist application core: settings, database, domain services, operator CLI."""

@@ -1,0 +1,92 @@
+"""Pure conversation rules shared by the actions: no Rasa, no I/O, no wording.
+
+Wording lives in bot/domain.yml; these functions only decide *which* response to use,
+reading plain event dicts as Rasa stores them in a tracker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+Event = Mapping[str, Any]
+
+# Intents that mean "the assistant did not understand"; they feed the fallback chain.
+MISS_INTENTS = frozenset({"nlu_fallback", "out_of_scope"})
+# Intents that do not break a chain of misses because they are about the conversation itself.
+NEUTRAL_INTENTS = frozenset({"repeat"})
+
+
+@dataclass(frozen=True)
+class FallbackStep:
+    response: str
+    offers_human: bool
+
+
+def consecutive_misses(events: Sequence[Event]) -> int:
+    """Count the user's latest messages in a row that were not understood (current one included)."""
+    count = 0
+    for event in reversed(events):
+        if event.get("event") != "user":
+            continue
+        intent = (event.get("parse_data") or {}).get("intent", {}).get("name")
+        if intent in NEUTRAL_INTENTS:
+            continue
+        if intent not in MISS_INTENTS:
+            break
+        count += 1
+    return count
+
+
+def fallback_step(misses: int, latest_intent: str | None) -> FallbackStep:
+    """Re-ask once, then offer choices, then offer a person (and keep offering one)."""
+    if misses <= 1:
+        response = "utter_out_of_scope" if latest_intent == "out_of_scope" else "utter_ask_rephrase"
+        return FallbackStep(response, offers_human=False)
+    if misses == 2:
+        return FallbackStep("utter_offer_choices", offers_human=False)
+    return FallbackStep("utter_offer_human", offers_human=True)
+
+
+@dataclass(frozen=True)
+class BotMessage:
+    text: str | None = None
+    buttons: list[dict[str, Any]] = field(default_factory=list)
+    image: str | None = None
+
+
+def last_bot_turn(events: Sequence[Event], skip_actions: Iterable[str] = ()) -> list[BotMessage]:
+    """The bot messages of the most recent bot turn before the current user message.
+
+    A "turn" is everything the bot said between two user messages. Turns produced by the
+    actions in ``skip_actions`` (e.g. the repeat action itself) still count, so asking to
+    repeat twice repeats the same answer.
+    """
+    skip = set(skip_actions)
+    seen_current_user = False
+    turn: list[BotMessage] = []
+    for event in reversed(events):
+        kind = event.get("event")
+        if kind == "user":
+            if not seen_current_user:
+                seen_current_user = True
+                continue
+            if turn:
+                break
+            continue
+        if not seen_current_user:
+            continue
+        if kind == "bot":
+            data = event.get("data") or {}
+            turn.append(
+                BotMessage(
+                    text=event.get("text"),
+                    buttons=list(data.get("buttons") or []),
+                    image=data.get("image"),
+                )
+            )
+        elif kind == "action" and event.get("name") in skip:
+            continue
+    turn.reverse()
+    return turn

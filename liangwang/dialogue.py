@@ -1,0 +1,95 @@
+"""The dialogue engine port: every channel talks to the assistant through this interface.
+
+``RasaRestEngine`` is the real adapter (Rasa's REST webhook); ``RecordingEngine`` is the
+fake for channel tests: it records what was sent and answers from a script.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from liangwang.conversation import BotMessage
+
+
+class DialogueError(Exception):
+    """The dialogue engine could not answer (down, timed out, or replied with garbage)."""
+
+
+class MessageTooLong(ValueError):
+    def __init__(self, length: int, limit: int) -> None:
+        super().__init__(f"message has {length} characters, the limit is {limit}")
+        self.length = length
+        self.limit = limit
+
+
+@dataclass(frozen=True)
+class UserTurn:
+    conversation_id: str
+    text: str
+    channel: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+class DialogueEngine(ABC):
+    @abstractmethod
+    async def send(self, turn: UserTurn) -> list[BotMessage]:
+        """Deliver one user message and return the assistant's replies in order."""
+
+    async def aclose(self) -> None:  # noqa: B027  (optional hook for adapters that hold connections)
+        pass
+
+
+def check_length(text: str, limit: int) -> None:
+    if len(text) > limit:
+        raise MessageTooLong(len(text), limit)
+
+
+class RasaRestEngine(DialogueEngine):
+    def __init__(self, base_url: str, *, timeout_s: float, max_chars: int) -> None:
+        self._client = httpx.AsyncClient(base_url=base_url, timeout=timeout_s)
+        self._max_chars = max_chars
+
+    async def send(self, turn: UserTurn) -> list[BotMessage]:
+        check_length(turn.text, self._max_chars)
+        payload = {
+            "sender": turn.conversation_id,
+            "message": turn.text,
+            # Rasa's REST channel records input_channel from the URL name ("rest"); we
+            # keep our own channel name in metadata so staff see where a citizen came from.
+            "metadata": {"channel": turn.channel, **turn.metadata},
+        }
+        try:
+            response = await self._client.post("/webhooks/rest/webhook", json=payload)
+            response.raise_for_status()
+            body = response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise DialogueError(f"Rasa did not answer: {exc!r}") from exc
+        if not isinstance(body, list):
+            raise DialogueError(f"unexpected reply from Rasa: {body!r}")
+        return [_to_message(item) for item in body if isinstance(item, dict)]
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+def _to_message(item: dict[str, Any]) -> BotMessage:
+    return BotMessage(
+        text=item.get("text"), buttons=list(item.get("buttons") or []), image=item.get("image")
+    )
+
+
+class RecordingEngine(DialogueEngine):
+    """Fake engine: records every turn; answers with ``reply(turn)`` (default: echo)."""
+
+    def __init__(self, reply: Callable[[UserTurn], list[BotMessage]] | None = None) -> None:
+        self.turns: list[UserTurn] = []
+        self._reply = reply or (lambda turn: [BotMessage(text=turn.text)])
+
+    async def send(self, turn: UserTurn) -> list[BotMessage]:
+        self.turns.append(turn)
+        return self._reply(turn)

@@ -1,0 +1,1 @@
+"""Operator tasks: environments, training, the process supervisor, health checks."""

@@ -1,0 +1,128 @@
+"""How we drive the Rasa engine, which lives in its own Python 3.10 environment.
+
+Training is keyed by a content hash of everything that shapes the model (config, domain,
+rules, stories, NLU data), so an unchanged project never trains twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+
+from liangwang.settings import PROJECT_ROOT, Settings
+
+BOT_DIR = PROJECT_ROOT / "bot"
+NLU_DIR = PROJECT_ROOT / "nlu_data"
+CONFIG = PROJECT_ROOT / "config.yml"
+DOMAIN = BOT_DIR / "domain.yml"
+TRAINING_FILES = (BOT_DIR / "rules.yml", BOT_DIR / "stories.yml")
+
+
+def training_inputs() -> list[Path]:
+    files = [CONFIG, DOMAIN, *TRAINING_FILES]
+    files += sorted(p for p in NLU_DIR.rglob("*") if p.is_file())
+    return files
+
+
+def training_hash() -> str:
+    digest = hashlib.sha256()
+    for path in training_inputs():
+        digest.update(str(path.relative_to(PROJECT_ROOT)).encode())
+        digest.update(b"\0")
+        digest.update(path.read_bytes())
+        digest.update(b"\0")
+    return digest.hexdigest()[:16]
+
+
+def model_path(settings: Settings) -> Path:
+    return settings.models_dir / f"liangwang-{training_hash()}.tar.gz"
+
+
+def rasa_bin(settings: Settings) -> Path:
+    return settings.rasa_venv / "bin" / "rasa"
+
+
+def data_args() -> list[str]:
+    return ["--data", str(NLU_DIR), *map(str, TRAINING_FILES), "--domain", str(DOMAIN)]
+
+
+def rasa_env(settings: Settings, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Environment for Rasa processes: what bot/endpoints.yml reads, and quiet TensorFlow."""
+    env = dict(os.environ if base is None else base)
+    env.update(
+        LIANGWANG_ACTION_URL=settings.action_url,
+        LIANGWANG_TRACKER_STORE_URL=settings.effective_tracker_store_url,
+        TF_CPP_MIN_LOG_LEVEL="2",
+        SQLALCHEMY_SILENCE_UBER_WARNING="1",
+        RASA_TELEMETRY_ENABLED="false",
+        TQDM_DISABLE="1",
+        # Rasa writes logs and caches relative to its working directory; keep them in data_dir.
+        RASA_CACHE_DIRECTORY=str(settings.data_dir.resolve() / "rasa-cache"),
+    )
+    return env
+
+
+def train(settings: Settings, *, force: bool = False) -> tuple[Path, bool]:
+    """Train unless a model for the current content hash exists. Returns (path, trained)."""
+    target = model_path(settings)
+    if target.exists() and not force:
+        return target, False
+    settings.models_dir.mkdir(parents=True, exist_ok=True)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    cmd = [
+        str(rasa_bin(settings)),
+        "train",
+        "--config",
+        str(CONFIG),
+        *data_args(),
+        "--out",
+        str(settings.models_dir),
+        "--fixed-model-name",
+        target.name.removesuffix(".tar.gz"),
+    ]
+    subprocess.run(cmd, check=True, cwd=settings.data_dir, env=rasa_env(settings))
+    return target, True
+
+
+def validate(settings: Settings) -> int:
+    """``rasa data validate``: domain, NLU data, rules and stories agree; warnings fail."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    cmd = [
+        str(rasa_bin(settings)),
+        "data",
+        "validate",
+        "--config",
+        str(CONFIG),
+        *data_args(),
+        "--fail-on-warnings",
+    ]
+    return subprocess.run(cmd, cwd=settings.data_dir, env=rasa_env(settings)).returncode
+
+
+TEST_STORIES = PROJECT_ROOT / "tests" / "dialogue"
+
+
+def test_stories(settings: Settings, model: Path) -> int:
+    """``rasa test core`` on the test stories; any wrong prediction fails."""
+    out = settings.data_dir / "rasa-test-results"
+    cmd = [
+        str(rasa_bin(settings)),
+        "test",
+        "core",
+        "--model",
+        str(model),
+        "--stories",
+        str(TEST_STORIES),
+        "--out",
+        str(out),
+        "--fail-on-prediction-errors",
+        "--no-plot",
+    ]
+    code = subprocess.run(cmd, cwd=settings.data_dir, env=rasa_env(settings)).returncode
+    failed = out / "failed_test_stories.yml"
+    if code != 0 and failed.exists():
+        print(failed.read_text(encoding="utf-8"))
+    return code

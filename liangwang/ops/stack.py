@@ -1,0 +1,118 @@
+"""The processes that make up the stack, derived from settings. No process is started here."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from liangwang.ops.rasa_engine import BOT_DIR, rasa_bin, rasa_env
+from liangwang.settings import PROJECT_ROOT, Settings
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    name: str
+    argv: list[str]
+    health_url: str
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: Path = PROJECT_ROOT
+
+
+@dataclass(frozen=True)
+class Stack:
+    processes: list[ProcessSpec]
+    # One line per optional part that was left out, saying why and how to turn it on.
+    skipped: list[str]
+
+
+def rasa_spec(settings: Settings, model: Path) -> ProcessSpec:
+    return ProcessSpec(
+        name="rasa",
+        argv=[
+            str(rasa_bin(settings)),
+            "run",
+            "--model",
+            str(model),
+            "--endpoints",
+            str(BOT_DIR / "endpoints.yml"),
+            "--credentials",
+            str(BOT_DIR / "credentials.yml"),
+            "--interface",
+            settings.host,
+            "--port",
+            str(settings.rasa_port),
+        ],
+        health_url=f"{settings.rasa_url}/webhooks/rest/",
+        env=rasa_env(settings),
+        cwd=settings.data_dir,
+    )
+
+
+def app_env() -> dict[str, str]:
+    # Children read the same LIANGWANG_* variables, so they see the settings we validated.
+    return {**os.environ, "PYTHONUNBUFFERED": "1"}
+
+
+def action_server_spec(settings: Settings) -> ProcessSpec:
+    return ProcessSpec(
+        name="actions",
+        argv=[
+            sys.executable,
+            "-m",
+            "rasa_sdk",
+            "--actions",
+            "actions",
+            "--port",
+            str(settings.action_port),
+        ],
+        health_url=f"http://{settings.host}:{settings.action_port}/health",
+        env=app_env(),
+    )
+
+
+def web_spec(settings: Settings) -> ProcessSpec:
+    return ProcessSpec(
+        name="web",
+        argv=[
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "backoffice.app:create_app",
+            "--factory",
+            "--host",
+            settings.host,
+            "--port",
+            str(settings.web_port),
+            "--no-access-log",
+        ],
+        health_url=f"{settings.web_url}/healthz",
+        env=app_env(),
+    )
+
+
+def telegram_spec(settings: Settings) -> ProcessSpec:
+    return ProcessSpec(
+        name="telegram",
+        argv=[sys.executable, "-m", "channels.telegram"],
+        health_url="",  # polling bot: healthy while it runs
+        env=app_env(),
+    )
+
+
+def build_stack(settings: Settings, model: Path) -> Stack:
+    processes = [
+        action_server_spec(settings),
+        rasa_spec(settings, model),
+        web_spec(settings),
+    ]
+    skipped: list[str] = []
+    if settings.telegram_token is not None:
+        processes.append(telegram_spec(settings))
+    else:
+        skipped.append(
+            "跳过 Telegram：未设置 LIANGWANG_TELEGRAM_TOKEN / "
+            "skipping Telegram: LIANGWANG_TELEGRAM_TOKEN is not set"
+        )
+    return Stack(processes=processes, skipped=skipped)

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Create or update the two environments from the lock files. Safe to run again: an
+# environment whose lock file has not changed since it was installed is left alone.
+#   .venv       Python 3.11 — our code (FastAPI, SQLAlchemy 2, PTB 22, rasa-sdk, …)
+#   .venv-rasa  Python 3.10 — the Rasa 3.6 engine (TensorFlow 2.12, SQLAlchemy 1.4, pydantic 1)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '%s\n' "$*" >&2; }
+
+# Print the path of a Python interpreter of the wanted minor version, or nothing.
+find_python() {
+  local want=$1 cand
+  local -a cands=("python$want")
+  if command -v pyenv >/dev/null 2>&1; then
+    cands+=("$(pyenv root)"/versions/"$want".*/bin/python"$want")
+  fi
+  cands+=(/usr/bin/python"$want" /usr/local/bin/python"$want")
+  for cand in "${cands[@]}"; do
+    if "$cand" -c "import sys; sys.exit(sys.version_info[:2] != tuple(map(int, '$want'.split('.'))))" \
+        >/dev/null 2>&1; then
+      command -v "$cand" 2>/dev/null || printf '%s\n' "$cand"
+      return 0
+    fi
+  done
+  return 1
+}
+
+lock_hash() { sha256sum "$@" | sha256sum | cut -c1-16; }
+
+# make_env DIR PYTHON_VERSION HINT LOCKFILE [extra files that invalidate the stamp]
+make_env() {
+  local dir=$1 version=$2 hint=$3 lock=$4
+  shift 4
+  local stamp="$dir/.installed-lock" want
+  want=$(lock_hash "$lock" "$@")
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x "$dir/bin/python" ]; then
+    return 0
+  fi
+  local python
+  if ! python=$(find_python "$version"); then
+    say "找不到 Python $version。/ Python $version was not found."
+    say "$hint"
+    exit 1
+  fi
+  say "==> $dir: installing from $lock with $python"
+  [ -x "$dir/bin/python" ] || "$python" -m venv "$dir"
+  "$dir/bin/python" -m pip install --quiet --upgrade pip
+  # The lock lists every package at an exact version, so dependency resolution is skipped.
+  "$dir/bin/python" -m pip install --quiet --no-deps -r "$lock"
+  echo "$want" >"$dir/.installed-lock.pending"
+}
+
+make_env .venv-rasa 3.10 \
+  "Rasa 3.6 需要 Python 3.10。安装方法：pyenv install 3.10 ，或 Debian/Ubuntu: apt-get install python3.10 python3.10-venv 。
+Rasa 3.6 needs Python 3.10: install it with 'pyenv install 3.10' or your system's package manager." \
+  requirements/rasa.lock
+if [ -f .venv-rasa/.installed-lock.pending ]; then
+  mv .venv-rasa/.installed-lock.pending .venv-rasa/.installed-lock
+fi
+
+make_env .venv 3.11 \
+  "本项目需要 Python 3.11。/ The application needs Python 3.11 (pyenv install 3.11)." \
+  requirements/app.lock pyproject.toml
+if [ -f .venv/.installed-lock.pending ]; then
+  .venv/bin/python -m pip install --quiet --no-deps --no-build-isolation -e .
+  mv .venv/.installed-lock.pending .venv/.installed-lock
+fi

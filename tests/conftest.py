@@ -1,0 +1,37 @@
+"""Shared fixtures: a migrated SQLite database per test, isolated from the developer's .env."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from liangwang.db import make_engine, make_session_factory, migrate
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # Tests never read the developer's .env or LIANGWANG_* variables.
+    monkeypatch.chdir(tmp_path)
+    import os
+
+    for key in list(os.environ):
+        if key.startswith("LIANGWANG_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("LIANGWANG_DATA_DIR", str(tmp_path / "var"))
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'test.db'}"
+    migrate(url)
+    return url
+
+
+@pytest.fixture
+def sessions(db_url: str) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(db_url)
+    yield make_session_factory(engine)
+    engine.dispose()

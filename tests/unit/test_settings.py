@@ -1,0 +1,33 @@
+import pytest
+
+from liangwang.settings import Profile, SettingsError, load_settings
+
+
+def test_defaults_are_the_embedded_profile_on_sqlite() -> None:
+    settings = load_settings()
+    assert settings.profile is Profile.embedded
+    assert settings.effective_database_url.startswith("sqlite:///")
+    assert settings.effective_tracker_store_url.endswith("tracker.db")
+    assert (settings.rasa_port, settings.action_port, settings.web_port) == (5005, 5055, 8000)
+    assert settings.telegram_token is None
+
+
+def test_invalid_port_stops_start_up_naming_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LIANGWANG_RASA_PORT", "99999")
+    with pytest.raises(SettingsError) as err:
+        load_settings()
+    assert "LIANGWANG_RASA_PORT" in str(err.value)
+
+
+def test_scaled_profile_refuses_to_default_its_stores(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LIANGWANG_PROFILE", "scaled")
+    monkeypatch.setenv("LIANGWANG_DATABASE_URL", "postgresql+psycopg://x@127.0.0.1/x")
+    with pytest.raises(SettingsError) as err:
+        load_settings()
+    assert "LIANGWANG_TRACKER_STORE_URL" in str(err.value)
+    assert "LIANGWANG_LOCK_STORE_URL" in str(err.value)
+
+
+def test_empty_token_means_no_telegram(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LIANGWANG_TELEGRAM_TOKEN", "")
+    assert load_settings().telegram_token is None

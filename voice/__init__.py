@@ -1,0 +1,1 @@
+"""Offline voice: audio pipeline, speech recognition (Vosk), speech synthesis, telephony."""
