@@ -1,0 +1,94 @@
+"""Start the real stack (`liangwang run`) on free ports in a private data directory."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from liangwang.settings import PROJECT_ROOT
+
+READY_MARK = "all services ready"
+LIANGWANG = str(Path(sys.executable).parent / "liangwang")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class RunningStack:
+    data_dir: Path
+    env: dict[str, str]
+    rasa_url: str
+    web_url: str
+    log: list[str] = field(default_factory=list)
+    proc: subprocess.Popen[str] | None = None
+
+    def start(self, timeout_s: float = 600) -> None:
+        self.proc = subprocess.Popen(
+            [LIANGWANG, "run"],
+            env=self.env,
+            cwd=self.data_dir,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        ready = threading.Event()
+
+        def pump() -> None:
+            assert self.proc is not None and self.proc.stdout is not None
+            for line in self.proc.stdout:
+                self.log.append(line.rstrip())
+                if READY_MARK in line:
+                    ready.set()
+
+        threading.Thread(target=pump, daemon=True).start()
+        deadline = time.monotonic() + timeout_s
+        while not ready.wait(0.5):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("stack did not start:\n" + "\n".join(self.log[-60:]))
+
+    def stop(self) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGINT)  # what Ctrl-C does
+        return self.proc.wait(timeout=60)
+
+    def say(self, conversation_id: str, text: str) -> list[dict[str, object]]:
+        reply = httpx.post(
+            f"{self.rasa_url}/webhooks/rest/webhook",
+            json={"sender": conversation_id, "message": text},
+            timeout=30,
+        )
+        reply.raise_for_status()
+        body: list[dict[str, object]] = reply.json()
+        return body
+
+
+def make_stack(data_dir: Path) -> RunningStack:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    rasa, actions, web = free_port(), free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIANGWANG_")}
+    env.update(
+        LIANGWANG_DATA_DIR=str(data_dir),
+        LIANGWANG_MODELS_DIR=str(PROJECT_ROOT / "models"),
+        LIANGWANG_RASA_PORT=str(rasa),
+        LIANGWANG_ACTION_PORT=str(actions),
+        LIANGWANG_WEB_PORT=str(web),
+    )
+    return RunningStack(
+        data_dir=data_dir,
+        env=env,
+        rasa_url=f"http://127.0.0.1:{rasa}",
+        web_url=f"http://127.0.0.1:{web}",
+    )

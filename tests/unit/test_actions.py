@@ -1,0 +1,106 @@
+"""Action tests: run each action on a tracker and assert the exact messages and events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+import actions.conversation as conversation_actions
+from actions.conversation import ActionFallbackChain, ActionHandoff, ActionRepeat
+from actions.services import Services
+from liangwang.models import HandoffRequest
+
+
+def user(intent: str, text: str, channel: str = "web") -> dict[str, Any]:
+    return {
+        "event": "user",
+        "text": text,
+        "parse_data": {"intent": {"name": intent}},
+        "input_channel": "rest",
+        "metadata": {"channel": channel},
+    }
+
+
+def tracker(events: list[dict[str, Any]], sender: str = "web-abc") -> Tracker:
+    last = next(e for e in reversed(events) if e["event"] == "user")
+    latest = {**last["parse_data"], "text": last["text"], "metadata": last["metadata"]}
+    return Tracker(sender, {}, latest, events, False, None, {}, "action_listen")
+
+
+@pytest.fixture(autouse=True)
+def _services(
+    monkeypatch: pytest.MonkeyPatch, sessions: sessionmaker[Session]
+) -> sessionmaker[Session]:
+    monkeypatch.setattr(conversation_actions, "services", lambda: Services(sessions=sessions))
+    return sessions
+
+
+def run(action: Any, t: Tracker) -> tuple[list[dict[str, Any]], list[Any]]:
+    dispatcher = CollectingDispatcher()
+    events = action.run(dispatcher, t, {})
+    return dispatcher.messages, events
+
+
+def test_handoff_answers_and_marks_the_conversation_for_staff(
+    sessions: sessionmaker[Session],
+) -> None:
+    t = tracker([user("nlu_fallback", "我家门口那个事"), user("handoff", "转人工", "telegram")])
+    messages, events = run(ActionHandoff(), t)
+    assert [m["response"] for m in messages] == ["utter_handoff"]
+    assert events == []
+    with sessions() as s:
+        rows = s.scalars(select(HandoffRequest)).all()
+    assert [(r.conversation_id, r.channel, r.last_user_text) for r in rows] == [
+        ("web-abc", "telegram", "我家门口那个事")
+    ]
+
+
+def test_asking_for_a_person_twice_keeps_one_open_request(
+    sessions: sessionmaker[Session],
+) -> None:
+    t = tracker([user("handoff", "转人工")])
+    run(ActionHandoff(), t)
+    run(ActionHandoff(), t)
+    with sessions() as s:
+        assert len(s.scalars(select(HandoffRequest)).all()) == 1
+
+
+def test_repeat_sends_the_previous_turn_again_with_its_buttons() -> None:
+    buttons = [{"title": "转人工", "payload": "/handoff"}]
+    t = tracker(
+        [
+            user("greet", "你好"),
+            {"event": "bot", "text": "您好！", "data": {"buttons": buttons}},
+            user("repeat", "再说一遍"),
+        ]
+    )
+    messages, events = run(ActionRepeat(), t)
+    assert [(m["text"], m["buttons"]) for m in messages] == [("您好！", buttons)]
+    assert events == []
+
+
+def test_repeat_at_the_start_says_there_is_nothing_yet() -> None:
+    messages, _ = run(ActionRepeat(), tracker([user("repeat", "再说一遍")]))
+    assert [m["response"] for m in messages] == ["utter_nothing_to_repeat"]
+
+
+@pytest.mark.parametrize(
+    ("intents", "response", "offer"),
+    [
+        (["nlu_fallback"], "utter_ask_rephrase", None),
+        (["out_of_scope"], "utter_out_of_scope", None),
+        (["nlu_fallback", "out_of_scope"], "utter_offer_choices", None),
+        (["nlu_fallback", "nlu_fallback", "nlu_fallback"], "utter_offer_human", "human"),
+    ],
+)
+def test_fallback_chain(intents: list[str], response: str, offer: str | None) -> None:
+    t = tracker([user(i, "嗯嗯啊啊") for i in intents])
+    messages, events = run(ActionFallbackChain(), t)
+    assert [m["response"] for m in messages] == [response]
+    assert events == [SlotSet("pending_offer", offer)]

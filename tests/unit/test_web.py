@@ -1,0 +1,88 @@
+"""Web app through HTTP with a recording dialogue engine (the engine is the system's edge)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from backoffice.app import create_app
+from liangwang.conversation import BotMessage
+from liangwang.db import unit_of_work
+from liangwang.dialogue import DialogueError, RecordingEngine, UserTurn
+from liangwang.handoff import request_handoff
+from liangwang.settings import Settings
+
+
+@pytest.fixture
+def engine() -> RecordingEngine:
+    return RecordingEngine(
+        lambda turn: [BotMessage("您好！", [{"title": "转人工", "payload": "/handoff"}])]
+    )
+
+
+@pytest.fixture
+def client(db_url: str, engine: RecordingEngine) -> Iterator[TestClient]:
+    settings = Settings(database_url=db_url, max_message_chars=50)
+    with TestClient(create_app(settings, engine)) as c:
+        yield c
+
+
+def test_health(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_chat_page_is_elder_friendly(client: TestClient) -> None:
+    page = client.get("/").text
+    assert 'lang="zh-CN"' in page and "转人工" in page and "大字" in page
+    css = client.get("/static/chat.css").text
+    assert "--size: 20px" in css and "--size: 30px" in css and "min-height: 60px" in css
+
+
+def test_chat_relays_to_the_engine_with_a_web_conversation_id(
+    client: TestClient, engine: RecordingEngine
+) -> None:
+    reply = client.post("/api/chat", json={"conversation_id": "abcdefgh12", "text": " 你好 "})
+    assert reply.status_code == 200
+    assert reply.json() == {
+        "messages": [{"text": "您好！", "buttons": [{"title": "转人工", "payload": "/handoff"}]}]
+    }
+    assert engine.turns == [UserTurn("web-abcdefgh12", "你好", "web")]
+
+
+def test_too_long_message_is_refused_with_a_clear_chinese_error(
+    client: TestClient, engine: RecordingEngine
+) -> None:
+    reply = client.post("/api/chat", json={"conversation_id": "abcdefgh12", "text": "长" * 51})
+    assert reply.status_code == 413
+    assert "最多 50 个字" in reply.json()["detail"]
+    assert engine.turns == []
+
+
+def test_blank_message_is_refused(client: TestClient, engine: RecordingEngine) -> None:
+    reply = client.post("/api/chat", json={"conversation_id": "abcdefgh12", "text": "   "})
+    assert reply.status_code == 422
+    assert engine.turns == []
+
+
+def test_engine_down_says_so_and_keeps_the_text(db_url: str) -> None:
+    def down(turn: UserTurn) -> list[BotMessage]:
+        raise DialogueError("connection refused")
+
+    with TestClient(create_app(Settings(database_url=db_url), RecordingEngine(down))) as c:
+        reply = c.post("/api/chat", json={"conversation_id": "abcdefgh12", "text": "你好"})
+    assert reply.status_code == 503
+    assert "输入框" in reply.json()["detail"]
+
+
+def test_staff_see_conversations_waiting_for_a_person(
+    client: TestClient, sessions: sessionmaker[Session]
+) -> None:
+    with unit_of_work(sessions) as s:
+        request_handoff(
+            s, conversation_id="telegram-42", channel="telegram", last_user_text="路灯坏了"
+        )
+    page = client.get("/staff/").text
+    assert "telegram-42" in page and "路灯坏了" in page
