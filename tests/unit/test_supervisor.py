@@ -21,16 +21,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+FAKE_SERVICE = Path(__file__).with_name("fake_service.py")
+
+
 def http_child(name: str, port: int, tmp: Path) -> ProcessSpec:
-    code = (
-        "import http.server, pathlib, signal, sys\n"
-        f"signal.signal(signal.SIGTERM, lambda *a: (pathlib.Path({str(tmp / name)!r}).write_text('stopped'), sys.exit(0)))\n"
-        "print('hello from child', flush=True)\n"
-        f"http.server.HTTPServer(('127.0.0.1', {port}), http.server.SimpleHTTPRequestHandler).serve_forever()\n"
-    )
     return ProcessSpec(
         name=name,
-        argv=[sys.executable, "-c", code],
+        argv=[sys.executable, str(FAKE_SERVICE), str(port), str(tmp / name)],
         health_url=f"http://127.0.0.1:{port}/",
         cwd=tmp,
     )
