@@ -10,8 +10,9 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from backoffice import chat, health, staff
+from backoffice import catalog_api, chat, health, staff
 from backoffice.deps import AppState
+from liangwang.catalog.store import IndexCache
 from liangwang.db import make_engine, make_session_factory
 from liangwang.dialogue import DialogueEngine, RasaRestEngine
 from liangwang.settings import Settings, load_settings
@@ -38,9 +39,11 @@ def create_app(settings: Settings | None = None, engine: DialogueEngine | None =
         sessions=make_session_factory(db_engine),
         dialogue=dialogue,
         templates=Jinja2Templates(directory=HERE / "templates"),
+        catalog_index=IndexCache(),
     )
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(health.router)
     app.include_router(chat.router)
+    app.include_router(catalog_api.router)
     app.include_router(staff.router, prefix="/staff")
     return app

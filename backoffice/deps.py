@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session, sessionmaker
 
+from liangwang.catalog.store import IndexCache
 from liangwang.db import unit_of_work
 from liangwang.dialogue import DialogueEngine
 from liangwang.settings import Settings
@@ -21,6 +22,7 @@ class AppState:
     sessions: sessionmaker[Session]
     dialogue: DialogueEngine
     templates: Jinja2Templates
+    catalog_index: IndexCache
 
 
 def get_state(request: Request) -> AppState:

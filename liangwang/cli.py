@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import Sequence
 
+from liangwang.catalog import commands as catalog_commands
 from liangwang.conversation import BotMessage
 from liangwang.db import migrate
 from liangwang.dialogue import DialogueError, MessageTooLong, RasaRestEngine, UserTurn
@@ -168,6 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     doctor = sub.add_parser("doctor", help="检查环境、模型、数据库和端口 / check the installation")
     doctor.set_defaults(func=cmd_doctor)
+
+    catalog_commands.add_parser(sub)
 
     db = sub.add_parser("db", help="数据库 / database")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="命令/command")

@@ -3,7 +3,8 @@
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-import liangwang.models  # noqa: F401  (registers the tables on Base.metadata)
+import liangwang.catalog.models
+import liangwang.models  # noqa: F401
 from liangwang.db import Base
 
 config = context.config

@@ -65,8 +65,11 @@ def rasa_env(settings: Settings, base: Mapping[str, str] | None = None) -> dict[
     return env
 
 
-def train(settings: Settings, *, force: bool = False) -> tuple[Path, bool]:
-    """Train unless a model for the current content hash exists. Returns (path, trained)."""
+def train(settings: Settings, *, force: bool = False, log: Path | None = None) -> tuple[Path, bool]:
+    """Train unless a model for the current content hash exists. Returns (path, trained).
+
+    Rasa's output goes to the terminal, or to ``log`` when given.
+    """
     target = model_path(settings)
     if target.exists() and not force:
         return target, False
@@ -83,7 +86,18 @@ def train(settings: Settings, *, force: bool = False) -> tuple[Path, bool]:
         "--fixed-model-name",
         target.name.removesuffix(".tar.gz"),
     ]
-    subprocess.run(cmd, check=True, cwd=settings.data_dir, env=rasa_env(settings))
+    if log is None:
+        subprocess.run(cmd, check=True, cwd=settings.data_dir, env=rasa_env(settings))
+    else:
+        with log.open("w", encoding="utf-8") as out:
+            subprocess.run(
+                cmd,
+                check=True,
+                cwd=settings.data_dir,
+                env=rasa_env(settings),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
     return target, True
 
 

@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.stack import RunningStack, make_stack
+from liangwang.ops.harness import RunningStack, make_stack
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ import uuid
 import httpx
 import pytest
 
-from tests.e2e.stack import LIANGWANG, RunningStack
+from liangwang.ops.harness import LIANGWANG, RunningStack
 
 pytestmark = pytest.mark.e2e
 

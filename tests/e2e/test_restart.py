@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.stack import make_stack
+from liangwang.ops.harness import make_stack
 
 pytestmark = pytest.mark.e2e
 

@@ -1,4 +1,5 @@
-"""Start the real stack (`liangwang run`) on free ports in a private data directory."""
+"""Start the real stack (`liangwang run`) as a child process on free ports in a private data
+directory, and talk to it: used by the end-to-end tests and the benchmarks."""
 
 from __future__ import annotations
 
@@ -35,7 +36,9 @@ class RunningStack:
     log: list[str] = field(default_factory=list)
     proc: subprocess.Popen[str] | None = None
 
-    def start(self, timeout_s: float = 600) -> None:
+    def start(self, timeout_s: float = 900) -> float:
+        """Start and wait for readiness; returns seconds from launch to ready."""
+        started = time.monotonic()
         self.proc = subprocess.Popen(
             [LIANGWANG, "run"],
             env=self.env,
@@ -58,6 +61,7 @@ class RunningStack:
         while not ready.wait(0.5):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("stack did not start:\n" + "\n".join(self.log[-60:]))
+        return time.monotonic() - started
 
     def stop(self) -> int:
         assert self.proc is not None
@@ -75,13 +79,13 @@ class RunningStack:
         return body
 
 
-def make_stack(data_dir: Path) -> RunningStack:
+def make_stack(data_dir: Path, models_dir: Path = PROJECT_ROOT / "models") -> RunningStack:
     data_dir.mkdir(parents=True, exist_ok=True)
     rasa, actions, web = free_port(), free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LIANGWANG_")}
     env.update(
         LIANGWANG_DATA_DIR=str(data_dir),
-        LIANGWANG_MODELS_DIR=str(PROJECT_ROOT / "models"),
+        LIANGWANG_MODELS_DIR=str(models_dir),
         LIANGWANG_RASA_PORT=str(rasa),
         LIANGWANG_ACTION_PORT=str(actions),
         LIANGWANG_WEB_PORT=str(web),

@@ -1,0 +1,65 @@
+"""Public JSON API of the catalog: ``GET /api/catalog/search?q=…&district=…``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query
+from pydantic import BaseModel
+
+from backoffice.deps import DbSession, State
+from liangwang.catalog.districts import parse_district
+from liangwang.catalog.search import close_candidates
+
+router = APIRouter(prefix="/api/catalog")
+
+
+class CandidateOut(BaseModel):
+    service_id: str
+    name: str
+    score: float
+    why: list[str]
+    district_note: str | None = None
+
+
+class SearchOut(BaseModel):
+    query: str
+    district: str | None
+    ambiguous: bool
+    candidates: list[CandidateOut]
+
+
+@router.get("/search")
+def search(
+    q: Annotated[str, Query(min_length=1, max_length=200)],
+    state: State,
+    session: DbSession,
+    district: Annotated[str | None, Query(max_length=20)] = None,
+    limit: Annotated[int, Query(ge=1, le=20)] = 5,
+) -> SearchOut:
+    district_name = None
+    if district:
+        district_name = parse_district(district)
+        if district_name is None:
+            raise HTTPException(422, f"不认识的区：{district} / unknown district")
+    index = state.catalog_index.get(session)
+    candidates = index.search(q, limit=limit)
+    out = []
+    for c in candidates:
+        note = None
+        if district_name:
+            service = index.services[c.service_id]
+            note = next(
+                (v.notes for v in service.district_variations if v.district == district_name), None
+            )
+        out.append(
+            CandidateOut(
+                service_id=c.service_id, name=c.name, score=c.score, why=c.why, district_note=note
+            )
+        )
+    return SearchOut(
+        query=q,
+        district=district_name,
+        ambiguous=len(close_candidates(candidates)) > 1,
+        candidates=out,
+    )

@@ -1,0 +1,62 @@
+"""Describe the machine a benchmark ran on, and measure process memory from /proc."""
+
+from __future__ import annotations
+
+import os
+import platform
+from datetime import UTC, datetime
+from pathlib import Path
+
+
+def describe() -> str:
+    cpu = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
+    return (
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC · {platform.system()} {platform.release()} · "
+        f"{cpu} · {os.cpu_count()} cores · {mem_kb / 1024 / 1024:.0f} GiB RAM · "
+        f"Python {platform.python_version()}"
+    )
+
+
+def _children(pid: int) -> list[int]:
+    kids: list[int] = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # The command name may contain spaces; the ppid is the 2nd field after ")".
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == pid:
+            kids.append(int(entry.name))
+    return kids
+
+
+def rss_mib(pid: int) -> float:
+    """Resident memory of one process and all its descendants, in MiB."""
+    total_kb = 0
+    stack = [pid]
+    while stack:
+        current = stack.pop()
+        try:
+            for line in Path(f"/proc/{current}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total_kb += int(line.split()[1])
+        except OSError:
+            continue
+        stack.extend(_children(current))
+    return total_kb / 1024
+
+
+def command_line(pid: int) -> str:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+
+
+def child_processes(pid: int) -> list[int]:
+    return _children(pid)

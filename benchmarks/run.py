@@ -1,0 +1,39 @@
+"""Run every benchmark suite and write docs/benchmarks.md (machine and date included)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+
+from benchmarks import stack
+from benchmarks.machine import describe
+
+SUITES: dict[str, Callable[[], list[str]]] = {"stack": stack.run}
+OUT = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="liangwang-assist benchmarks")
+    parser.add_argument("--only", choices=sorted(SUITES), action="append")
+    args = parser.parse_args()
+    header = [
+        "# Benchmarks",
+        "",
+        "Written by `make bench`. Medians and percentiles; these machines are noisy, so",
+        "compare ratios and orders of magnitude rather than single milliseconds.",
+        "",
+        f"Machine: {describe()}",
+        "",
+    ]
+    body: list[str] = []
+    for name in args.only or SUITES:
+        print(f"running {name} …", flush=True)
+        body += [*SUITES[name](), ""]
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text("\n".join(header + body), encoding="utf-8")
+    print(OUT.read_text(encoding="utf-8"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""一网通办 service catalog: file format, storage, import/export and search."""
