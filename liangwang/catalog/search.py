@@ -80,6 +80,10 @@ class Candidate:
     why: list[str] = field(default_factory=list)
 
 
+def _partial(run: int, name_len: int, query_len: int) -> float:
+    return max(run / name_len, 0.85 * run / max(query_len, 1))
+
+
 def _cover(name_len: int, query_len: int) -> float:
     # A name that covers more of what was said is a more specific match.
     return 0.75 + 0.25 * min(1.0, name_len / max(query_len, 1))
@@ -113,10 +117,14 @@ class CatalogIndex:
             return 0.93 * weight * cover, f"读音和「{entry.text}」一样"
         if len(entry.syl) >= 2 and entry.fuzzy_joined in q_fuzzy_joined:
             return 0.85 * weight * cover, f"读音和「{entry.text}」相近"
+        # Part of a name: judged against the name and against what was said, so that a
+        # short partial answer ("社会保障") counts as much as a long sentence quoting it.
         run = _longest_common_run(entry.text, q)
-        chars = 0.62 * weight * run / len(entry.text) if run >= 2 else 0.0
+        chars = 0.62 * weight * _partial(run, len(entry.text), len(q)) if run >= 2 else 0.0
         syl_run = _longest_common_run(entry.syl, q_syl)
-        sounds = 0.58 * weight * syl_run / len(entry.syl) if syl_run >= 2 else 0.0
+        sounds = (
+            0.58 * weight * _partial(syl_run, len(entry.syl), len(q_syl)) if syl_run >= 2 else 0.0
+        )
         if chars >= sounds and chars > 0:
             return chars, f"和「{entry.text}」有{run}个字相同"
         if sounds > 0:

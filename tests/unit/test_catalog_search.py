@@ -1,0 +1,68 @@
+"""Search finds services from colloquial, partial and misrecognised phrasing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from liangwang.catalog.loader import load
+from liangwang.catalog.search import CatalogIndex, close_candidates, exact_match, is_found
+
+MINI = Path(__file__).resolve().parent.parent / "fixtures" / "catalog_mini.yml"
+
+
+@pytest.fixture(scope="module")
+def index() -> CatalogIndex:
+    return CatalogIndex(load(MINI.read_text(encoding="utf-8"), "yaml").services)
+
+
+@pytest.mark.parametrize(
+    ("query", "service_id", "reason"),
+    [
+        ("我想补办社保卡", "social-security-card", "说到了「社保卡"),
+        ("医保卡怎么办", "social-security-card", "说到了「医保卡」"),
+        # speech-recognition homophones
+        ("我要办设保卡", "social-security-card", "读音和「社保卡」一样"),
+        ("居住正怎么申请", "residence-permit-apply", "读音和「居住证」一样"),
+        ("取公基金", "housing-fund-withdrawal", "读音和「取公积金」一样"),
+        # accent: zh/z, sh/s
+        ("我想办居组怎", "residence-permit-apply", "相近"),
+        # old name
+        ("办个暂住证", "residence-permit-apply", "说到了「暂住证」"),
+    ],
+)
+def test_finds_the_service(index: CatalogIndex, query: str, service_id: str, reason: str) -> None:
+    [best, *_] = index.search(query)
+    assert best.service_id == service_id
+    assert any(reason in why for why in best.why)
+    assert is_found([best])
+
+
+def test_partial_name_still_finds_it(index: CatalogIndex) -> None:
+    [best, *_] = index.search("社会保障")
+    assert best.service_id == "social-security-card" and is_found([best])
+
+
+def test_unrelated_text_finds_nothing(index: CatalogIndex) -> None:
+    assert not is_found(index.search("今天天气怎么样"))
+    assert index.search("！？。") == []
+
+
+def test_close_candidates_are_offered_as_a_choice(index: CatalogIndex) -> None:
+    # "卡" and "证" both said: neither service is clearly better.
+    candidates = index.search("社保卡和居住证")
+    assert {c.service_id for c in close_candidates(candidates)} == {
+        "social-security-card",
+        "residence-permit-apply",
+    }
+
+
+def test_a_clear_winner_is_not_ambiguous(index: CatalogIndex) -> None:
+    assert len(close_candidates(index.search("社会保障卡申领与补换"))) == 1
+
+
+def test_baseline_only_knows_exact_names(index: CatalogIndex) -> None:
+    services = list(index.services.values())
+    assert exact_match(services, "补办社保卡") == "social-security-card"
+    assert exact_match(services, "设保卡") is None
