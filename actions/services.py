@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from liangwang.catalog.store import IndexCache
 from liangwang.db import make_engine, make_session_factory
 from liangwang.settings import load_settings
 
@@ -14,6 +15,7 @@ from liangwang.settings import load_settings
 @dataclass(frozen=True)
 class Services:
     sessions: sessionmaker[Session]
+    catalog_index: IndexCache = field(default_factory=IndexCache)
 
 
 @cache

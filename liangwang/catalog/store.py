@@ -19,7 +19,7 @@ from liangwang.catalog.models import (
     CatalogServiceName,
 )
 from liangwang.catalog.schema import CatalogFile, Office, Service
-from liangwang.catalog.search import CatalogIndex
+from liangwang.catalog.search import Candidate, CatalogIndex
 
 SAMPLE_CATALOG = Path(__file__).resolve().parents[2] / "data" / "catalog" / "shanghai-sample.yml"
 
@@ -259,3 +259,18 @@ class IndexCache:
             self._index = CatalogIndex(load_services(session))
             self._revision = current
         return self._index
+
+
+class StoredCatalog:
+    """The catalog as the guide sees it: the cached search index plus office lookups."""
+
+    def __init__(self, index: CatalogIndex, session: Session) -> None:
+        self._index = index
+        self._session = session
+        self.services = index.services
+
+    def search(self, query: str, limit: int = 5) -> list[Candidate]:
+        return self._index.search(query, limit)
+
+    def offices(self, kind: str, district: str) -> list[Office]:
+        return offices_for(self._session, kind, district)

@@ -1,0 +1,483 @@
+"""Guided applications (一网通办 by conversation), as a pure state machine.
+
+``respond(state, turn, catalog, fragments)`` decides what the assistant says next and how
+the guide state changes. It returns response *names* with variables; all wording lives in
+bot/domain.yml (``fragments`` are small pieces of that wording, such as "原件", used to
+build a checklist). The action stores the state in one unfeaturized slot.
+
+Conversation shape, a little at a time:
+  identify the service (ask which one when candidates are close) → one-sentence summary
+  → "一共N步。第一步……要继续听吗？" → step by step → follow-up questions about the current
+  service (materials, where/hours, duration, fee, online, proxy, eligibility one question
+  at a time). The district is asked only when the answer depends on it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+from liangwang.catalog.districts import parse_district
+from liangwang.catalog.schema import Material, Office, Service
+from liangwang.catalog.search import Candidate, close_candidates, is_found
+
+FOLLOW_UPS = (
+    "ask_materials",
+    "ask_location",
+    "ask_duration",
+    "ask_fee",
+    "ask_online",
+    "ask_proxy",
+    "ask_eligibility",
+)
+MAX_REASKS = 1
+
+
+class CatalogView(Protocol):
+    @property
+    def services(self) -> Mapping[str, Service]: ...
+
+    def search(self, query: str, limit: int = 5) -> list[Candidate]: ...
+
+    def offices(self, kind: str, district: str) -> list[Office]: ...
+
+
+@dataclass
+class GuideState:
+    service_id: str | None = None
+    previous_service_id: str | None = None
+    district: str | None = None
+    awaiting: str | None = None  # service | choice | more_steps | district | eligibility
+    step: int = 0  # index of the next step to read
+    candidates: list[str] = field(default_factory=list)
+    pending_question: str | None = None  # follow-up to answer once we know the district
+    eligibility_index: int = 0
+    eligibility_results: list[str] = field(default_factory=list)  # pass | fail | unknown
+    reasks: int = 0
+
+    @classmethod
+    def from_slot(cls, value: Any) -> GuideState:
+        if not isinstance(value, dict):
+            return cls()
+        known = {k: v for k, v in value.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+    def to_slot(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Turn:
+    intent: str
+    text: str
+    service: str | None = None  # entity value, if NLU found one
+    district: str | None = None  # entity value, if NLU found one
+
+
+@dataclass(frozen=True)
+class Say:
+    response: str
+    vars: dict[str, str] = field(default_factory=dict)
+    buttons: list[dict[str, str]] = field(default_factory=list)
+
+
+Reply = tuple[list[Say], GuideState]
+Fragments = Mapping[str, str]
+
+_CHINESE_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5,
+                   "六": 6, "七": 7, "八": 8, "九": 9}  # fmt: skip
+_ORDINALS = (("第一", 0), ("第二", 1), ("第三", 2), ("头一个", 0), ("前面", 0), ("后面", -1),
+             ("最后", -1), ("1", 0), ("2", 1), ("3", 2))  # fmt: skip
+
+
+def parse_age(text: str) -> int | None:
+    """An age said in digits or Chinese numerals: "72岁", "七十二", "六十八了", "八十"."""
+    digits = re.search(r"\d{1,3}", text)
+    if digits:
+        return int(digits.group())
+    match = re.search(
+        r"([一二三四五六七八九两]?)十([一二三四五六七八九]?)|([一二三四五六七八九])", text
+    )
+    if not match:
+        return None
+    if match.group(3):
+        return _CHINESE_DIGITS[match.group(3)]
+    tens = _CHINESE_DIGITS[match.group(1)] if match.group(1) else 1
+    ones = _CHINESE_DIGITS[match.group(2)] if match.group(2) else 0
+    return tens * 10 + ones
+
+
+def _ordinal(text: str, count: int) -> int | None:
+    for word, index in _ORDINALS:
+        if word in text:
+            return index % count if count else None
+    return None
+
+
+def materials_checklist(service: Service, district: str | None, fragments: Fragments) -> str:
+    """The materials as numbered lines, district extras included: one message to keep."""
+    materials: list[Material] = list(service.materials)
+    for variation in service.district_variations:
+        if variation.district == district:
+            materials += variation.extra_materials
+    lines = []
+    for number, material in enumerate(materials, 1):
+        line = fragments["line"].format(
+            number=number,
+            name=material.name,
+            form=fragments[f"form_{material.form.value}"],
+            count=material.count,
+        )
+        if material.notes:
+            line += fragments["note"].format(notes=material.notes)
+        lines.append(line)
+    return "\n".join(lines)
+
+
+class Guide:
+    def __init__(self, catalog: CatalogView, fragments: Fragments) -> None:
+        self.catalog = catalog
+        self.fragments = fragments
+
+    # -- entry point -------------------------------------------------------------------
+
+    def respond(self, state: GuideState, turn: Turn) -> Reply:
+        district = parse_district(turn.district or "") or parse_district(turn.text)
+        if district:
+            state.district = district
+        handler: Callable[[GuideState, Turn], Reply] | None = {
+            "ask_service": self._ask_service,
+            "ask_service_guide": self._ask_service,
+            "choose_option": self._choose,
+            "continue": self._continue,
+            "affirm": self._yes_no,
+            "deny": self._yes_no,
+            "inform_age": self._eligibility_answer,
+            "inform_district": self._district_given,
+            "go_back": self._go_back,
+        }.get(turn.intent)
+        if turn.intent in FOLLOW_UPS:
+            return self._follow_up(state, turn.intent, turn)
+        if handler is None:
+            return [Say("utter_anything_else")], state
+        return handler(state, turn)
+
+    # -- finding the service -------------------------------------------------------------
+
+    def _ask_service(self, state: GuideState, turn: Turn) -> Reply:
+        candidates = self.catalog.search(turn.service or turn.text)
+        if turn.service and not is_found(candidates):
+            candidates = self.catalog.search(turn.text)
+        close = close_candidates(candidates)
+        if not close:
+            if turn.intent == "ask_service_guide":
+                state.awaiting = "service"
+                return [Say("utter_ask_which_service")], state
+            state.awaiting = "service"
+            return [Say("utter_service_not_found")], state
+        if len(close) > 1:
+            state.awaiting = "choice"
+            state.candidates = [c.service_id for c in close]
+            options = self.fragments["option_separator"].join(
+                self.fragments["option"].format(number=n, name=c.name)
+                for n, c in enumerate(close, 1)
+            )
+            buttons = [{"title": c.name, "payload": f"第{n}个"} for n, c in enumerate(close, 1)]
+            return [Say("utter_which_service", {"options": options}, buttons)], state
+        return self._start(state, close[0].service_id)
+
+    def _choose(self, state: GuideState, turn: Turn) -> Reply:
+        if not state.candidates:
+            return self._ask_service(state, turn)
+        index = _ordinal(turn.text, len(state.candidates))
+        if index is None:
+            named = [c for c in self.catalog.search(turn.text) if c.service_id in state.candidates]
+            if not named:
+                return [Say("utter_which_service_again")], state
+            return self._start(state, named[0].service_id)
+        return self._start(state, state.candidates[index])
+
+    def _start(self, state: GuideState, service_id: str) -> Reply:
+        pending = state.pending_question
+        if state.service_id and state.service_id != service_id:
+            state.previous_service_id = state.service_id
+        state.service_id = service_id
+        state.candidates = []
+        state.step = 0
+        state.reasks = 0
+        state.pending_question = None
+        service = self.catalog.services[service_id]
+        intro = Say("utter_service_intro", {"name": service.name, "summary": service.summary})
+        if pending:
+            # They asked "要带什么材料" before saying which service: answer that first.
+            says, state = self._follow_up(state, pending, Turn(pending, ""))
+        else:
+            says, state = self._read_step(state)
+        return [intro, *says], state
+
+    # -- reading the steps, a little at a time ---------------------------------------------
+
+    def _read_step(self, state: GuideState) -> Reply:
+        service = self._service(state)
+        steps = service.steps
+        if state.step >= len(steps):
+            state.awaiting = None
+            return [Say("utter_guide_done")], state
+        text = steps[state.step]
+        if state.step == 0:
+            say = Say("utter_guide_first_step", {"total": str(len(steps)), "text": text})
+        else:
+            say = Say("utter_guide_step", {"number": str(state.step + 1), "text": text})
+        state.step += 1
+        if state.step < len(steps):
+            state.awaiting = "more_steps"
+            return [say, Say("utter_ask_continue")], state
+        state.awaiting = None
+        return [say, Say("utter_guide_done")], state
+
+    def _continue(self, state: GuideState, turn: Turn) -> Reply:
+        if state.service_id is None:
+            return [Say("utter_ask_which_service")], state
+        return self._read_step(state)
+
+    def _yes_no(self, state: GuideState, turn: Turn) -> Reply:
+        if state.awaiting == "more_steps":
+            if turn.intent == "affirm":
+                return self._read_step(state)
+            state.awaiting = None
+            return [Say("utter_guide_stopped")], state
+        if state.awaiting == "eligibility":
+            return self._eligibility_answer(state, turn)
+        return [Say("utter_anything_else")], state
+
+    def _go_back(self, state: GuideState, turn: Turn) -> Reply:
+        if state.previous_service_id is None:
+            return [Say("utter_nothing_to_go_back_to")], state
+        back = state.previous_service_id
+        state.previous_service_id = state.service_id
+        state.service_id = back
+        state.awaiting = None
+        state.candidates = []
+        name = self.catalog.services[back].name
+        return [Say("utter_back_to_service", {"name": name})], state
+
+    # -- follow-up questions about the current service -------------------------------------
+
+    def _follow_up(self, state: GuideState, question: str, turn: Turn) -> Reply:
+        found = self.catalog.search(turn.service or turn.text)
+        close = close_candidates(found)
+        if (
+            len(close) == 1
+            and close[0].service_id != state.service_id
+            and (turn.service or found[0].score >= 0.6)
+        ):
+            # "老年卡要带什么" names a service: switch to it quietly.
+            if state.service_id:
+                state.previous_service_id = state.service_id
+            state.service_id = close[0].service_id
+            state.step = 0
+        if state.service_id is None:
+            state.awaiting = "service"
+            state.pending_question = question
+            return [Say("utter_ask_which_service")], state
+        if self._needs_district(question, self._service(state)) and state.district is None:
+            state.awaiting = "district"
+            state.pending_question = question
+            return [Say("utter_ask_district")], state
+        state.awaiting = None
+        state.pending_question = None
+        return self._answer(question, state)
+
+    @staticmethod
+    def _needs_district(question: str, service: Service) -> bool:
+        if question == "ask_location":
+            return service.office_kind is not None
+        if question == "ask_materials":
+            return any(v.extra_materials for v in service.district_variations)
+        return False
+
+    def _district_given(self, state: GuideState, turn: Turn) -> Reply:
+        if state.district is None:
+            return [Say("utter_district_unknown")], state
+        noted = Say("utter_district_noted", {"district": state.district})
+        if state.pending_question and state.service_id:
+            question = state.pending_question
+            state.pending_question = None
+            state.awaiting = None
+            says, state = self._answer(question, state)
+            return [noted, *says], state
+        return [noted], state
+
+    def _answer(self, question: str, state: GuideState) -> Reply:
+        answers: dict[str, Callable[[GuideState], Reply]] = {
+            "ask_materials": self._ask_materials,
+            "ask_location": self._ask_location,
+            "ask_duration": self._ask_duration,
+            "ask_fee": self._ask_fee,
+            "ask_online": self._ask_online,
+            "ask_proxy": self._ask_proxy,
+            "ask_eligibility": self._ask_eligibility,
+        }
+        return answers[question](state)
+
+    def _service(self, state: GuideState) -> Service:
+        assert state.service_id is not None
+        return self.catalog.services[state.service_id]
+
+    def _district_note(self, service: Service, district: str | None) -> list[Say]:
+        for variation in service.district_variations:
+            if variation.district == district:
+                return [
+                    Say(
+                        "utter_district_variation",
+                        {"district": variation.district, "notes": variation.notes},
+                    )
+                ]
+        return []
+
+    def _ask_materials(self, state: GuideState) -> Reply:
+        service = self._service(state)
+        if not service.materials and not any(
+            v.extra_materials for v in service.district_variations if v.district == state.district
+        ):
+            return [Say("utter_no_materials", {"name": service.name})], state
+        checklist = materials_checklist(service, state.district, self.fragments)
+        return [
+            Say("utter_materials_checklist", {"name": service.name, "items": checklist}),
+            Say("utter_offer_repeat"),
+        ], state
+
+    def _ask_location(self, state: GuideState) -> Reply:
+        service = self._service(state)
+        if service.office_kind is None:
+            return [
+                Say("utter_online_only", {"name": service.name, "channel": service.online.channel})
+            ], state
+        assert state.district is not None
+        offices = self.catalog.offices(service.office_kind, state.district)
+        if not offices:
+            return [Say("utter_no_office_in_district", {"district": state.district})], state
+        office = offices[0]
+        says = [
+            Say(
+                "utter_office",
+                {
+                    "office": office.name,
+                    "address": office.address,
+                    "hours": office.hours,
+                    "phone": office.phone,
+                },
+            )
+        ]
+        if not office.verified:
+            says.append(Say("utter_office_unverified"))
+        return says + self._district_note(service, state.district), state
+
+    def _ask_duration(self, state: GuideState) -> Reply:
+        limit = self._service(state).time_limit
+        if limit.promised_days is not None and limit.legal_days is not None:
+            say = Say(
+                "utter_duration_both",
+                {"promised": str(limit.promised_days), "legal": str(limit.legal_days)},
+            )
+        elif limit.promised_days is not None or limit.legal_days is not None:
+            days = limit.promised_days if limit.promised_days is not None else limit.legal_days
+            say = Say("utter_duration_days", {"days": str(days)})
+        else:
+            say = Say("utter_duration_unknown")
+        notes = [Say("utter_note", {"notes": limit.notes})] if limit.notes else []
+        return [say, *notes], state
+
+    def _ask_fee(self, state: GuideState) -> Reply:
+        return [Say("utter_fee", {"fee": self._service(state).fee})], state
+
+    def _ask_online(self, state: GuideState) -> Reply:
+        online = self._service(state).online
+        if not online.available:
+            return [Say("utter_online_no")], state
+        says = [Say("utter_online_yes", {"channel": online.channel})]
+        if online.notes:
+            says.append(Say("utter_note", {"notes": online.notes}))
+        return says, state
+
+    def _ask_proxy(self, state: GuideState) -> Reply:
+        proxy = self._service(state).proxy
+        if not proxy.allowed:
+            return [Say("utter_proxy_no", {"rules": proxy.rules})], state
+        documents = self.fragments["list_separator"].join(proxy.documents)
+        return [Say("utter_proxy_yes", {"rules": proxy.rules, "documents": documents})], state
+
+    # -- eligibility, one question at a time ------------------------------------------------
+
+    def _ask_eligibility(self, state: GuideState) -> Reply:
+        service = self._service(state)
+        if not service.eligibility:
+            conditions = self.fragments["list_separator"].join(service.conditions)
+            return [Say("utter_eligibility_conditions", {"conditions": conditions})], state
+        state.eligibility_index = 0
+        state.eligibility_results = []
+        state.reasks = 0
+        return self._next_eligibility_question(state)
+
+    def _next_eligibility_question(self, state: GuideState) -> Reply:
+        questions = self._service(state).eligibility
+        if state.eligibility_index < len(questions):
+            state.awaiting = "eligibility"
+            question = questions[state.eligibility_index].question
+            return [Say("utter_eligibility_question", {"question": question})], state
+        state.awaiting = None
+        fails = [
+            q.fail_reason
+            for q, r in zip(questions, state.eligibility_results, strict=True)
+            if r == "fail"
+        ]
+        if fails:
+            reasons = self.fragments["list_separator"].join(fails)
+            return [Say("utter_eligible_no", {"reasons": reasons})], state
+        if "unknown" in state.eligibility_results:
+            return [Say("utter_eligible_uncertain")], state
+        return [Say("utter_eligible_yes")], state
+
+    def _eligibility_answer(self, state: GuideState, turn: Turn) -> Reply:
+        if state.awaiting != "eligibility" or state.service_id is None:
+            return [Say("utter_anything_else")], state
+        question = self._service(state).eligibility[state.eligibility_index]
+        result: str | None = None
+        if question.kind == "yes_no" and turn.intent in ("affirm", "deny"):
+            answer = turn.intent == "affirm"
+            result = "pass" if answer == question.expect else "fail"
+        elif question.kind == "age_at_least":
+            age = parse_age(turn.text)
+            if age is not None and question.min_age is not None:
+                result = "pass" if age >= question.min_age else "fail"
+        if result is None:
+            if state.reasks < MAX_REASKS:
+                state.reasks += 1
+                hint = (
+                    "utter_eligibility_hint_age"
+                    if question.kind == "age_at_least"
+                    else ("utter_eligibility_hint_yes_no")
+                )
+                return [
+                    Say(hint),
+                    Say("utter_eligibility_question", {"question": question.question}),
+                ], state
+            result = "unknown"
+        state.reasks = 0
+        state.eligibility_results.append(result)
+        state.eligibility_index += 1
+        return self._next_eligibility_question(state)
+
+
+FRAGMENT_PREFIX = "utter_fragment_"
+
+
+def fragments_from_responses(responses: Mapping[str, Any]) -> dict[str, str]:
+    """Pieces of wording (``utter_fragment_*`` in the domain) used to build longer texts."""
+    return {
+        name.removeprefix(FRAGMENT_PREFIX): str(variants[0]["text"])
+        for name, variants in responses.items()
+        if name.startswith(FRAGMENT_PREFIX)
+    }
