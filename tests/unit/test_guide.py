@@ -106,7 +106,8 @@ def test_materials_checklist_is_one_message(guide: Guide) -> None:
             "utter_materials_checklist",
             {
                 "name": "上海市居住证申领",
-                "items": "1. 居民身份证，原件1份\n2. 居住证明，原件和复印件各1份（租房合同或房产证。）",
+                "items": "1. 居民身份证，原件1份\n"
+                "2. 居住证明，原件和复印件各1份（租房合同或房产证。）",
             },
         ),
         Say("utter_offer_repeat"),
@@ -208,7 +209,7 @@ def test_question_before_the_service_is_answered_once_it_is_known(guide: Guide) 
 
 
 def test_unknown_service(guide: Guide) -> None:
-    says, state = guide.respond(GuideState(), Turn("ask_service", "我想办飞机驾照"))
+    says, _ = guide.respond(GuideState(), Turn("ask_service", "我想办飞机驾照"))
     assert names(says) == ["utter_service_not_found"]
 
 
