@@ -6,7 +6,7 @@
 SHELL := /bin/bash
 BIN := .venv/bin
 
-.PHONY: setup run test lint typecheck validate train test-dialogue pytest bench lock
+.PHONY: setup run test lint typecheck validate train test-dialogue pytest bench lock nlu
 
 setup:
 	@scripts/setup.sh
@@ -34,6 +34,11 @@ test-dialogue:
 
 pytest:
 	$(BIN)/pytest -q
+
+# Regenerate NLU lookups, synonyms, ask_service examples and the Jieba dictionary from the
+# sample catalog. A test fails when they are out of date.
+nlu: setup
+	$(BIN)/liangwang catalog nlu
 
 bench: setup
 	$(BIN)/python -m benchmarks.run

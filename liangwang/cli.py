@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Sequence
 
 from liangwang.catalog import commands as catalog_commands
+from liangwang.catalog.commands import seed_sample_catalog_if_empty
 from liangwang.conversation import BotMessage
 from liangwang.db import migrate
 from liangwang.dialogue import DialogueError, MessageTooLong, RasaRestEngine, UserTurn
@@ -119,6 +120,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     model, trained = train(settings)
     print(("训练完成 / trained " if trained else "模型已是最新 / model up to date: ") + model.name)
     migrate(settings.effective_database_url)
+    seed_sample_catalog_if_empty(settings)
     stack = build_stack(settings, model)
     for line in stack.skipped:
         print(line)

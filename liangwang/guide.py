@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from liangwang.catalog.districts import parse_district
 from liangwang.catalog.schema import Material, Office, Service
-from liangwang.catalog.search import Candidate, close_candidates, is_found
+from liangwang.catalog.search import Candidate, choices, close_candidates, is_found
 
 FOLLOW_UPS = (
     "ask_materials",
@@ -170,13 +170,19 @@ class Guide:
         candidates = self.catalog.search(turn.service or turn.text)
         if turn.service and not is_found(candidates):
             candidates = self.catalog.search(turn.text)
-        close = close_candidates(candidates)
+        close = choices(candidates)
         if not close:
             if turn.intent == "ask_service_guide":
                 state.awaiting = "service"
                 return [Say("utter_ask_which_service")], state
             state.awaiting = "service"
             return [Say("utter_service_not_found")], state
+        if len(close) == 1 and not is_found(candidates):
+            # Only a guess: confirm it rather than read out the wrong guide.
+            state.awaiting = "choice"
+            state.candidates = [close[0].service_id]
+            buttons = [{"title": "是", "payload": "是的"}, {"title": "不是", "payload": "不是"}]
+            return [Say("utter_confirm_service", {"name": close[0].name}, buttons)], state
         if len(close) > 1:
             state.awaiting = "choice"
             state.candidates = [c.service_id for c in close]
@@ -250,6 +256,12 @@ class Guide:
             return [Say("utter_guide_stopped")], state
         if state.awaiting == "eligibility":
             return self._eligibility_answer(state, turn)
+        if state.awaiting == "choice" and state.candidates:
+            if turn.intent == "affirm":
+                return self._start(state, state.candidates[0])
+            state.awaiting = "service"
+            state.candidates = []
+            return [Say("utter_ask_which_service")], state
         return [Say("utter_anything_else")], state
 
     def _go_back(self, state: GuideState, turn: Turn) -> Reply:

@@ -7,9 +7,11 @@ import json
 import sys
 from pathlib import Path
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from liangwang.catalog.loader import CatalogError
+from liangwang.catalog.loader import CatalogError, format_of
+from liangwang.catalog.models import CatalogService
 from liangwang.catalog.search import CatalogIndex, close_candidates
 from liangwang.catalog.store import (
     SAMPLE_CATALOG,
@@ -20,7 +22,7 @@ from liangwang.catalog.store import (
     read_catalog_file,
 )
 from liangwang.db import make_engine, make_session_factory, migrate, unit_of_work
-from liangwang.settings import load_settings
+from liangwang.settings import PROJECT_ROOT, Settings, load_settings
 
 
 def _sessions() -> sessionmaker[Session]:
@@ -50,6 +52,16 @@ def import_file(path: Path) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     return import_file(Path(args.file))
+
+
+def seed_sample_catalog_if_empty(settings: Settings) -> None:
+    """First start: load the sample catalog so the assistant has something to explain."""
+    sessions = make_session_factory(make_engine(settings.effective_database_url))
+    with unit_of_work(sessions) as session:
+        empty = session.scalar(select(func.count()).select_from(CatalogService)) == 0
+        if empty:
+            report = import_catalog(session, read_catalog_file(session, SAMPLE_CATALOG))
+            print(f"已导入示例目录 / sample catalog imported: {report.services} services")
 
 
 def cmd_seed(_args: argparse.Namespace) -> int:
@@ -84,6 +96,19 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_nlu(args: argparse.Namespace) -> int:
+    from liangwang.catalog import nlu
+    from liangwang.catalog.loader import load
+
+    # From the catalog file, not the database: training data must not depend on what a
+    # particular machine happens to have imported.
+    path = Path(args.file)
+    catalog = load(path.read_text(encoding="utf-8"), format_of(path))
+    for written in nlu.write(nlu.generate(catalog.services)):
+        print(f"已生成 / wrote {written.relative_to(PROJECT_ROOT)}")
+    return 0
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     catalog = sub.add_parser("catalog", help="办事指南目录 / the service catalog")
     csub = catalog.add_subparsers(dest="catalog_command", required=True, metavar="命令/command")
@@ -99,6 +124,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     exp.add_argument("--format", choices=("yaml", "json"), default="yaml")
     exp.add_argument("-o", "--output", metavar="FILE", help="写入文件 / write to a file")
     exp.set_defaults(func=cmd_export)
+
+    gen = csub.add_parser("nlu", help="由目录生成训练数据和分词词典 / generate NLU data")
+    gen.add_argument("--file", default=str(SAMPLE_CATALOG), metavar="FILE")
+    gen.set_defaults(func=cmd_nlu)
 
     search = csub.add_parser("search", help="按说法查找事项 / find services from a phrase")
     search.add_argument("query", metavar="文字/TEXT")

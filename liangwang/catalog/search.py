@@ -1,20 +1,28 @@
 """Find services from what people actually say.
 
-Signals, strongest first, each with a reason the caller can show or log:
+Ranking works on *sounds*, not characters, so speech-recognition homophones match as well
+as the right characters do (设保卡 → 社保卡, 公基金 → 公积金): every service is a bag of
+the toneless pinyin syllables and syllable pairs of all its names (official, aliases,
+colloquial), weighted by TF-IDF, and a query is ranked by cosine similarity. Words that
+tell services apart (签注, 积分, 备案, 离婚) weigh more than words many share (证, 办).
 
-1. a name of the service (official, alias, colloquial) appears in the text;
-2. the same *sound*: the pinyin of a name appears in the pinyin of the text, so speech
-   recognition homophones still match (设保卡 → 社保卡, 公基金 → 公积金);
-3. the same sound with the usual accent confusions (z/zh, c/ch, s/sh, n/l, -n/-ng);
-4. part of a name (longest common run of characters, or of syllables);
-5. shared words with the service's names and summary (Jieba, catalog dictionary).
+For the best few, the names are then compared directly, which gives a reason a person can
+read ("读音和「社保卡」一样") and breaks ties:
+
+1. a name appears in the text;
+2. a name's pinyin appears in the text's pinyin;
+3. the same with the usual accent confusions (z/zh, c/ch, s/sh, n/l, -n/-ng);
+4. part of a name (longest common run of characters, or of syllables).
 
 Ambiguity is reported, not guessed: when the runner-up is close, callers ask.
 """
 
 from __future__ import annotations
 
+import itertools
+import math
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -23,8 +31,13 @@ from pypinyin import Style, lazy_pinyin
 from liangwang.catalog.schema import Service
 
 KIND_WEIGHT = {"official": 1.0, "alias": 0.97, "colloquial": 0.95}
-FOUND_AT = 0.45  # below this nothing is considered found
-AMBIGUITY_MARGIN = 0.06  # runner-up within this of the best: ask which one
+# Found: some direct evidence from a name, or words strongly alike. A single shared
+# syllable (今天 ~ 公积金) is neither.
+FOUND_AT = 0.2
+FOUND_WITH_NAME_EVIDENCE = 0.3
+FOUND_WITHOUT_NAME_EVIDENCE = 0.45
+AMBIGUITY_RATIO = 0.9  # runner-up at least this share of the best: ask which one
+NAME_TIEBREAK = 0.01  # direct name evidence only breaks near-ties in the cosine ranking
 
 _NOT_WORD = re.compile(r"[\s\W_]+", re.UNICODE)
 _FUZZY_RULES = (("zh", "z"), ("ch", "c"), ("sh", "s"), ("ing", "in"), ("eng", "en"), ("ang", "an"))
@@ -43,6 +56,14 @@ def _fuzzy(syllable: str) -> str:
     for a, b in _FUZZY_RULES:
         syllable = syllable.replace(a, b)
     return "n" + syllable[1:] if syllable.startswith("l") else syllable
+
+
+def sound_grams(text: str) -> Counter[str]:
+    """Toneless syllables and adjacent syllable pairs of a text."""
+    syl = syllables(normalize(text))
+    grams = Counter(syl)
+    grams.update(f"{a}_{b}" for a, b in itertools.pairwise(syl))
+    return grams
 
 
 def _joined(seq: tuple[str, ...]) -> str:
@@ -78,6 +99,7 @@ class Candidate:
     name: str
     score: float
     why: list[str] = field(default_factory=list)
+    name_evidence: float = 0.0
 
 
 def _partial(run: int, name_len: int, query_len: int) -> float:
@@ -92,6 +114,7 @@ def _cover(name_len: int, query_len: int) -> float:
 class CatalogIndex:
     def __init__(self, services: list[Service]) -> None:
         self.services = {s.id: s for s in services}
+        self._build_vectors(services)
         self._names: list[_Name] = []
         for service in services:
             kinds = [("official", service.name)]
@@ -105,6 +128,41 @@ class CatalogIndex:
                         service.id, norm, kind, syl, _joined(syl), _joined(tuple(map(_fuzzy, syl)))
                     )
                 )
+
+    def _build_vectors(self, services: list[Service]) -> None:
+        bags: dict[str, Counter[str]] = {}
+        for service in services:
+            bag: Counter[str] = Counter()
+            for name in service.all_names():
+                bag.update(sound_grams(name))
+            bags[service.id] = bag
+        df = Counter(g for bag in bags.values() for g in bag)
+        n = len(bags)
+        self._idf = {g: math.log((n + 1) / (count + 0.5)) for g, count in df.items()}
+        self._vectors = {
+            sid: {g: (1 + math.log(c)) * self._idf[g] for g, c in bag.items()}
+            for sid, bag in bags.items()
+        }
+        self._norms = {
+            sid: math.sqrt(sum(w * w for w in vec.values())) or 1.0
+            for sid, vec in self._vectors.items()
+        }
+
+    def _cosines(self, query: str) -> dict[str, float]:
+        qvec = {
+            g: (1 + math.log(c)) * self._idf[g]
+            for g, c in sound_grams(query).items()
+            if g in self._idf
+        }
+        qnorm = math.sqrt(sum(w * w for w in qvec.values()))
+        if not qnorm:
+            return {}
+        out = {}
+        for sid, vec in self._vectors.items():
+            dot = sum(w * vec.get(g, 0.0) for g, w in qvec.items())
+            if dot:
+                out[sid] = dot / (qnorm * self._norms[sid])
+        return out
 
     def _score_name(
         self, entry: _Name, q: str, q_syl_joined: str, q_fuzzy_joined: str, q_syl: tuple[str, ...]
@@ -135,24 +193,36 @@ class CatalogIndex:
         q = normalize(query)
         if not q:
             return []
+        cosines = self._cosines(q)
+        shortlist = sorted(cosines, key=lambda sid: -cosines[sid])[: limit + 2]
         q_syl = syllables(q)
         q_syl_joined = _joined(q_syl)
         q_fuzzy_joined = _joined(tuple(map(_fuzzy, q_syl)))
-        best: dict[str, Candidate] = {}
+        evidence: dict[str, tuple[float, str]] = {}
         for entry in self._names:
-            score, why = self._score_name(entry, q, q_syl_joined, q_fuzzy_joined, q_syl)
-            if score <= 0:
+            if entry.service_id not in shortlist:
                 continue
-            current = best.get(entry.service_id)
-            if current is None or score > current.score:
-                name = self.services[entry.service_id].name
-                best[entry.service_id] = Candidate(entry.service_id, name, round(score, 4), [why])
-        ranked = sorted(best.values(), key=lambda c: (-c.score, c.service_id))
-        return [c for c in ranked if c.score >= FOUND_AT * 0.5][:limit]
+            score, why = self._score_name(entry, q, q_syl_joined, q_fuzzy_joined, q_syl)
+            if score > evidence.get(entry.service_id, (0.0, ""))[0]:
+                evidence[entry.service_id] = (score, why)
+        candidates = []
+        for sid in shortlist:
+            name_score, why = evidence.get(sid, (0.0, "用词相近"))
+            score = cosines[sid] + NAME_TIEBREAK * name_score
+            candidates.append(
+                Candidate(sid, self.services[sid].name, round(score, 4), [why], name_score)
+            )
+        candidates.sort(key=lambda c: (-c.score, c.service_id))
+        return candidates[:limit]
 
 
 def is_found(candidates: list[Candidate]) -> bool:
-    return bool(candidates) and candidates[0].score >= FOUND_AT
+    if not candidates:
+        return False
+    best = candidates[0]
+    if best.name_evidence >= FOUND_WITH_NAME_EVIDENCE:
+        return best.score >= FOUND_AT
+    return best.score >= FOUND_WITHOUT_NAME_EVIDENCE
 
 
 def close_candidates(candidates: list[Candidate], limit: int = 3) -> list[Candidate]:
@@ -160,7 +230,15 @@ def close_candidates(candidates: list[Candidate], limit: int = 3) -> list[Candid
     if not is_found(candidates):
         return []
     top = candidates[0].score
-    return [c for c in candidates[:limit] if c.score >= top - AMBIGUITY_MARGIN]
+    return [c for c in candidates[:limit] if c.score >= top * AMBIGUITY_RATIO]
+
+
+def choices(candidates: list[Candidate], limit: int = 3) -> list[Candidate]:
+    """What to put to the citizen: the one clear answer, the close ones, or — when nothing
+    is clearly found but something is near — the best few to confirm. Empty: nothing."""
+    if is_found(candidates):
+        return close_candidates(candidates, limit)
+    return [c for c in candidates[:limit] if c.score >= FOUND_AT]
 
 
 def exact_match(services: list[Service], query: str) -> str | None:

@@ -45,8 +45,13 @@ def rasa_bin(settings: Settings) -> Path:
     return settings.rasa_venv / "bin" / "rasa"
 
 
+def nlu_files() -> list[Path]:
+    return sorted(NLU_DIR.rglob("*.yml"))
+
+
 def data_args() -> list[str]:
-    return ["--data", str(NLU_DIR), *map(str, TRAINING_FILES), "--domain", str(DOMAIN)]
+    files = [*nlu_files(), *TRAINING_FILES]
+    return ["--data", *map(str, files), "--domain", str(DOMAIN)]
 
 
 def rasa_env(settings: Settings, base: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -87,13 +92,13 @@ def train(settings: Settings, *, force: bool = False, log: Path | None = None) -
         target.name.removesuffix(".tar.gz"),
     ]
     if log is None:
-        subprocess.run(cmd, check=True, cwd=settings.data_dir, env=rasa_env(settings))
+        subprocess.run(cmd, check=True, cwd=PROJECT_ROOT, env=rasa_env(settings))
     else:
         with log.open("w", encoding="utf-8") as out:
             subprocess.run(
                 cmd,
                 check=True,
-                cwd=settings.data_dir,
+                cwd=PROJECT_ROOT,
                 env=rasa_env(settings),
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -113,7 +118,7 @@ def validate(settings: Settings) -> int:
         *data_args(),
         "--fail-on-warnings",
     ]
-    return subprocess.run(cmd, cwd=settings.data_dir, env=rasa_env(settings)).returncode
+    return subprocess.run(cmd, cwd=PROJECT_ROOT, env=rasa_env(settings)).returncode
 
 
 TEST_STORIES = PROJECT_ROOT / "tests" / "dialogue"
@@ -135,7 +140,7 @@ def test_stories(settings: Settings, model: Path) -> int:
         "--fail-on-prediction-errors",
         "--no-plot",
     ]
-    code = subprocess.run(cmd, cwd=settings.data_dir, env=rasa_env(settings)).returncode
+    code = subprocess.run(cmd, cwd=PROJECT_ROOT, env=rasa_env(settings)).returncode
     failed = out / "failed_test_stories.yml"
     if code != 0 and failed.exists():
         print(failed.read_text(encoding="utf-8"))

@@ -46,7 +46,6 @@ def rasa_spec(settings: Settings, model: Path) -> ProcessSpec:
         ],
         health_url=f"{settings.rasa_url}/webhooks/rest/",
         env=rasa_env(settings),
-        cwd=settings.data_dir,
     )
 
 

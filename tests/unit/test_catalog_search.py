@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 
 from liangwang.catalog.loader import load
-from liangwang.catalog.search import CatalogIndex, close_candidates, exact_match, is_found
+from liangwang.catalog.search import (
+    Candidate,
+    CatalogIndex,
+    choices,
+    close_candidates,
+    exact_match,
+    is_found,
+)
 
 MINI = Path(__file__).resolve().parent.parent / "fixtures" / "catalog_mini.yml"
 
@@ -66,3 +73,12 @@ def test_baseline_only_knows_exact_names(index: CatalogIndex) -> None:
     services = list(index.services.values())
     assert exact_match(services, "补办社保卡") == "social-security-card"
     assert exact_match(services, "设保卡") is None
+
+
+def test_choices_confirm_a_weak_guess_and_drop_noise() -> None:
+    weak = [Candidate("a", "甲", 0.3, [], 0.0), Candidate("b", "乙", 0.1, [], 0.0)]
+    assert not is_found(weak)
+    assert [c.service_id for c in choices(weak)] == ["a"]
+    assert choices([Candidate("a", "甲", 0.1, [], 0.0)]) == []
+    strong = [Candidate("a", "甲", 0.6, [], 0.9), Candidate("b", "乙", 0.58, [], 0.9)]
+    assert [c.service_id for c in choices(strong)] == ["a", "b"]

@@ -209,7 +209,7 @@ def test_question_before_the_service_is_answered_once_it_is_known(guide: Guide) 
 
 
 def test_unknown_service(guide: Guide) -> None:
-    says, _ = guide.respond(GuideState(), Turn("ask_service", "我想办飞机驾照"))
+    says, _ = guide.respond(GuideState(), Turn("ask_service", "明天下雨吗"))
     assert names(says) == ["utter_service_not_found"]
 
 
@@ -233,3 +233,13 @@ def test_state_survives_the_slot_round_trip(guide: Guide) -> None:
     _, state = guide.respond(GuideState(), Turn("ask_service", "社保卡"))
     assert GuideState.from_slot(state.to_slot()) == state
     assert GuideState.from_slot(None) == GuideState()
+
+
+def test_a_weak_guess_is_confirmed_before_reading(guide: Guide) -> None:
+    weak = Candidate("residence-permit-apply", "上海市居住证申领", 0.3, ["用词相近"], 0.0)
+    guide.catalog.search = lambda query, limit=5: [weak]  # type: ignore[method-assign]
+    says, state = guide.respond(GuideState(), Turn("ask_service", "那个住的证"))
+    assert names(says) == ["utter_confirm_service"] and state.awaiting == "choice"
+    says, state = guide.respond(state, Turn("affirm", "对"))
+    assert names(says)[0] == "utter_service_intro"
+    assert state.service_id == "residence-permit-apply"
