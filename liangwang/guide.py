@@ -233,9 +233,9 @@ class Guide:
             return [Say("utter_guide_done")], state
         text = steps[state.step]
         if state.step == 0:
-            say = Say("utter_guide_first_step", {"total": str(len(steps)), "text": text})
+            say = Say("utter_guide_first_step", {"total": str(len(steps)), "step": text})
         else:
-            say = Say("utter_guide_step", {"number": str(state.step + 1), "text": text})
+            say = Say("utter_guide_step", {"number": str(state.step + 1), "step": text})
         state.step += 1
         if state.step < len(steps):
             state.awaiting = "more_steps"
@@ -265,10 +265,13 @@ class Guide:
         return [Say("utter_anything_else")], state
 
     def _go_back(self, state: GuideState, turn: Turn) -> Reply:
-        if state.previous_service_id is None:
+        # Back to the other service talked about, or — after a detour that was not a
+        # service (a complaint, a question about the assistant) — to the current one.
+        back = state.previous_service_id or state.service_id
+        if back is None:
             return [Say("utter_nothing_to_go_back_to")], state
-        back = state.previous_service_id
-        state.previous_service_id = state.service_id
+        if state.previous_service_id:
+            state.previous_service_id = state.service_id
         state.service_id = back
         state.awaiting = None
         state.candidates = []

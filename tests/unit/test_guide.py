@@ -58,7 +58,7 @@ def test_service_is_presented_a_step_at_a_time(guide: Guide) -> None:
             "utter_service_intro",
             {"name": "社会保障卡申领与补换", "summary": "申领、补领或换领社会保障卡。"},
         ),
-        Say("utter_guide_first_step", {"total": "2", "text": "带身份证到社区事务受理服务中心。"}),
+        Say("utter_guide_first_step", {"total": "2", "step": "带身份证到社区事务受理服务中心。"}),
         Say("utter_ask_continue"),
     ]
     assert (state.service_id, state.awaiting, state.step) == (
@@ -68,7 +68,7 @@ def test_service_is_presented_a_step_at_a_time(guide: Guide) -> None:
     )
     says, state = guide.respond(state, Turn("affirm", "好的"))
     assert says == [
-        Say("utter_guide_step", {"number": "2", "text": "当场拍照，填表。"}),
+        Say("utter_guide_step", {"number": "2", "step": "当场拍照，填表。"}),
         Say("utter_guide_done"),
     ]
     assert state.awaiting is None
@@ -243,3 +243,22 @@ def test_a_weak_guess_is_confirmed_before_reading(guide: Guide) -> None:
     says, state = guide.respond(state, Turn("affirm", "对"))
     assert names(says)[0] == "utter_service_intro"
     assert state.service_id == "residence-permit-apply"
+
+
+def test_coming_back_after_a_detour_that_was_not_a_service(guide: Guide) -> None:
+    _, state = guide.respond(GuideState(), Turn("ask_service", "社保卡"))
+    # (a complaint or another question was handled elsewhere in between)
+    says, state = guide.respond(state, Turn("go_back", "刚才那个事接着说"))
+    assert says == [Say("utter_back_to_service", {"name": "社会保障卡申领与补换"})]
+    assert guide.respond(GuideState(), Turn("go_back", "回到刚才"))[0] == [
+        Say("utter_nothing_to_go_back_to")
+    ]
+
+
+def test_no_response_variable_shadows_a_message_field() -> None:
+    # Rasa treats these keys of a custom action's message as the message itself.
+    import liangwang.guide as module
+
+    source = Path(module.__file__).read_text()
+    for reserved in ("text", "image", "buttons", "custom", "attachment", "elements"):
+        assert f'"{reserved}": ' not in source, reserved
