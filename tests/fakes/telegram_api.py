@@ -1,0 +1,114 @@
+"""A local stand-in for Telegram's Bot API servers (this machine cannot reach them).
+
+Speaks just enough of the HTTP API for python-telegram-bot's polling and replies:
+getMe, deleteWebhook, getUpdates, sendMessage, answerCallbackQuery. Tests queue updates
+and read what the bot sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI, Request
+
+
+@dataclass
+class FakeTelegram:
+    pending: list[dict[str, Any]] = field(default_factory=list)
+    sent: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    _next_update: int = 1
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def queue(self, update: dict[str, Any]) -> None:
+        with self._lock:
+            self.pending.append({"update_id": self._next_update, **update})
+            self._next_update += 1
+
+    def messages(self) -> list[dict[str, Any]]:
+        return [params for method, params in self.sent if method == "sendMessage"]
+
+    def wait_for_messages(self, count: int, timeout_s: float = 15) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout_s
+        while len(self.messages()) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.messages()
+
+    def app(self) -> FastAPI:
+        api = FastAPI()
+
+        @api.post("/bot{token}/{method}")
+        async def call(token: str, method: str, request: Request) -> dict[str, Any]:
+            params = await _params(request)
+            self.sent.append((method, params))
+            return {"ok": True, "result": await self._result(method, params)}
+
+        return api
+
+    async def _result(self, method: str, params: dict[str, Any]) -> Any:
+        if method == "getMe":
+            return {"id": 1, "is_bot": True, "first_name": "两网通办", "username": "lw_test_bot"}
+        if method == "getUpdates":
+            offset = int(params.get("offset") or 0)
+            for _ in range(20):  # short long-poll
+                with self._lock:
+                    ready = [u for u in self.pending if u["update_id"] >= offset]
+                if ready:
+                    return ready
+                await asyncio.sleep(0.05)
+            return []
+        if method == "sendMessage":
+            return {
+                "message_id": len(self.sent),
+                "date": int(time.time()),
+                "chat": {"id": int(params["chat_id"]), "type": "private"},
+                "text": params.get("text", ""),
+            }
+        return True
+
+
+async def _params(request: Request) -> dict[str, Any]:
+    if request.headers.get("content-type", "").startswith("application/json"):
+        body: dict[str, Any] = await request.json()
+        return body
+    form = await request.form()
+    params: dict[str, Any] = {}
+    for key, value in form.items():
+        text = str(value)
+        try:
+            params[key] = json.loads(text) if text[:1] in "{[" else text
+        except json.JSONDecodeError:
+            params[key] = text
+    return params
+
+
+class RunningFake:
+    """Runs a FakeTelegram with uvicorn in a background thread on a free port."""
+
+    def __init__(self, fake: FakeTelegram) -> None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = int(sock.getsockname()[1])
+        config = uvicorn.Config(fake.app(), host="127.0.0.1", port=self.port, log_level="warning")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/bot"
+
+    def __enter__(self) -> RunningFake:
+        self._thread.start()
+        while not self._server.started:
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)

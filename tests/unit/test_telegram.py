@@ -1,0 +1,109 @@
+"""The Telegram channel with the real python-telegram-bot client talking HTTP to a local
+stand-in for Telegram's servers, and a recording dialogue engine."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from channels.telegram import build_application
+from liangwang.conversation import BotMessage
+from liangwang.dialogue import DialogueError, RecordingEngine, UserTurn, check_length
+from liangwang.settings import Settings
+from tests.fakes.telegram_api import FakeTelegram, RunningFake
+
+USER = {"id": 42, "is_bot": False, "first_name": "王阿姨"}
+CHAT = {"id": 42, "type": "private"}
+
+
+def text_update(text: str) -> dict[str, object]:
+    return {
+        "message": {
+            "message_id": 1,
+            "date": int(time.time()),
+            "chat": CHAT,
+            "from": USER,
+            "text": text,
+        }
+    }
+
+
+def button_update(data: str) -> dict[str, object]:
+    message = {"message_id": 2, "date": int(time.time()), "chat": CHAT, "text": "…"}
+    return {
+        "callback_query": {
+            "id": "cb1",
+            "from": USER,
+            "chat_instance": "x",
+            "message": message,
+            "data": data,
+        }
+    }
+
+
+async def run_bot(
+    fake: FakeTelegram,
+    engine: RecordingEngine,
+    updates: list[dict[str, object]],
+    expect_messages: int,
+) -> list[dict[str, object]]:
+    with RunningFake(fake) as server:
+        settings = Settings(telegram_token="123:test", telegram_api_url=server.base_url)  # type: ignore[arg-type]
+        app = build_application(settings, engine)
+        async with app:
+            await app.start()
+            assert app.updater is not None
+            await app.updater.start_polling(poll_interval=0.0, timeout=1)
+            for update in updates:
+                fake.queue(update)
+            messages = await asyncio.to_thread(fake.wait_for_messages, expect_messages)
+            await app.updater.stop()
+            await app.stop()
+        return messages
+
+
+async def test_text_and_buttons_round_trip() -> None:
+    fake = FakeTelegram()
+    buttons = [{"title": "转人工", "payload": "/handoff"}]
+    engine = RecordingEngine(lambda turn: [BotMessage("您好！", buttons)])
+    messages = await run_bot(fake, engine, [text_update("你好")], 1)
+    assert engine.turns == [UserTurn("telegram-42", "你好", "telegram")]
+    [sent] = messages
+    assert int(sent["chat_id"]) == 42 and sent["text"] == "您好！"
+    keyboard = sent["reply_markup"]["inline_keyboard"]  # type: ignore[index]
+    assert keyboard == [[{"text": "转人工", "callback_data": "/handoff"}]]
+
+    fake2 = FakeTelegram()
+    engine2 = RecordingEngine(lambda turn: [BotMessage("好的，马上帮您转人工。")])
+    await run_bot(fake2, engine2, [button_update("/handoff")], 1)
+    assert engine2.turns == [UserTurn("telegram-42", "/handoff", "telegram")]
+    assert "answerCallbackQuery" in [method for method, _ in fake2.sent]
+
+
+async def test_a_checklist_arrives_as_one_message() -> None:
+    checklist = "办敬老卡要带这些材料：\n1. 居民身份证，原件1份\n2. 居民户口簿，原件1份"
+    engine = RecordingEngine(lambda turn: [BotMessage(checklist)])
+    [sent] = await run_bot(FakeTelegram(), engine, [text_update("要带什么材料")], 1)
+    assert sent["text"] == checklist
+
+
+async def test_engine_down_apologises_and_quotes_the_message_back() -> None:
+    def down(turn: UserTurn) -> list[BotMessage]:
+        raise DialogueError("connection refused")
+
+    [sent] = await run_bot(
+        FakeTelegram(), RecordingEngine(down), [text_update("路灯坏了三天了")], 1
+    )
+    assert "暂时没有响应" in str(sent["text"]) and "路灯坏了三天了" in str(sent["text"])
+
+
+async def test_too_long_message_gets_a_clear_answer() -> None:
+    limit = Settings().max_message_chars
+
+    def like_the_real_engine(turn: UserTurn) -> list[BotMessage]:
+        check_length(turn.text, limit)  # RasaRestEngine refuses long text the same way
+        return []
+
+    engine = RecordingEngine(like_the_real_engine)
+    [sent] = await run_bot(FakeTelegram(), engine, [text_update("长" * (limit + 1))], 1)
+    assert f"最多 {limit} 个字" in str(sent["text"])
