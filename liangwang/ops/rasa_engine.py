@@ -11,6 +11,7 @@ import os
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from liangwang.settings import PROJECT_ROOT, Settings
 
@@ -57,8 +58,13 @@ def data_args() -> list[str]:
 def rasa_env(settings: Settings, base: Mapping[str, str] | None = None) -> dict[str, str]:
     """Environment for Rasa processes: what bot/endpoints.yml reads, and quiet TensorFlow."""
     env = dict(os.environ if base is None else base)
+    lock = urlsplit(settings.lock_store_url or "redis://localhost:6379/0")
     env.update(
         LIANGWANG_ACTION_URL=settings.action_url,
+        LIANGWANG_LOCK_STORE_TYPE="redis" if settings.lock_store_url else "in_memory",
+        LIANGWANG_LOCK_STORE_HOST=lock.hostname or "localhost",
+        LIANGWANG_LOCK_STORE_PORT=str(lock.port or 6379),
+        LIANGWANG_LOCK_STORE_DB=lock.path.strip("/") or "0",
         LIANGWANG_TRACKER_STORE_URL=settings.effective_tracker_store_url,
         TF_CPP_MIN_LOG_LEVEL="2",
         SQLALCHEMY_SILENCE_UBER_WARNING="1",

@@ -1,0 +1,49 @@
+"""bot/endpoints.yml, read by the real Rasa engine with the environment our settings make:
+SQL tracker store, in-memory locks on the embedded default, Redis locks when configured."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from liangwang.ops.rasa_engine import BOT_DIR, rasa_env
+from liangwang.settings import PROJECT_ROOT, Settings
+
+PROBE = f"""
+from rasa.core.utils import read_endpoints_from_path
+from rasa.core.lock_store import LockStore
+endpoints = read_endpoints_from_path({str(BOT_DIR / "endpoints.yml")!r})
+store = LockStore.create(endpoints.lock_store)
+print(type(store).__name__, endpoints.tracker_store.url, endpoints.action.url)
+if hasattr(store, "red"):
+    print("redis ping", store.red.ping())
+"""
+
+
+def probe(settings: Settings) -> str:
+    python = settings.rasa_venv / "bin" / "python"
+    result = subprocess.run(
+        [str(python), "-c", PROBE],
+        env=rasa_env(settings),
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return result.stdout
+
+
+def test_embedded_default() -> None:
+    settings = Settings()
+    out = probe(settings)
+    assert out.startswith(
+        f"InMemoryLockStore {settings.effective_tracker_store_url} {settings.action_url}"
+    )
+
+
+@pytest.mark.parametrize("url", ["redis://127.0.0.1:6379/3"])
+def test_redis_lock_store_connects(url: str) -> None:
+    out = probe(Settings(lock_store_url=url))
+    assert out.startswith("RedisLockStore") and "redis ping True" in out
