@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 import actions.conversation as conversation_actions
+import actions.service_guide as service_guide_actions
 from actions.conversation import ActionFallbackChain, ActionHandoff, ActionRepeat
 from actions.services import Services
 from liangwang.models import HandoffRequest
@@ -37,7 +38,9 @@ def tracker(events: list[dict[str, Any]], sender: str = "web-abc") -> Tracker:
 def _services(
     monkeypatch: pytest.MonkeyPatch, sessions: sessionmaker[Session]
 ) -> sessionmaker[Session]:
-    monkeypatch.setattr(conversation_actions, "services", lambda: Services(sessions=sessions))
+    fake = Services(sessions=sessions)
+    for module in (conversation_actions, service_guide_actions):
+        monkeypatch.setattr(module, "services", lambda: fake)
     return sessions
 
 
@@ -104,3 +107,45 @@ def test_fallback_chain(intents: list[str], response: str, offer: str | None) ->
     messages, events = run(ActionFallbackChain(), t)
     assert [m["response"] for m in messages] == [response]
     assert events == [SlotSet("pending_offer", offer)]
+
+
+def test_service_guide_action_reads_the_catalog_and_stores_its_state(
+    sessions: sessionmaker[Session],
+) -> None:
+    from pathlib import Path
+
+    import yaml
+
+    from liangwang.catalog.store import import_catalog, read_catalog_file
+    from liangwang.db import unit_of_work
+
+    root = Path(__file__).resolve().parents[2]
+    with unit_of_work(sessions) as s:
+        import_catalog(s, read_catalog_file(s, root / "tests" / "fixtures" / "catalog_mini.yml"))
+    domain = {"responses": yaml.safe_load((root / "bot" / "domain.yml").read_text())["responses"]}
+    t = tracker([user("ask_service", "我想补办设保卡")])
+    t.slots["guide"] = None
+    dispatcher = CollectingDispatcher()
+    events = service_guide_actions.ActionServiceGuide().run(dispatcher, t, domain)
+    assert [(m["response"], m.get("step")) for m in dispatcher.messages] == [
+        ("utter_service_intro", None),
+        ("utter_guide_first_step", "带身份证到社区事务受理服务中心。"),
+        ("utter_ask_continue", None),
+    ]
+    assert events == [
+        SlotSet(
+            "guide",
+            {
+                "service_id": "social-security-card",
+                "previous_service_id": None,
+                "district": None,
+                "awaiting": "more_steps",
+                "step": 1,
+                "candidates": [],
+                "pending_question": None,
+                "eligibility_index": 0,
+                "eligibility_results": [],
+                "reasks": 0,
+            },
+        )
+    ]
