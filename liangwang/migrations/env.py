@@ -3,7 +3,9 @@
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
+# Importing the model modules registers their tables on Base.metadata.
 import liangwang.catalog.models
+import liangwang.complaints.models
 import liangwang.models  # noqa: F401
 from liangwang.db import Base
 

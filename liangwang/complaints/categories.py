@@ -1,0 +1,63 @@
+"""Complaint categories, read from data/complaints/categories.yml, and inferring one from
+what a citizen said (so the assistant confirms a guess instead of reading a long menu)."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict
+
+from liangwang.settings import PROJECT_ROOT
+
+CATEGORIES_FILE = PROJECT_ROOT / "data" / "complaints" / "categories.yml"
+
+
+class AttributeValue(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    key: str
+    name: str
+
+
+class Attribute(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    code: str
+    description: str
+    datatype: Literal["string", "number", "datetime", "text", "singlevaluelist", "multivaluelist"]
+    required: bool = False
+    values: list[AttributeValue] = []
+
+
+class Category(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    code: str
+    name: str
+    group: str
+    description: str
+    department: str
+    sla_hours: int
+    keywords: list[str]
+    attributes: list[Attribute] = []
+
+
+class Categories:
+    def __init__(self, items: list[Category]) -> None:
+        self.items = items
+        self.by_code = {c.code: c for c in items}
+
+    def infer(self, text: str) -> Category | None:
+        """The category whose keywords cover most of the text (longest matches win)."""
+        best: tuple[int, Category] | None = None
+        for category in self.items:
+            covered = sum(len(k) for k in category.keywords if k in text)
+            if covered and (best is None or covered > best[0]):
+                best = (covered, category)
+        return best[1] if best else None
+
+
+@cache
+def load_categories(path: Path = CATEGORIES_FILE) -> Categories:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return Categories([Category.model_validate(item) for item in data["categories"]])

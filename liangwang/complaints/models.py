@@ -1,0 +1,108 @@
+"""Tickets (一网统管), their append-only audit trail, and citizens' unfinished drafts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, event
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+from liangwang.db import Base
+from liangwang.models import utcnow
+
+
+class Status(StrEnum):
+    received = "received"  # 受理
+    dispatched = "dispatched"  # 已派单
+    processing = "processing"  # 处置中
+    answered = "answered"  # 已答复
+    closed = "closed"  # 办结
+    returned = "returned"  # 退回 (wrong department; to be dispatched again)
+    withdrawn = "withdrawn"  # 撤回
+    merged = "merged"  # 并单 into another ticket
+
+
+FINAL = frozenset({Status.closed, Status.withdrawn, Status.merged})
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(12), unique=True)
+    token: Mapped[str] = mapped_column(String(40), unique=True)
+    category: Mapped[str] = mapped_column(String(40), index=True)
+    description: Mapped[str] = mapped_column(Text)
+    district: Mapped[str | None] = mapped_column(String(20), index=True)
+    address: Mapped[str] = mapped_column(String(300), default="")
+    lat: Mapped[float | None] = mapped_column(Float)
+    long: Mapped[float | None] = mapped_column(Float)
+    media_url: Mapped[str | None] = mapped_column(String(500))
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    contact_name: Mapped[str | None] = mapped_column(String(100))
+    contact_phone: Mapped[str | None] = mapped_column(String(20))
+    contact_public: Mapped[bool] = mapped_column(Boolean, default=False)
+    channel: Mapped[str] = mapped_column(String(40))
+    identity: Mapped[str | None] = mapped_column(String(200), index=True)
+    status: Mapped[str] = mapped_column(String(20), index=True, default=Status.received)
+    status_notes: Mapped[str] = mapped_column(Text, default="")
+    department: Mapped[str] = mapped_column(String(200), default="")
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    rating: Mapped[int | None] = mapped_column(Integer)
+    rating_comment: Mapped[str | None] = mapped_column(Text)
+    # Same key twice (a retry, a double click) returns the first ticket instead of a second.
+    idempotency_key: Mapped[str | None] = mapped_column(String(120), unique=True)
+    # The last status the citizen has been told about (pushes and status queries).
+    notified_status: Mapped[str | None] = mapped_column(String(20))
+
+    events: Mapped[list[TicketEvent]] = relationship(
+        back_populates="ticket", order_by="TicketEvent.id", cascade="save-update"
+    )
+
+    @property
+    def is_open(self) -> bool:
+        return self.status not in FINAL
+
+
+class TicketEvent(Base):
+    """Who did what to a ticket, when, with a note. Rows are only ever added."""
+
+    __tablename__ = "ticket_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(30))
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_status: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+    ticket: Mapped[Ticket] = relationship(back_populates="events")
+
+
+class ComplaintDraft(Base):
+    """What a citizen has said so far, saved turn by turn so a dropped call loses nothing."""
+
+    __tablename__ = "complaint_drafts"
+
+    identity: Mapped[str] = mapped_column(String(200), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(40))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AuditTrailIsAppendOnly(RuntimeError):
+    pass
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_audit_changes(session: Session, _context: object, _instances: object) -> None:
+    for obj in (*session.dirty, *session.deleted):
+        if isinstance(obj, TicketEvent):
+            raise AuditTrailIsAppendOnly(f"ticket event {obj.id} cannot be changed or deleted")
