@@ -6,11 +6,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from backoffice import catalog_api, chat, health, staff
+from backoffice import catalog_api, chat, health, open311, staff
 from backoffice.deps import AppState
 from liangwang.catalog.store import IndexCache
 from liangwang.db import make_engine, make_session_factory
@@ -46,4 +48,13 @@ def create_app(settings: Settings | None = None, engine: DialogueEngine | None =
     app.include_router(chat.router)
     app.include_router(catalog_api.router)
     app.include_router(staff.router, prefix="/staff")
+    app.include_router(open311.router)
+    app.add_exception_handler(open311.Open311Error, open311.on_open311_error)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+        if request.url.path.startswith(open311.PREFIX):
+            return open311.validation_error_response(exc)
+        return await request_validation_exception_handler(request, exc)
+
     return app

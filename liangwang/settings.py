@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     # Where python-telegram-bot sends Bot API calls; override only to use a local stand-in.
     telegram_api_url: str = "https://api.telegram.org/bot"
 
+    # Open311 API keys allowed to file requests (comma-separated). Empty: nobody may POST.
+    open311_api_keys: SecretStr = SecretStr("")
+
     # Longest message a citizen may send in one turn (characters).
     max_message_chars: Annotated[int, Field(ge=10, le=20000)] = 4000
     # Seconds to wait for one dialogue turn from Rasa before apologising.
@@ -82,6 +85,11 @@ class Settings(BaseSettings):
     @cached_property
     def effective_tracker_store_url(self) -> str:
         return self.tracker_store_url or f"sqlite:///{self.data_dir.resolve() / 'tracker.db'}"
+
+    @property
+    def open311_keys(self) -> frozenset[str]:
+        raw = self.open311_api_keys.get_secret_value()
+        return frozenset(k.strip() for k in raw.split(",") if k.strip())
 
     @property
     def rasa_url(self) -> str:

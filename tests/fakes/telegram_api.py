@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from fastapi import FastAPI, Request
+
+from tests.fakes.server import ServedApp
 
 
 @dataclass
@@ -88,27 +88,12 @@ async def _params(request: Request) -> dict[str, Any]:
     return params
 
 
-class RunningFake:
-    """Runs a FakeTelegram with uvicorn in a background thread on a free port."""
+class RunningFake(ServedApp):
+    """The stand-in, served on a free port; ``base_url`` is what PTB's base_url takes."""
 
     def __init__(self, fake: FakeTelegram) -> None:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = int(sock.getsockname()[1])
-        config = uvicorn.Config(fake.app(), host="127.0.0.1", port=self.port, log_level="warning")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        super().__init__(fake.app())
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/bot"
-
-    def __enter__(self) -> RunningFake:
-        self._thread.start()
-        while not self._server.started:
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
+        return f"{self.url}/bot"
