@@ -1,0 +1,64 @@
+"""The real ticket desk for conversations: filing, 并单, drafts, status in plain words."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from liangwang.complaints import tickets
+from liangwang.complaints.categories import Categories, load_categories
+from liangwang.complaints.models import ComplaintDraft, Ticket
+from liangwang.complaints.tickets import NewTicket
+from liangwang.intake import Filed
+from liangwang.models import utcnow
+
+
+class StoredDesk:
+    def __init__(self, session: Session, actor: str, categories: Categories | None = None) -> None:
+        self.session = session
+        self.actor = actor
+        self.categories = categories or load_categories()
+
+    def duplicates(self, new: NewTicket) -> list[tuple[str, str]]:
+        found = tickets.possible_duplicates(self.session, new)
+        return [
+            (t.number, t.address or t.district or "") for t in found if t.identity != new.identity
+        ]
+
+    def file(self, new: NewTicket, merge_into: str | None) -> Filed:
+        ticket = tickets.file_ticket(
+            self.session, new, actor=self.actor, categories=self.categories
+        )
+        into = tickets.by_number(self.session, merge_into) if merge_into else None
+        if into is not None and ticket.merged_into_id is None and into.is_open:
+            tickets.merge(self.session, ticket, into, actor=self.actor)
+        sla = self.categories.by_code[ticket.category].sla_hours
+        return Filed(ticket.number, sla, into.number if into is not None else None)
+
+
+def save_draft(session: Session, identity: str, channel: str, data: dict[str, object]) -> None:
+    draft = session.get(ComplaintDraft, identity)
+    if draft is None:
+        session.add(ComplaintDraft(identity=identity, channel=channel, data=data))
+    else:
+        draft.data = data
+        draft.updated_at = utcnow()
+
+
+def load_draft(session: Session, identity: str) -> dict[str, object] | None:
+    draft = session.get(ComplaintDraft, identity)
+    return dict(draft.data) if draft is not None else None
+
+
+def delete_draft(session: Session, identity: str) -> None:
+    draft = session.get(ComplaintDraft, identity)
+    if draft is not None:
+        session.delete(draft)
+
+
+def latest_for(session: Session, identity: str) -> Ticket | None:
+    return session.scalar(
+        select(Ticket)
+        .where(Ticket.identity == identity)
+        .order_by(Ticket.requested_at.desc(), Ticket.id.desc())
+    )

@@ -1,0 +1,492 @@
+"""Complaint intake (我要找茬 / 一网统管) by conversation, as a pure state machine.
+
+One question at a time: what happened → the category, inferred and confirmed (never a
+long menu) → district → address → when (optional) → phone (optional) → may the handling
+department see the name/phone → photo (Telegram) → read-back with corrections of single
+fields → nothing is filed without an explicit yes → possible duplicates offered for 并单 →
+filed, with a short number to say on the phone.
+
+Validation re-asks with a hint at most twice, then moves on (or, for the description,
+offers a person): it never loops. The state is a plain dict stored in a slot and as a
+draft in the database after every turn, so a dropped call loses nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+from liangwang.catalog.districts import parse_district
+from liangwang.complaints import validation
+from liangwang.complaints.categories import Categories
+from liangwang.complaints.tickets import NewTicket
+from liangwang.complaints.validation import InvalidInput, grouped
+from liangwang.guide import Say
+
+MAX_REASKS = 2
+# Words that only say "I want to complain", with nothing about what happened.
+TRIGGER_ONLY = ("我要投诉", "我要找茬", "我要反映", "反映问题", "我想投诉", "我要举报", "投诉",
+                "找茬", "提意见", "我要提意见", "反映个情况", "有个问题要反映")  # fmt: skip
+SKIP_WORDS = ("跳过", "不知道", "不记得", "不留", "不用", "没有", "算了", "不清楚")
+FIELDS = ("description", "category", "district", "address", "when", "phone", "contact_public")
+FIELD_WORDS = {  # what people call a field when they correct it
+    "description": ("问题", "内容", "情况", "说的"),
+    "category": ("类别", "类型", "种类"),
+    "district": ("区",),
+    "address": ("地址", "地点", "位置", "路", "小区", "地方"),
+    "when": ("时间", "什么时候", "日子"),
+    "phone": ("电话", "号码", "手机"),
+    "contact_public": ("公开", "给部门看", "姓名"),
+}
+
+
+@dataclass(frozen=True)
+class Filed:
+    number: str
+    sla_hours: int
+    merged_into: str | None = None
+
+
+class TicketDesk(Protocol):
+    """What intake needs from the ticket system (real: liangwang.complaints.tickets)."""
+
+    def duplicates(self, new: NewTicket) -> list[tuple[str, str]]: ...  # (number, address)
+
+    def file(self, new: NewTicket, merge_into: str | None) -> Filed: ...
+
+
+@dataclass
+class IntakeState:
+    step: str = "description"
+    category: str | None = None
+    description: str = ""
+    district: str | None = None
+    address: str = ""
+    lat: float | None = None
+    long: float | None = None
+    when: str | None = None
+    phone: str | None = None
+    contact_public: bool | None = None
+    media_url: str | None = None
+    reasks: int = 0
+    correcting: bool = False  # answering one field, then back to the read-back
+    duplicates: list[list[str]] = field(default_factory=list)  # [[number, address], …]
+    idempotency_key: str = field(default_factory=lambda: uuid.uuid4().hex)
+    filed_number: str | None = None
+    merged_into: str | None = None
+    sla_hours: int | None = None
+    resume_step: str | None = None  # set while offering to continue a saved draft
+
+    @classmethod
+    def from_dict(cls, value: Any) -> IntakeState | None:
+        if not isinstance(value, dict) or "step" not in value:
+            return None
+        return cls(**{k: v for k, v in value.items() if k in cls.__dataclass_fields__})
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Message:
+    text: str
+    intent: str = ""
+    lat: float | None = None  # a location shared on Telegram
+    long: float | None = None
+    media_url: str | None = None  # a photo sent on Telegram
+
+
+def _is_skip(text: str) -> bool:
+    return any(word in text for word in SKIP_WORDS) and len(text) <= 8
+
+
+def _yes(message: Message) -> bool | None:
+    if message.intent == "affirm":
+        return True
+    if message.intent == "deny":
+        return False
+    return None
+
+
+class Intake:
+    def __init__(self, categories: Categories, channel: str, identity: str) -> None:
+        self.categories = categories
+        self.channel = channel
+        self.identity = identity
+
+    # -- start ------------------------------------------------------------------------
+
+    def start(
+        self, first: Message, caller_phone: str | None = None
+    ) -> tuple[list[Say], IntakeState]:
+        state = IntakeState()
+        if caller_phone:
+            state.phone = caller_phone
+        text = first.text.strip()
+        if text and not self._trigger_only(text):
+            return self._take_description(state, text)
+        return [], state
+
+    def _trigger_only(self, text: str) -> bool:
+        stripped = text
+        for word in sorted(TRIGGER_ONLY, key=len, reverse=True):
+            stripped = stripped.replace(word, "")
+        return (
+            len(validation.spoken_digits(stripped)) == 0
+            and len([c for c in stripped if c.isalnum()]) <= 2
+        )
+
+    def resume(self, draft: IntakeState) -> IntakeState:
+        """Offer to continue a saved draft before anything else."""
+        draft.resume_step = draft.step
+        draft.step = "resume_offer"
+        draft.reasks = 0
+        return draft
+
+    def _on_resume_offer(
+        self, state: IntakeState, message: Message
+    ) -> tuple[list[Say], IntakeState]:
+        answer = _yes(message)
+        if answer is None:
+            again = self._reask(state, "utter_complaint_hint_yes_no")
+            if again is not None:
+                return again
+        if answer:
+            state.step = state.resume_step or "description"
+            state.resume_step = None
+            state.reasks = 0
+            return [], state
+        return [], IntakeState(phone=None)
+
+    # -- one turn ---------------------------------------------------------------------
+
+    def handle(
+        self, state: IntakeState, message: Message, desk: TicketDesk
+    ) -> tuple[list[Say], IntakeState]:
+        """Take the citizen's answer to the current question."""
+        handlers: dict[str, Callable[[IntakeState, Message], tuple[list[Say], IntakeState]]] = {
+            "resume_offer": self._on_resume_offer,
+            "description": self._on_description,
+            "category": self._on_category,
+            "category_name": self._on_category_name,
+            "district": self._on_district,
+            "address": self._on_address,
+            "when": self._on_when,
+            "phone": self._on_phone,
+            "contact_public": self._on_contact_public,
+            "photo": self._on_photo,
+            "readback": lambda s, m: self._on_readback(s, m, desk),
+            "correct_which": self._on_correct_which,
+            "duplicate": lambda s, m: self._on_duplicate(s, m, desk),
+        }
+        return handlers[state.step](state, message)
+
+    def prompt(self, state: IntakeState) -> list[Say]:
+        """The question for the current step."""
+        if state.step == "category":
+            name = self.categories.by_code[state.category or "other"].name
+            return [Say("utter_complaint_confirm_category", {"category": name})]
+        if state.step == "readback":
+            return [Say("utter_complaint_readback", self._summary(state))]
+        if state.step == "resume_offer":
+            return [Say("utter_complaint_resume_offer", {"description": state.description})]
+        if state.step == "duplicate":
+            number, address = state.duplicates[0]
+            return [
+                Say(
+                    "utter_complaint_duplicate_offer",
+                    {"number": grouped(number), "address": address or "附近"},
+                )
+            ]
+        if state.step == "phone" and state.phone:
+            return [Say("utter_complaint_confirm_caller_phone", {"phone": grouped(state.phone)})]
+        return [Say(f"utter_ask_complaint_{state.step}")]
+
+    # -- the fields ---------------------------------------------------------------------
+
+    def _next(self, state: IntakeState, after: str) -> tuple[list[Say], IntakeState]:
+        state.reasks = 0
+        if state.correcting:
+            state.correcting = False
+            state.step = "readback"
+            return [], state
+        order = [
+            "description",
+            "category",
+            "district",
+            "address",
+            "when",
+            "phone",
+            "contact_public",
+            "photo",
+            "readback",
+        ]
+        following = order[order.index(after) + 1 :]
+        for step in following:
+            if step == "category" and state.category is not None and after != "description":
+                continue
+            if step == "district" and state.district:
+                continue
+            if step == "address" and (state.address or state.lat is not None):
+                continue
+            if step == "contact_public" and not state.phone:
+                continue
+            if step == "photo" and (self.channel != "telegram" or state.media_url):
+                continue
+            state.step = step
+            return [], state
+        state.step = "readback"
+        return [], state
+
+    def _reask(self, state: IntakeState, hint: str) -> tuple[list[Say], IntakeState] | None:
+        """Re-ask with a hint at most twice; None when it is time to move on."""
+        if state.reasks >= MAX_REASKS:
+            return None
+        state.reasks += 1
+        return [Say(hint)], state
+
+    def _take_description(self, state: IntakeState, text: str) -> tuple[list[Say], IntakeState]:
+        state.description = validation.description(text)
+        district = parse_district(text)
+        if district and not state.district:
+            state.district = district
+        if not state.correcting or state.category is None:
+            inferred = self.categories.infer(text)
+            state.category = inferred.code if inferred else "other"
+        return self._next(state, "description")
+
+    def _on_description(
+        self, state: IntakeState, message: Message
+    ) -> tuple[list[Say], IntakeState]:
+        try:
+            return self._take_description(state, message.text)
+        except InvalidInput as exc:
+            hint = (
+                "utter_complaint_hint_too_long"
+                if exc.code == "description_too_long"
+                else "utter_complaint_hint_description"
+            )
+            again = self._reask(state, hint)
+            if again is not None:
+                return again
+            # A complaint without words cannot be filed: offer a person instead of looping.
+            state.step = "gave_up"
+            return [Say("utter_complaint_offer_human")], state
+
+    def _on_category(self, state: IntakeState, message: Message) -> tuple[list[Say], IntakeState]:
+        answer = _yes(message)
+        if answer is True:
+            return self._next(state, "category")
+        inferred = self.categories.infer(message.text)
+        if inferred is not None:  # "不对，是噪声" corrects in one go
+            state.category = inferred.code
+            return self._next(state, "category")
+        if answer is False:
+            state.step = "category_name"
+            state.reasks = 0
+            return [], state
+        again = self._reask(state, "utter_complaint_hint_yes_no")
+        return again if again is not None else self._next(state, "category")
+
+    def _on_category_name(
+        self, state: IntakeState, message: Message
+    ) -> tuple[list[Say], IntakeState]:
+        inferred = self.categories.infer(message.text)
+        if inferred is None:
+            again = self._reask(state, "utter_complaint_hint_category")
+            if again is not None:
+                return again
+            state.category = "other"  # 12345 sorts it out; never a loop
+        else:
+            state.category = inferred.code
+        return self._next(state, "category")
+
+    def _on_district(self, state: IntakeState, message: Message) -> tuple[list[Say], IntakeState]:
+        if message.lat is not None:
+            state.lat, state.long = message.lat, message.long
+            return self._next(state, "district")
+        district = parse_district(message.text)
+        if district is None and not _is_skip(message.text):
+            again = self._reask(state, "utter_complaint_hint_district")
+            if again is not None:
+                return again
+        state.district = district
+        if district and len(message.text) > len(district) + 2 and not state.address:
+            state.address = message.text.strip()  # "杨浦区国和路100号" gives both
+        return self._next(state, "district")
+
+    def _on_address(self, state: IntakeState, message: Message) -> tuple[list[Say], IntakeState]:
+        if message.lat is not None:
+            state.lat, state.long = message.lat, message.long
+            return self._next(state, "address")
+        text = message.text.strip()
+        if len([c for c in text if c.isalnum()]) < 2 or len(text) > 300:
+            again = self._reask(state, "utter_complaint_hint_address")
+            if again is not None:
+                return again
+            text = ""
+        state.address = text
+        if not state.district:
+            state.district = parse_district(text)
+        return self._next(state, "address")
+
+    def _on_when(self, state: IntakeState, message: Message) -> tuple[list[Say], IntakeState]:
+        text = message.text.strip()
+        state.when = None if _is_skip(text) else text[:100]
+        return self._next(state, "when")
+
+    def _on_phone(self, state: IntakeState, message: Message) -> tuple[list[Say], IntakeState]:
+        answer = _yes(message)
+        if state.phone and answer is True:  # "就用这个号码吗？" — yes
+            return self._next(state, "phone")
+        if _is_skip(message.text) or (
+            answer is False and not validation.spoken_digits(message.text)
+        ):
+            state.phone = None
+            return self._next(state, "phone")
+        try:
+            state.phone = validation.phone_number(message.text)
+        except InvalidInput:
+            again = self._reask(state, "utter_complaint_hint_phone")
+            if again is not None:
+                return again
+            state.phone = None
+        return self._next(state, "phone")
+
+    def _on_contact_public(
+        self, state: IntakeState, message: Message
+    ) -> tuple[list[Say], IntakeState]:
+        answer = _yes(message)
+        if answer is None:
+            again = self._reask(state, "utter_complaint_hint_yes_no")
+            if again is not None:
+                return again
+        state.contact_public = bool(answer)  # unclear twice: kept private
+        return self._next(state, "contact_public")
+
+    def _on_photo(self, state: IntakeState, message: Message) -> tuple[list[Say], IntakeState]:
+        if message.media_url:
+            state.media_url = message.media_url
+        return self._next(state, "photo")
+
+    # -- read-back, corrections, duplicates, filing ---------------------------------------
+
+    def _summary(self, state: IntakeState) -> dict[str, str]:
+        place = " ".join(p for p in (state.district or "", state.address) if p)
+        if not place and state.lat is not None:
+            place = "您发的位置"
+        return {
+            "category": self.categories.by_code[state.category or "other"].name,
+            "description": state.description,
+            "place": place or "没说",
+            "when": state.when or "没说",
+            "phone": grouped(state.phone) if state.phone else "没留",
+            "public": "可以" if state.contact_public else "不公开",
+        }
+
+    def _field_named(self, text: str) -> str | None:
+        for name in FIELDS:
+            if any(word in text for word in FIELD_WORDS[name]):
+                return name
+        return None
+
+    def _on_readback(
+        self, state: IntakeState, message: Message, desk: TicketDesk
+    ) -> tuple[list[Say], IntakeState]:
+        answer = _yes(message)
+        named = self._field_named(message.text)
+        if answer is True and named is None:
+            return self._check_duplicates(state, desk)
+        if named is not None:
+            return self._correct(state, named)
+        if answer is False:
+            state.step = "correct_which"
+            return [], state
+        again = self._reask(state, "utter_complaint_hint_readback")
+        if again is not None:
+            return again
+        state.step = "gave_up"  # no explicit yes: nothing is filed; the draft is kept
+        return [Say("utter_complaint_not_filed")], state
+
+    def _on_correct_which(
+        self, state: IntakeState, message: Message
+    ) -> tuple[list[Say], IntakeState]:
+        named = self._field_named(message.text)
+        if named is None:
+            again = self._reask(state, "utter_complaint_hint_which_field")
+            if again is not None:
+                return again
+            state.step = "readback"
+            return [], state
+        return self._correct(state, named)
+
+    def _correct(self, state: IntakeState, name: str) -> tuple[list[Say], IntakeState]:
+        state.correcting = True
+        state.reasks = 0
+        state.step = {"category": "category_name", "district": "district"}.get(name, name)
+        if name == "address":
+            state.address, state.lat, state.long = "", None, None
+        return [], state
+
+    def new_ticket(self, state: IntakeState) -> NewTicket:
+        details = (
+            state.description if not state.when else f"{state.description}\n（时间：{state.when}）"
+        )
+        return NewTicket(
+            category=state.category or "other",
+            description=details[: validation.MAX_DESCRIPTION],
+            channel=self.channel,
+            district=state.district,
+            address=state.address,
+            lat=state.lat,
+            long=state.long,
+            media_url=state.media_url,
+            contact_phone=state.phone,
+            contact_public=bool(state.contact_public),
+            identity=self.identity,
+            idempotency_key=state.idempotency_key,
+        )
+
+    def _check_duplicates(
+        self, state: IntakeState, desk: TicketDesk
+    ) -> tuple[list[Say], IntakeState]:
+        found = desk.duplicates(self.new_ticket(state))
+        if found:
+            state.duplicates = [[number, address] for number, address in found[:1]]
+            state.step = "duplicate"
+            state.reasks = 0
+            return [], state
+        return self._file(state, desk, None)
+
+    def _on_duplicate(
+        self, state: IntakeState, message: Message, desk: TicketDesk
+    ) -> tuple[list[Say], IntakeState]:
+        answer = _yes(message)
+        if answer is None:
+            again = self._reask(state, "utter_complaint_hint_yes_no")
+            if again is not None:
+                return again
+        into = state.duplicates[0][0] if answer else None
+        return self._file(state, desk, into)
+
+    def _file(
+        self, state: IntakeState, desk: TicketDesk, merge_into: str | None
+    ) -> tuple[list[Say], IntakeState]:
+        filed = desk.file(self.new_ticket(state), merge_into)
+        state.filed_number = filed.number
+        state.merged_into = filed.merged_into
+        state.sla_hours = filed.sla_hours
+        state.step = "done"
+        return [], state
+
+    def done_messages(self, state: IntakeState) -> list[Say]:
+        assert state.filed_number is not None
+        days = max(1, round((state.sla_hours or 24) / 24))
+        says = [
+            Say("utter_complaint_filed", {"number": grouped(state.filed_number), "days": str(days)})
+        ]
+        if state.merged_into:
+            says.append(Say("utter_complaint_merged", {"number": grouped(state.merged_into)}))
+        return says
