@@ -11,6 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+import actions.complaints as complaint_actions
 import actions.conversation as conversation_actions
 import actions.service_guide as service_guide_actions
 from actions.conversation import ActionFallbackChain, ActionHandoff, ActionRepeat
@@ -39,7 +40,7 @@ def _services(
     monkeypatch: pytest.MonkeyPatch, sessions: sessionmaker[Session]
 ) -> sessionmaker[Session]:
     fake = Services(sessions=sessions)
-    for module in (conversation_actions, service_guide_actions):
+    for module in (conversation_actions, service_guide_actions, complaint_actions):
         monkeypatch.setattr(module, "services", lambda: fake)
     return sessions
 
@@ -149,3 +150,62 @@ def test_service_guide_action_reads_the_catalog_and_stores_its_state(
             },
         )
     ]
+
+
+def _run_form_turn(
+    sessions: sessionmaker[Session], events: list[dict[str, Any]], slot: dict[str, Any] | None
+) -> tuple[list[dict[str, Any]], list[Any]]:
+    t = tracker(events, sender="web-complainer")
+    t.slots["complaint"] = slot
+    t.slots["requested_slot"] = "complaint_input"
+    t.slots["complaint_input"] = events[-1]["text"]
+    dispatcher = CollectingDispatcher()
+    validate = complaint_actions.ValidateComplaintForm()
+    result = validate.validate_complaint_input(events[-1]["text"], dispatcher, t, {})
+    return dispatcher.messages, result
+
+
+def test_complaint_actions_take_down_save_and_file(sessions: sessionmaker[Session]) -> None:
+    from liangwang.complaints.models import ComplaintDraft, Ticket
+
+    first = [user("report_problem", "我要投诉，小区门口路灯坏了")]
+    t = tracker(first, sender="web-complainer")
+    t.slots["complaint"] = None
+    dispatcher = CollectingDispatcher()
+    events = complaint_actions.ActionAskComplaintInput().run(dispatcher, t, {})
+    assert [m["response"] for m in dispatcher.messages] == ["utter_complaint_confirm_category"]
+    assert dispatcher.messages[0]["category"] == "路灯"
+    [slot_event] = events
+    state = slot_event["value"]
+    assert state["step"] == "category" and state["category"] == "streetlight"
+    with sessions() as s:
+        assert s.get(ComplaintDraft, "web-complainer") is not None  # saved from the first turn
+
+    history = list(first)
+    for text, intent in [
+        ("对", "affirm"),
+        ("杨浦区", "inform_district"),
+        ("国和路100号", "x"),
+        ("跳过", "x"),
+        ("不留", "deny"),
+        ("对", "affirm"),
+    ]:
+        history.append(user(intent, text))
+        _, result = _run_form_turn(sessions, history, state)
+        state = result["complaint"]
+    assert result["complaint_input"] == "finished" and state["step"] == "done"
+    with sessions() as s:
+        [ticket] = s.scalars(select(Ticket)).all()
+        assert (ticket.number, ticket.category, ticket.district) == (
+            state["filed_number"],
+            "streetlight",
+            "杨浦区",
+        )
+        assert s.get(ComplaintDraft, "web-complainer") is None  # filed: draft gone
+
+    done = tracker(history, sender="web-complainer")
+    done.slots["complaint"] = state
+    dispatcher = CollectingDispatcher()
+    events = complaint_actions.ActionComplaintDone().run(dispatcher, done, {})
+    assert [m["response"] for m in dispatcher.messages] == ["utter_complaint_filed"]
+    assert events == [SlotSet("complaint", None), SlotSet("complaint_input", None)]

@@ -1,0 +1,235 @@
+"""我要找茬 / 一网统管 actions: the complaint form, status, rating, withdrawal, greeting.
+
+Thin adapters: the intake state machine (liangwang.intake) and the ticket desk
+(liangwang.complaints) decide; these read the tracker, save the draft after every turn,
+and send the responses the core chose.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.services import services
+from liangwang.complaints import tickets
+from liangwang.complaints.categories import load_categories
+from liangwang.complaints.desk import StoredDesk, delete_draft, load_draft, save_draft
+from liangwang.complaints.status import status_says
+from liangwang.complaints.validation import InvalidInput, spoken_digits
+from liangwang.db import unit_of_work
+from liangwang.guide import Say, fragments_from_responses, parse_age
+from liangwang.intake import Intake, IntakeState, Message
+
+FINISHED = ("done", "gave_up")
+
+
+def _say(dispatcher: CollectingDispatcher, says: list[Say]) -> None:
+    for say in says:
+        dispatcher.utter_message(response=say.response, buttons=say.buttons or None, **say.vars)
+
+
+def _channel(tracker: Tracker) -> str:
+    metadata = tracker.latest_message.get("metadata") or {}
+    return str(metadata.get("channel") or "web")
+
+
+def _message(tracker: Tracker) -> Message:
+    latest = tracker.latest_message
+    metadata: dict[str, Any] = latest.get("metadata") or {}
+    location = metadata.get("location") or {}
+    return Message(
+        text=latest.get("text") or "",
+        intent=(latest.get("intent") or {}).get("name") or "",
+        lat=location.get("lat"),
+        long=location.get("long"),
+        media_url=metadata.get("media_url"),
+    )
+
+
+def _intake(tracker: Tracker) -> Intake:
+    return Intake(load_categories(), _channel(tracker), tracker.sender_id)
+
+
+def _caller_phone(tracker: Tracker) -> str | None:
+    metadata = tracker.latest_message.get("metadata") or {}
+    caller = metadata.get("caller")
+    return str(caller) if caller else None
+
+
+class ActionAskComplaintInput(Action):
+    """Asks the current question; on the first turn starts (or offers to resume) a draft."""
+
+    def name(self) -> str:
+        return "action_ask_complaint_input"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        intake = _intake(tracker)
+        state = IntakeState.from_dict(tracker.get_slot("complaint"))
+        says: list[Say] = []
+        if state is None:
+            with unit_of_work(services().sessions) as session:
+                draft = IntakeState.from_dict(load_draft(session, tracker.sender_id))
+                if draft is not None and draft.step not in FINISHED and draft.description:
+                    state = intake.resume(draft)
+                else:
+                    says, state = intake.start(_message(tracker), _caller_phone(tracker))
+                save_draft(session, tracker.sender_id, _channel(tracker), state.to_dict())
+        _say(dispatcher, says + intake.prompt(state))
+        return [SlotSet("complaint", state.to_dict())]
+
+
+class ValidateComplaintForm(FormValidationAction):
+    def name(self) -> str:
+        return "validate_complaint_form"
+
+    def validate_complaint_input(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        intake = _intake(tracker)
+        state = IntakeState.from_dict(tracker.get_slot("complaint")) or IntakeState()
+        deps = services()
+        with unit_of_work(deps.sessions) as session:
+            says, state = intake.handle(
+                state, _message(tracker), StoredDesk(session, actor=tracker.sender_id)
+            )
+            if state.step == "done":
+                delete_draft(session, tracker.sender_id)
+            else:
+                save_draft(session, tracker.sender_id, _channel(tracker), state.to_dict())
+        _say(dispatcher, says)
+        finished = state.step in FINISHED
+        return {"complaint": state.to_dict(), "complaint_input": "finished" if finished else None}
+
+
+class ActionComplaintDone(Action):
+    def name(self) -> str:
+        return "action_complaint_done"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        state = IntakeState.from_dict(tracker.get_slot("complaint"))
+        if state is not None and state.step == "done":
+            _say(dispatcher, _intake(tracker).done_messages(state))
+        return [SlotSet("complaint", None), SlotSet("complaint_input", None)]
+
+
+class ActionGreet(Action):
+    def name(self) -> str:
+        return "action_greet"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        dispatcher.utter_message(response="utter_greet")
+        with unit_of_work(services().sessions) as session:
+            draft = IntakeState.from_dict(load_draft(session, tracker.sender_id))
+        if draft is not None and draft.step not in FINISHED and draft.description:
+            dispatcher.utter_message(response="utter_complaint_draft_waiting")
+        return []
+
+
+class ActionTicketStatus(Action):
+    """查询进度: the citizen's latest ticket (by identity, or by a number said digit by digit)."""
+
+    def name(self) -> str:
+        return "action_ticket_status"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        fragments = fragments_from_responses(domain.get("responses", {}))
+        text = tracker.latest_message.get("text") or ""
+        digits = spoken_digits(text)
+        with unit_of_work(services().sessions) as session:
+            if len(digits) == 6:
+                ticket = tickets.by_number(session, digits)
+                if ticket is None:
+                    dispatcher.utter_message(
+                        response="utter_ticket_not_found", number=" ".join(digits)
+                    )
+                    return []
+                others = 0
+            else:
+                mine = tickets.for_identity(session, tracker.sender_id)
+                if not mine:
+                    dispatcher.utter_message(response="utter_no_tickets")
+                    return []
+                ticket, others = mine[0], len(mine) - 1
+            says = status_says(ticket, load_categories(), fragments)
+            ticket.notified_status = ticket.status
+            ask_rating = ticket.status == "closed" and ticket.rating is None
+        _say(dispatcher, says)
+        if others:
+            dispatcher.utter_message(response="utter_ticket_more", count=str(others))
+        if ask_rating:
+            dispatcher.utter_message(response="utter_ask_rating")
+        return []
+
+
+class ActionRateTicket(Action):
+    def name(self) -> str:
+        return "action_rate_ticket"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        text = tracker.latest_message.get("text") or ""
+        stars = parse_age(text)  # a small number said in digits or Chinese numerals
+        with unit_of_work(services().sessions) as session:
+            ticket = next(
+                (
+                    t
+                    for t in tickets.for_identity(session, tracker.sender_id)
+                    if t.status == "closed" and t.rating is None
+                ),
+                None,
+            )
+            if ticket is None:
+                dispatcher.utter_message(response="utter_no_tickets")
+                return []
+            try:
+                tickets.rate(session, ticket, stars or 0, text, actor=tracker.sender_id)
+            except InvalidInput:
+                dispatcher.utter_message(response="utter_rating_invalid")
+                return []
+        dispatcher.utter_message(response="utter_rating_thanks", stars=str(stars))
+        return []
+
+
+class ActionWithdrawTicket(Action):
+    """Asks to confirm, then (on 'yes', routed back here by a rule) withdraws."""
+
+    def name(self) -> str:
+        return "action_withdraw_ticket"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        confirming = tracker.get_slot("confirming") == "withdraw"
+        with unit_of_work(services().sessions) as session:
+            ticket = next(
+                (t for t in tickets.for_identity(session, tracker.sender_id) if t.is_open), None
+            )
+            if ticket is None:
+                dispatcher.utter_message(response="utter_nothing_to_withdraw")
+                return [SlotSet("confirming", None)]
+            number = " ".join(ticket.number)
+            if not confirming:
+                dispatcher.utter_message(response="utter_confirm_withdraw", number=number)
+                return [SlotSet("confirming", "withdraw")]
+            if intent == "affirm":
+                tickets.transition(
+                    session, ticket, "withdraw", actor=tracker.sender_id, note="市民撤回"
+                )
+                dispatcher.utter_message(response="utter_withdrawn", number=number)
+            else:
+                dispatcher.utter_message(response="utter_withdraw_kept")
+        return [SlotSet("confirming", None)]

@@ -1,0 +1,27 @@
+"""A ticket's state in plain words, for status queries and pushed updates."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from liangwang.complaints.categories import Categories
+from liangwang.complaints.models import Status, Ticket
+from liangwang.guide import Say
+
+
+def status_says(ticket: Ticket, categories: Categories, fragments: Mapping[str, str]) -> list[Say]:
+    category = categories.by_code.get(ticket.category)
+    status = fragments[f"status_{ticket.status}"].format(department=ticket.department)
+    says = [
+        Say(
+            "utter_ticket_status",
+            {
+                "number": " ".join(ticket.number),
+                "category": category.name if category else ticket.category,
+                "status": status,
+            },
+        )
+    ]
+    if ticket.status_notes and ticket.status in (Status.answered, Status.closed, Status.returned):
+        says.append(Say("utter_ticket_status_note", {"note": ticket.status_notes}))
+    return says
