@@ -10,6 +10,8 @@ from pydantic import BaseModel, Field
 
 from backoffice.deps import State
 from liangwang.dialogue import DialogueError, MessageTooLong, UserTurn, check_length
+from liangwang.guide import Say
+from liangwang.wording import render
 
 router = APIRouter()
 
@@ -40,18 +42,17 @@ def chat_page(request: Request, state: State) -> HTMLResponse:
 async def chat(body: ChatIn, state: State) -> ChatOut:
     text = body.text.strip()
     if not text:
-        raise HTTPException(422, "请说点什么再发送 / empty message")
+        raise HTTPException(422, render(Say("utter_channel_empty")))
     try:
         check_length(text, state.settings.max_message_chars)
         replies = await state.dialogue.send(
             UserTurn(conversation_id=f"web-{body.conversation_id}", text=text, channel="web")
         )
     except MessageTooLong as exc:
-        raise HTTPException(
-            413, f"消息太长了：最多 {exc.limit} 个字，您发了 {exc.length} 个字。请分几次发。"
-        ) from exc
+        too_long = Say(
+            "utter_channel_too_long", {"limit": str(exc.limit), "length": str(exc.length)}
+        )
+        raise HTTPException(413, render(too_long)) from exc
     except DialogueError as exc:
-        raise HTTPException(
-            503, "助手暂时没有响应。您写的话还在输入框里，请稍后再发一次，或拨打 12345。"
-        ) from exc
+        raise HTTPException(503, render(Say("utter_channel_unavailable_web"))) from exc
     return ChatOut(messages=[ChatMessageOut(text=m.text, buttons=m.buttons) for m in replies])

@@ -6,8 +6,11 @@ Run by the supervisor only when LIANGWANG_TELEGRAM_TOKEN is set.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from typing import Any
 
+from sqlalchemy.orm import Session, sessionmaker
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import (
     Application,
@@ -17,7 +20,10 @@ from telegram.ext import (
     filters,
 )
 
+from liangwang.complaints.categories import load_categories
+from liangwang.complaints.updates import pending_updates
 from liangwang.conversation import BotMessage
+from liangwang.db import make_engine, make_session_factory, unit_of_work
 from liangwang.dialogue import (
     DialogueEngine,
     DialogueError,
@@ -25,15 +31,11 @@ from liangwang.dialogue import (
     RasaRestEngine,
     UserTurn,
 )
+from liangwang.guide import Say
 from liangwang.settings import Settings, load_settings
+from liangwang.wording import fragments, render
 
 log = logging.getLogger(__name__)
-
-# Shown when the dialogue engine is down; the citizen's text is quoted back so it is not lost.
-UNAVAILABLE = (
-    "助手暂时没有响应，请过一会儿再发一次，或拨打市民服务热线 12345。您刚才发的是：\n{text}"
-)
-TOO_LONG = "消息太长了：最多 {limit} 个字，您发了 {length} 个字。请分几次发。"
 
 
 def conversation_id(update: Update) -> str:
@@ -56,18 +58,24 @@ class TelegramRelay:
     def __init__(self, engine: DialogueEngine) -> None:
         self._engine = engine
 
-    async def relay(self, update: Update, text: str) -> None:
+    async def relay(
+        self, update: Update, text: str, metadata: dict[str, Any] | None = None
+    ) -> None:
         chat = update.effective_chat
         if chat is None:
             return
+        turn = UserTurn(conversation_id(update), text, "telegram", metadata or {})
         try:
-            replies = await self._engine.send(UserTurn(conversation_id(update), text, "telegram"))
+            replies = await self._engine.send(turn)
         except MessageTooLong as exc:
-            await chat.send_message(TOO_LONG.format(limit=exc.limit, length=exc.length))
+            too_long = Say(
+                "utter_channel_too_long", {"limit": str(exc.limit), "length": str(exc.length)}
+            )
+            await chat.send_message(render(too_long))
             return
         except DialogueError:
             log.exception("dialogue engine unavailable")
-            await chat.send_message(UNAVAILABLE.format(text=text))
+            await chat.send_message(render(Say("utter_channel_unavailable", {"text": text})))
             return
         for message in replies:
             if message.text:
@@ -77,6 +85,19 @@ class TelegramRelay:
         if update.effective_message and update.effective_message.text:
             await self.relay(update, update.effective_message.text)
 
+    async def on_location(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message and message.location:
+            where = {"lat": message.location.latitude, "long": message.location.longitude}
+            await self.relay(update, fragments()["location_text"], {"location": where})
+
+    async def on_photo(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message and message.photo:
+            photo = await message.photo[-1].get_file()  # the largest size
+            text = message.caption or fragments()["photo_text"]
+            await self.relay(update, text, {"media_url": photo.file_path})
+
     async def on_button(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
         if query is None or query.data is None:
@@ -85,16 +106,49 @@ class TelegramRelay:
         await self.relay(update, query.data)
 
 
-def build_application(settings: Settings, engine: DialogueEngine) -> Application:  # type: ignore[type-arg]
+async def push_updates_once(app: Application, sessions: sessionmaker[Session]) -> int:  # type: ignore[type-arg]
+    """Tell Telegram citizens about status changes of their tickets; returns how many."""
+    sent = 0
+    with unit_of_work(sessions) as session:
+        for ticket, says in pending_updates(session, "telegram", load_categories(), fragments()):
+            chat_id = int(str(ticket.identity).removeprefix("telegram-"))
+            await app.bot.send_message(chat_id, "\n".join(render(s) for s in says))
+            ticket.notified_status = ticket.status
+            sent += 1
+    return sent
+
+
+async def _push_loop(app: Application, sessions: sessionmaker[Session], every_s: float) -> None:  # type: ignore[type-arg]
+    while True:
+        try:
+            await push_updates_once(app, sessions)
+        except Exception:  # keep pushing; one bad ticket must not stop the channel
+            log.exception("pushing ticket updates failed")
+        await asyncio.sleep(every_s)
+
+
+def build_application(
+    settings: Settings, engine: DialogueEngine, push_every_s: float | None = 10.0
+) -> Application:  # type: ignore[type-arg]
     assert settings.telegram_token is not None
     relay = TelegramRelay(engine)
+
+    async def start_pushing(app: Application) -> None:  # type: ignore[type-arg]
+        if push_every_s is None:
+            return
+        sessions = make_session_factory(make_engine(settings.effective_database_url))
+        app.create_task(_push_loop(app, sessions, push_every_s))
+
     app = (
         Application.builder()
         .token(settings.telegram_token.get_secret_value())
         .base_url(settings.telegram_api_url)
+        .post_init(start_pushing)
         .build()
     )
     app.add_handler(MessageHandler(filters.TEXT, relay.on_text))
+    app.add_handler(MessageHandler(filters.LOCATION, relay.on_location))
+    app.add_handler(MessageHandler(filters.PHOTO, relay.on_photo))
     app.add_handler(CallbackQueryHandler(relay.on_button))
     return app
 

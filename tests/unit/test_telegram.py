@@ -107,3 +107,58 @@ async def test_too_long_message_gets_a_clear_answer() -> None:
     engine = RecordingEngine(like_the_real_engine)
     [sent] = await run_bot(FakeTelegram(), engine, [text_update("长" * (limit + 1))], 1)
     assert f"最多 {limit} 个字" in str(sent["text"])
+
+
+async def test_shared_location_reaches_the_engine_as_metadata() -> None:
+    engine = RecordingEngine(lambda turn: [BotMessage("收到位置")])
+    location = {
+        "message": {
+            "message_id": 3,
+            "date": int(time.time()),
+            "chat": CHAT,
+            "from": USER,
+            "location": {"latitude": 31.23, "longitude": 121.47},
+        }
+    }
+    await run_bot(FakeTelegram(), engine, [location], 1)
+    [turn] = engine.turns
+    assert turn.text == "我的位置"
+    assert turn.metadata == {"location": {"lat": 31.23, "long": 121.47}}
+
+
+async def test_status_changes_are_pushed_to_the_citizen(db_url: str) -> None:
+    from channels.telegram import push_updates_once
+    from liangwang.complaints import tickets
+    from liangwang.complaints.tickets import NewTicket
+    from liangwang.db import make_engine, make_session_factory, unit_of_work
+
+    sessions = make_session_factory(make_engine(db_url))
+    with unit_of_work(sessions) as s:
+        t = tickets.file_ticket(
+            s,
+            NewTicket(
+                category="garbage",
+                description="垃圾没人收",
+                channel="telegram",
+                district="普陀",
+                identity="telegram-42",
+            ),
+            actor="telegram-42",
+        )
+        number = t.number
+    fake = FakeTelegram()
+    with RunningFake(fake) as server:
+        settings = Settings(telegram_token="123:test", telegram_api_url=server.base_url)  # type: ignore[arg-type]
+        app = build_application(settings, RecordingEngine(), push_every_s=None)
+        async with app:
+            assert await push_updates_once(app, sessions) == 0  # 受理: nothing new to say
+            with unit_of_work(sessions) as s:
+                ticket = tickets.by_number(s, number)
+                assert ticket is not None
+                tickets.transition(s, ticket, "dispatch", actor="staff")
+            assert await push_updates_once(app, sessions) == 1
+            assert await push_updates_once(app, sessions) == 0  # told once only
+    [sent] = fake.messages()
+    assert int(sent["chat_id"]) == 42
+    assert "新进展" in str(sent["text"]) and "区绿化市容局" in str(sent["text"])
+    assert " ".join(number) in str(sent["text"])
