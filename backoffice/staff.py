@@ -1,14 +1,35 @@
-"""Back office for staff. First page: conversations waiting for a person (转人工)."""
+"""Back office for staff: conversations waiting for a person (转人工), and tickets through
+their closed loop (受理 → 派单 → 处置 → 答复 → 办结, 退回/重派, 撤回), each step audited.
+
+Staff accounts and sign-in are not built yet: deploy the back office on an internal
+network only.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from typing import Annotated
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlalchemy import select
 
 from backoffice.deps import DbSession, State
+from liangwang.complaints import tickets
+from liangwang.complaints.categories import load_categories
+from liangwang.complaints.models import Ticket
+from liangwang.complaints.tickets import TRANSITIONS, TransitionNotAllowed
 from liangwang.handoff import open_handoffs
 
 router = APIRouter()
+
+STATUS_NAMES = {
+    "received": "受理", "dispatched": "已派单", "processing": "处置中", "answered": "已答复",
+    "closed": "办结", "returned": "退回", "withdrawn": "撤回", "merged": "合并",
+}  # fmt: skip
+ACTION_NAMES = {
+    "dispatch": "派单", "start": "开始处置", "answer": "答复", "close": "办结",
+    "return": "退回", "withdraw": "撤回",
+}  # fmt: skip
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -16,3 +37,70 @@ def staff_home(request: Request, state: State, session: DbSession) -> HTMLRespon
     return state.templates.TemplateResponse(
         request, "staff_home.html", {"handoffs": open_handoffs(session)}
     )
+
+
+@router.get("/tickets", response_class=HTMLResponse)
+def ticket_list(request: Request, state: State, session: DbSession) -> HTMLResponse:
+    rows = session.scalars(select(Ticket).order_by(Ticket.requested_at.desc()).limit(500)).all()
+    return state.templates.TemplateResponse(
+        request,
+        "staff_tickets.html",
+        {
+            "tickets": rows,
+            "status_names": STATUS_NAMES,
+            "categories": load_categories().by_code,
+            "overdue": {t.number for t in rows if tickets.is_overdue(t)},
+        },
+    )
+
+
+@router.get("/tickets/{number}", response_class=HTMLResponse)
+def ticket_detail(number: str, request: Request, state: State, session: DbSession) -> HTMLResponse:
+    ticket = tickets.by_number(session, number)
+    if ticket is None:
+        raise HTTPException(404, "no such ticket")
+    allowed = [
+        a
+        for a, (sources, _) in TRANSITIONS.items()
+        if ticket.status in sources and a in ACTION_NAMES
+    ]
+    return state.templates.TemplateResponse(
+        request,
+        "staff_ticket.html",
+        {
+            "t": ticket,
+            "status_names": STATUS_NAMES,
+            "action_names": ACTION_NAMES,
+            "allowed": allowed,
+            "category": load_categories().by_code.get(ticket.category),
+            "overdue": tickets.is_overdue(ticket),
+        },
+    )
+
+
+@router.post("/tickets/{number}/{action}")
+def ticket_action(
+    number: str,
+    action: str,
+    session: DbSession,
+    staff: Annotated[str, Form(min_length=1, max_length=100)],
+    note: Annotated[str, Form(max_length=2000)] = "",
+    department: Annotated[str, Form(max_length=200)] = "",
+) -> RedirectResponse:
+    ticket = tickets.by_number(session, number)
+    if ticket is None:
+        raise HTTPException(404, "no such ticket")
+    if action not in ACTION_NAMES:
+        raise HTTPException(400, f"unknown action {action}")
+    try:
+        tickets.transition(
+            session,
+            ticket,
+            action,
+            actor=staff,
+            note=note.strip(),
+            department=department.strip() or None,
+        )
+    except TransitionNotAllowed as exc:
+        raise HTTPException(409, str(exc)) from exc
+    return RedirectResponse(f"/staff/tickets/{number}", status_code=303)

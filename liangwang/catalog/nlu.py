@@ -106,7 +106,8 @@ def generate(services: list[Service]) -> GeneratedNlu:
         sort_keys=False,
         width=1000,
     )
-    words = sorted({n for s in services for n in s.all_names()} | set(districts))
+    names = {n for s in services for n in s.all_names()}
+    words = sorted(names | {_speakable(n) for n in names} | set(districts))
     jieba = "".join(f"{word} 20000 nz\n" for word in words)
     return GeneratedNlu(text, jieba)
 

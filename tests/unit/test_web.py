@@ -86,3 +86,37 @@ def test_staff_see_conversations_waiting_for_a_person(
         )
     page = client.get("/staff/").text
     assert "telegram-42" in page and "路灯坏了" in page
+
+
+def test_staff_work_a_ticket_through_the_closed_loop(
+    client: TestClient, sessions: sessionmaker[Session]
+) -> None:
+    from liangwang.complaints import tickets
+    from liangwang.complaints.tickets import NewTicket
+
+    with unit_of_work(sessions) as s:
+        number = tickets.file_ticket(
+            s,
+            NewTicket(category="manhole", description="井盖没了", channel="web", district="徐汇"),
+            actor="web",
+        ).number
+    assert number in client.get("/staff/tickets").text
+    steps = [
+        ("dispatch", {"department": "徐汇区排水管理所"}),
+        ("start", {}),
+        ("answer", {"note": "已补装井盖"}),
+        ("close", {}),
+    ]
+    for action, extra in steps:
+        reply = client.post(
+            f"/staff/tickets/{number}/{action}",
+            data={"staff": "李四", **extra},
+            follow_redirects=False,
+        )
+        assert reply.status_code == 303
+    page = client.get(f"/staff/tickets/{number}").text
+    assert "办结" in page and "已补装井盖" in page and "徐汇区排水管理所" in page
+    assert page.count("李四") == 4
+    again = client.post(f"/staff/tickets/{number}/start", data={"staff": "李四"})
+    assert again.status_code == 409
+    assert client.get("/staff/tickets/999999").status_code == 404
