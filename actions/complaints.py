@@ -204,7 +204,12 @@ class ActionRateTicket(Action):
 
 
 class ActionWithdrawTicket(Action):
-    """Asks to confirm, then (on 'yes', routed back here by a rule) withdraws."""
+    """Asks to confirm, then (on 'yes' or 'no', routed back here by a rule) acts.
+
+    The ``confirming`` slot is set when asking and deliberately not cleared afterwards:
+    clearing it would change the state the confirming rule matched. The rule also needs
+    this action just before, so a stale value never turns a later "对" into a withdrawal.
+    """
 
     def name(self) -> str:
         return "action_withdraw_ticket"
@@ -213,16 +218,15 @@ class ActionWithdrawTicket(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         intent = (tracker.latest_message.get("intent") or {}).get("name")
-        confirming = tracker.get_slot("confirming") == "withdraw"
         with unit_of_work(services().sessions) as session:
             ticket = next(
                 (t for t in tickets.for_identity(session, tracker.sender_id) if t.is_open), None
             )
             if ticket is None:
                 dispatcher.utter_message(response="utter_nothing_to_withdraw")
-                return [SlotSet("confirming", None)]
+                return []
             number = " ".join(ticket.number)
-            if not confirming:
+            if intent not in ("affirm", "deny"):
                 dispatcher.utter_message(response="utter_confirm_withdraw", number=number)
                 return [SlotSet("confirming", "withdraw")]
             if intent == "affirm":
@@ -232,4 +236,4 @@ class ActionWithdrawTicket(Action):
                 dispatcher.utter_message(response="utter_withdrawn", number=number)
             else:
                 dispatcher.utter_message(response="utter_withdraw_kept")
-        return [SlotSet("confirming", None)]
+        return []

@@ -6,10 +6,14 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks import catalog, stack
+from benchmarks import catalog, stack, tickets
 from benchmarks.machine import describe
 
-SUITES: dict[str, Callable[[], list[str]]] = {"stack": stack.run, "catalog": catalog.run}
+SUITES: dict[str, Callable[[], list[str]]] = {
+    "stack": stack.run,
+    "catalog": catalog.run,
+    "tickets": tickets.run,
+}
 OUT = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 
 

@@ -1,0 +1,163 @@
+"""End to end: 我要找茬 through the real Rasa server, action server, web app and database."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import httpx
+import pytest
+
+from liangwang.ops.harness import RunningStack
+
+pytestmark = pytest.mark.e2e
+
+
+def texts(replies: list[dict[str, object]]) -> list[str]:
+    return [str(r.get("text")) for r in replies]
+
+
+def new_id() -> str:
+    return f"web-e2e{uuid.uuid4().hex[:10]}"
+
+
+def talk(stack: RunningStack, cid: str, *lines: str) -> list[list[str]]:
+    return [texts(stack.say(cid, line)) for line in lines]
+
+
+def number_in(reply: list[str]) -> str:
+    match = re.search(r"编号是 (\d{3} \d{3})", " ".join(reply))
+    assert match, reply
+    return match.group(1).replace(" ", "")
+
+
+def staff(stack: RunningStack, number: str, action: str, **fields: str) -> None:
+    reply = httpx.post(
+        f"{stack.web_url}/staff/tickets/{number}/{action}",
+        data={"staff": "e2e", **fields},
+        follow_redirects=False,
+        timeout=10,
+    )
+    assert reply.status_code == 303, reply.text
+
+
+def test_full_intake_with_read_back_correction_and_filing(stack: RunningStack) -> None:
+    cid = new_id()
+    replies = talk(
+        stack,
+        cid,
+        "我要投诉，我们小区门口的路灯坏了好几天了",
+        "对",
+        "杨浦区",
+        "国和路一百号",
+        "前天晚上",
+        "幺三八 零零幺三 八零零零",
+        "可以",
+    )
+    assert "路灯" in replies[0][0] and replies[0][0].endswith("对吗？")
+    readback = replies[-1][0]
+    assert readback.startswith("我念一遍") and "138 0013 8000" in readback
+    corrected = talk(stack, cid, "地址不对", "国和路一百零二号门口")
+    assert "具体在哪里" in corrected[0][0]
+    assert "国和路一百零二号门口" in corrected[1][0]  # read back again
+    filed = texts(stack.say(cid, "对"))
+    number = number_in(filed)
+    [ticket] = httpx.get(f"{stack.web_url}/open311/v2/requests/{number}.json").json()
+    assert ticket["service_code"] == "streetlight" and ticket["address"] == "国和路一百零二号门口"
+    # The same citizen asks how it is going, then by number from another conversation.
+    status = texts(stack.say(cid, "我上次投诉的怎么样了"))
+    assert " ".join(number) in status[0] and "已受理" in status[0]
+    by_number = texts(stack.say(new_id(), " ".join(number)))
+    assert " ".join(number) in by_number[0]
+
+
+def test_dropped_conversation_resumes_where_it_stopped(stack: RunningStack) -> None:
+    cid = new_id()
+    talk(stack, cid, "我要找茬，窗口工作人员态度很差", "对", "静安")
+    stack.say(cid, "/restart")  # the chat was closed / the call dropped
+    hello = texts(stack.say(cid, "你好"))
+    assert any("还没提交" in line for line in hello)
+    offer = texts(stack.say(cid, "接着投诉"))
+    assert "态度很差" in offer[0] and offer[0].endswith("要接着说吗？")
+    resumed = texts(stack.say(cid, "好的"))
+    assert "具体在哪里" in resumed[0]  # the address: where it had stopped
+
+
+def test_duplicate_is_offered_and_merged(stack: RunningStack) -> None:
+    first = new_id()
+    number = number_in(
+        talk(
+            stack,
+            first,
+            "我要反映井盖没了很危险",
+            "对",
+            "宝山区",
+            "友谊路八十八号",
+            "跳过",
+            "不留",
+            "对",
+        )[-1]
+    )
+    second = new_id()
+    replies = talk(
+        stack,
+        second,
+        "我要投诉，井盖不见了",
+        "对",
+        "宝山区",
+        "友谊路八十八号",
+        "跳过",
+        "不留",
+        "对",
+    )
+    assert "已经有人反映过" in replies[-1][0] and " ".join(number[:3]) in replies[-1][0]
+    merged = texts(stack.say(second, "好的"))
+    assert any("合并到编号" in line for line in merged)
+
+
+def test_closed_loop_then_rating_and_withdraw(stack: RunningStack) -> None:
+    cid = new_id()
+    number = number_in(
+        talk(
+            stack,
+            cid,
+            "我要投诉，楼下垃圾三天没人收了",
+            "对",
+            "普陀区",
+            "曹杨路",
+            "跳过",
+            "不留",
+            "对",
+        )[-1]
+    )
+    for action in ("dispatch", "start"):
+        staff(stack, number, action)
+    staff(stack, number, "answer", note="已安排清运")
+    staff(stack, number, "close")
+    status = texts(stack.say(cid, "查进度"))
+    assert "已办结" in status[0] and "已安排清运" in status[1] and "打个分" in status[-1]
+    thanks = texts(stack.say(cid, "五分"))
+    assert "5分" in thanks[0]
+    [ticket] = httpx.get(f"{stack.web_url}/open311/v2/requests/{number}.json").json()
+    assert ticket["status"] == "closed"
+
+    other = number_in(
+        talk(
+            stack, cid, "我要投诉，马路上有个大坑", "对", "长宁区", "天山路", "跳过", "不留", "对"
+        )[-1]
+    )
+    ask = texts(stack.say(cid, "那个投诉不用处理了，撤回吧"))
+    assert " ".join(other) in ask[0]
+    done = texts(stack.say(cid, "对"))
+    assert "已撤回" in done[0]
+    [withdrawn] = httpx.get(f"{stack.web_url}/open311/v2/requests/{other}.json").json()
+    assert withdrawn["status"] == "closed"
+
+
+def test_handoff_in_the_middle_keeps_the_draft(stack: RunningStack) -> None:
+    cid = new_id()
+    talk(stack, cid, "我要投诉，半夜施工太吵了", "对")
+    handoff = texts(stack.say(cid, "转人工"))
+    assert "转人工" in handoff[0]
+    back = texts(stack.say(cid, "接着投诉"))
+    assert "半夜施工太吵了" in back[0]
