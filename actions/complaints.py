@@ -19,7 +19,7 @@ from liangwang.complaints import tickets
 from liangwang.complaints.categories import load_categories
 from liangwang.complaints.desk import StoredDesk, delete_draft, load_draft, save_draft
 from liangwang.complaints.status import status_says
-from liangwang.complaints.validation import InvalidInput, spoken_digits
+from liangwang.complaints.validation import InvalidInput, ticket_number
 from liangwang.db import unit_of_work
 from liangwang.guide import Say, fragments_from_responses, parse_age
 from liangwang.intake import Intake, IntakeState, Message
@@ -146,9 +146,9 @@ class ActionTicketStatus(Action):
     ) -> list[EventType]:
         fragments = fragments_from_responses(domain.get("responses", {}))
         text = tracker.latest_message.get("text") or ""
-        digits = spoken_digits(text)
+        digits = ticket_number(text)
         with unit_of_work(services().sessions) as session:
-            if len(digits) == 6:
+            if digits is not None:
                 ticket = tickets.by_number(session, digits)
                 if ticket is None:
                     dispatcher.utter_message(

@@ -56,11 +56,19 @@ def description(text: str) -> str:
     return cleaned
 
 
-def ticket_number(text: str) -> str:
-    digits = spoken_digits(text)
-    if len(digits) != 6:
-        raise InvalidInput("ticket_number_invalid", digits)
-    return digits
+# Words with 一 in them that are not digits ("查一下", "一个一个地说").
+_NOT_DIGITS = ("一下", "一个", "一点", "一些", "一共", "一起", "一样")
+
+
+def ticket_number(text: str) -> str | None:
+    """A six-digit ticket number typed or said digit by digit, if the text holds one."""
+    typed = re.sub(r"\D", "", unicodedata.normalize("NFKC", text))
+    if len(typed) == 6:
+        return typed
+    for words in _NOT_DIGITS:
+        text = text.replace(words, "")
+    spoken = spoken_digits(text)
+    return spoken if len(spoken) == 6 else None
 
 
 def grouped(digits: str) -> str:

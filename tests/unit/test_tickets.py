@@ -179,6 +179,15 @@ def test_spoken_digits(spoken: str, digits: str) -> None:
     assert spoken_digits(spoken) == digits
 
 
+def test_ticket_numbers_in_what_people_say() -> None:
+    from liangwang.complaints.validation import ticket_number
+
+    assert ticket_number("帮我查一下编号 8 2 9 8 7 8") == "829878"
+    assert ticket_number("编号是幺二三四五六") == "123456"
+    assert ticket_number("一个一个说：三八二九一五") == "382915"
+    assert ticket_number("我不记得了") is None
+
+
 def test_phone_numbers() -> None:
     assert phone_number("+86 138 0013 8000") == "13800138000"
     assert phone_number("62345678") == "62345678"
