@@ -121,6 +121,9 @@ class ActionComplaintDone(Action):
 
 
 class ActionGreet(Action):
+    """Greets; mentions an unfinished complaint, and news about the citizen's tickets
+    (how phone callers hear status changes: on their next call)."""
+
     def name(self) -> str:
         return "action_greet"
 
@@ -128,8 +131,16 @@ class ActionGreet(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         dispatcher.utter_message(response="utter_greet")
+        fragments = fragments_from_responses(domain.get("responses", {}))
+        news: list[Say] = []
         with unit_of_work(services().sessions) as session:
             draft = IntakeState.from_dict(load_draft(session, tracker.sender_id))
+            for ticket in tickets.for_identity(session, tracker.sender_id):
+                if ticket.status != "received" and ticket.notified_status != ticket.status:
+                    news += status_says(ticket, load_categories(), fragments)
+                    ticket.notified_status = ticket.status
+        if news:
+            _say(dispatcher, [Say("utter_ticket_updates_since"), *news])
         if draft is not None and draft.step not in FINISHED and draft.description:
             dispatcher.utter_message(response="utter_complaint_draft_waiting")
         return []
@@ -201,6 +212,33 @@ class ActionRateTicket(Action):
                 return []
         dispatcher.utter_message(response="utter_rating_thanks", stars=str(stars))
         return []
+
+
+class ActionAddInformation(Action):
+    """补充: the supplement form collected the text; add it to the latest open ticket."""
+
+    def name(self) -> str:
+        return "action_add_information"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        text = str(tracker.get_slot("supplement_text") or "")
+        with unit_of_work(services().sessions) as session:
+            ticket = next(
+                (t for t in tickets.for_identity(session, tracker.sender_id) if t.is_open), None
+            )
+            if ticket is None:
+                dispatcher.utter_message(response="utter_no_tickets")
+                return [SlotSet("supplement_text", None)]
+            try:
+                tickets.add_information(session, ticket, text, actor=tracker.sender_id)
+            except InvalidInput:
+                dispatcher.utter_message(response="utter_complaint_hint_description")
+                return [SlotSet("supplement_text", None)]
+            number = " ".join(ticket.number)
+        dispatcher.utter_message(response="utter_supplement_added", number=number)
+        return [SlotSet("supplement_text", None)]
 
 
 class ActionWithdrawTicket(Action):

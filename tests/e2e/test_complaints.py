@@ -62,9 +62,18 @@ def test_full_intake_with_read_back_correction_and_filing(stack: RunningStack) -
     assert "国和路一百零二号门口" in corrected[1][0]  # read back again
     filed = texts(stack.say(cid, "对"))
     number = number_in(filed)
+    stack.say(cid, "对")  # the same yes again (a retry, a double tap): no second ticket
+    mine = httpx.get(
+        f"{stack.web_url}/open311/v2/requests.json", params={"service_code": "streetlight"}
+    ).json()
+    assert [
+        r["service_request_id"] for r in mine if "小区门口的路灯坏了好几天了" in r["description"]
+    ] == [number]
     [ticket] = httpx.get(f"{stack.web_url}/open311/v2/requests/{number}.json").json()
     assert ticket["service_code"] == "streetlight" and ticket["address"] == "国和路一百零二号门口"
-    # The same citizen asks how it is going, then by number from another conversation.
+    # More information, then how it is going; then by number from another conversation.
+    added = talk(stack, cid, "我要补充一下", "旁边那盏灯也不亮了")
+    assert added[0] == ["好的，请说要补充的内容。"] and "已经补充到编号" in added[1][0]
     status = texts(stack.say(cid, "我上次投诉的怎么样了"))
     assert " ".join(number) in status[0] and "已受理" in status[0]
     by_number = texts(stack.say(new_id(), f"帮我查一下编号 {' '.join(number)}"))
