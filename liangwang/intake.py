@@ -89,6 +89,9 @@ class IntakeState:
         return asdict(self)
 
 
+Reply = tuple[list[Say], IntakeState]
+
+
 @dataclass(frozen=True)
 class Message:
     text: str
@@ -118,9 +121,7 @@ class Intake:
 
     # -- start ------------------------------------------------------------------------
 
-    def start(
-        self, first: Message, caller_phone: str | None = None
-    ) -> tuple[list[Say], IntakeState]:
+    def start(self, first: Message, caller_phone: str | None = None) -> Reply:
         state = IntakeState()
         if caller_phone:
             state.phone = caller_phone
@@ -145,9 +146,7 @@ class Intake:
         draft.reasks = 0
         return draft
 
-    def _on_resume_offer(
-        self, state: IntakeState, message: Message
-    ) -> tuple[list[Say], IntakeState]:
+    def _on_resume_offer(self, state: IntakeState, message: Message) -> Reply:
         answer = _yes(message)
         if answer is None:
             again = self._reask(state, "utter_complaint_hint_yes_no")
@@ -162,11 +161,9 @@ class Intake:
 
     # -- one turn ---------------------------------------------------------------------
 
-    def handle(
-        self, state: IntakeState, message: Message, desk: TicketDesk
-    ) -> tuple[list[Say], IntakeState]:
+    def handle(self, state: IntakeState, message: Message, desk: TicketDesk) -> Reply:
         """Take the citizen's answer to the current question."""
-        handlers: dict[str, Callable[[IntakeState, Message], tuple[list[Say], IntakeState]]] = {
+        handlers: dict[str, Callable[[IntakeState, Message], Reply]] = {
             "resume_offer": self._on_resume_offer,
             "description": self._on_description,
             "category": self._on_category,
@@ -206,7 +203,7 @@ class Intake:
 
     # -- the fields ---------------------------------------------------------------------
 
-    def _next(self, state: IntakeState, after: str) -> tuple[list[Say], IntakeState]:
+    def _next(self, state: IntakeState, after: str) -> Reply:
         state.reasks = 0
         if state.correcting:
             state.correcting = False
@@ -240,14 +237,14 @@ class Intake:
         state.step = "readback"
         return [], state
 
-    def _reask(self, state: IntakeState, hint: str) -> tuple[list[Say], IntakeState] | None:
+    def _reask(self, state: IntakeState, hint: str) -> Reply | None:
         """Re-ask with a hint at most twice; None when it is time to move on."""
         if state.reasks >= MAX_REASKS:
             return None
         state.reasks += 1
         return [Say(hint)], state
 
-    def _take_description(self, state: IntakeState, text: str) -> tuple[list[Say], IntakeState]:
+    def _take_description(self, state: IntakeState, text: str) -> Reply:
         state.description = validation.description(text)
         district = parse_district(text)
         if district and not state.district:
@@ -257,9 +254,7 @@ class Intake:
             state.category = inferred.code if inferred else "other"
         return self._next(state, "description")
 
-    def _on_description(
-        self, state: IntakeState, message: Message
-    ) -> tuple[list[Say], IntakeState]:
+    def _on_description(self, state: IntakeState, message: Message) -> Reply:
         try:
             return self._take_description(state, message.text)
         except InvalidInput as exc:
@@ -275,7 +270,7 @@ class Intake:
             state.step = "gave_up"
             return [Say("utter_complaint_offer_human")], state
 
-    def _on_category(self, state: IntakeState, message: Message) -> tuple[list[Say], IntakeState]:
+    def _on_category(self, state: IntakeState, message: Message) -> Reply:
         answer = _yes(message)
         if answer is True:
             return self._next(state, "category")
@@ -290,9 +285,7 @@ class Intake:
         again = self._reask(state, "utter_complaint_hint_yes_no")
         return again if again is not None else self._next(state, "category")
 
-    def _on_category_name(
-        self, state: IntakeState, message: Message
-    ) -> tuple[list[Say], IntakeState]:
+    def _on_category_name(self, state: IntakeState, message: Message) -> Reply:
         inferred = self.categories.infer(message.text)
         if inferred is None:
             again = self._reask(state, "utter_complaint_hint_category")
@@ -303,7 +296,7 @@ class Intake:
             state.category = inferred.code
         return self._next(state, "category")
 
-    def _on_district(self, state: IntakeState, message: Message) -> tuple[list[Say], IntakeState]:
+    def _on_district(self, state: IntakeState, message: Message) -> Reply:
         if message.lat is not None:
             state.lat, state.long = message.lat, message.long
             return self._next(state, "district")
@@ -317,7 +310,7 @@ class Intake:
             state.address = message.text.strip()  # "杨浦区国和路100号" gives both
         return self._next(state, "district")
 
-    def _on_address(self, state: IntakeState, message: Message) -> tuple[list[Say], IntakeState]:
+    def _on_address(self, state: IntakeState, message: Message) -> Reply:
         if message.lat is not None:
             state.lat, state.long = message.lat, message.long
             return self._next(state, "address")
@@ -332,12 +325,12 @@ class Intake:
             state.district = parse_district(text)
         return self._next(state, "address")
 
-    def _on_when(self, state: IntakeState, message: Message) -> tuple[list[Say], IntakeState]:
+    def _on_when(self, state: IntakeState, message: Message) -> Reply:
         text = message.text.strip()
         state.when = None if _is_skip(text) else text[:100]
         return self._next(state, "when")
 
-    def _on_phone(self, state: IntakeState, message: Message) -> tuple[list[Say], IntakeState]:
+    def _on_phone(self, state: IntakeState, message: Message) -> Reply:
         answer = _yes(message)
         if state.phone and answer is True:  # "就用这个号码吗？" — yes
             return self._next(state, "phone")
@@ -355,9 +348,7 @@ class Intake:
             state.phone = None
         return self._next(state, "phone")
 
-    def _on_contact_public(
-        self, state: IntakeState, message: Message
-    ) -> tuple[list[Say], IntakeState]:
+    def _on_contact_public(self, state: IntakeState, message: Message) -> Reply:
         answer = _yes(message)
         if answer is None:
             again = self._reask(state, "utter_complaint_hint_yes_no")
@@ -366,7 +357,7 @@ class Intake:
         state.contact_public = bool(answer)  # unclear twice: kept private
         return self._next(state, "contact_public")
 
-    def _on_photo(self, state: IntakeState, message: Message) -> tuple[list[Say], IntakeState]:
+    def _on_photo(self, state: IntakeState, message: Message) -> Reply:
         if message.media_url:
             state.media_url = message.media_url
         return self._next(state, "photo")
@@ -392,9 +383,7 @@ class Intake:
                 return name
         return None
 
-    def _on_readback(
-        self, state: IntakeState, message: Message, desk: TicketDesk
-    ) -> tuple[list[Say], IntakeState]:
+    def _on_readback(self, state: IntakeState, message: Message, desk: TicketDesk) -> Reply:
         answer = _yes(message)
         named = self._field_named(message.text)
         if answer is True and named is None:
@@ -410,9 +399,7 @@ class Intake:
         state.step = "gave_up"  # no explicit yes: nothing is filed; the draft is kept
         return [Say("utter_complaint_not_filed")], state
 
-    def _on_correct_which(
-        self, state: IntakeState, message: Message
-    ) -> tuple[list[Say], IntakeState]:
+    def _on_correct_which(self, state: IntakeState, message: Message) -> Reply:
         named = self._field_named(message.text)
         if named is None:
             again = self._reask(state, "utter_complaint_hint_which_field")
@@ -422,7 +409,7 @@ class Intake:
             return [], state
         return self._correct(state, named)
 
-    def _correct(self, state: IntakeState, name: str) -> tuple[list[Say], IntakeState]:
+    def _correct(self, state: IntakeState, name: str) -> Reply:
         state.correcting = True
         state.reasks = 0
         state.step = {"category": "category_name", "district": "district"}.get(name, name)
@@ -449,9 +436,7 @@ class Intake:
             idempotency_key=state.idempotency_key,
         )
 
-    def _check_duplicates(
-        self, state: IntakeState, desk: TicketDesk
-    ) -> tuple[list[Say], IntakeState]:
+    def _check_duplicates(self, state: IntakeState, desk: TicketDesk) -> Reply:
         found = desk.duplicates(self.new_ticket(state))
         if found:
             state.duplicates = [[number, address] for number, address in found[:1]]
@@ -460,9 +445,7 @@ class Intake:
             return [], state
         return self._file(state, desk, None)
 
-    def _on_duplicate(
-        self, state: IntakeState, message: Message, desk: TicketDesk
-    ) -> tuple[list[Say], IntakeState]:
+    def _on_duplicate(self, state: IntakeState, message: Message, desk: TicketDesk) -> Reply:
         answer = _yes(message)
         if answer is None:
             again = self._reask(state, "utter_complaint_hint_yes_no")
@@ -471,9 +454,7 @@ class Intake:
         into = state.duplicates[0][0] if answer else None
         return self._file(state, desk, into)
 
-    def _file(
-        self, state: IntakeState, desk: TicketDesk, merge_into: str | None
-    ) -> tuple[list[Say], IntakeState]:
+    def _file(self, state: IntakeState, desk: TicketDesk, merge_into: str | None) -> Reply:
         filed = desk.file(self.new_ticket(state), merge_into)
         state.filed_number = filed.number
         state.merged_into = filed.merged_into
