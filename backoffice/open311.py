@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Header, Query, Request
+from fastapi import APIRouter, Depends, Form, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
@@ -122,10 +122,21 @@ def service_definition(service_code: str) -> dict[str, Any]:
     }
 
 
+async def attribute_fields(request: Request) -> dict[str, str]:
+    """The ``attribute[code]=value`` form fields (read here, in the event loop, so that the
+    endpoint itself can be synchronous and run its database work off the loop)."""
+    form = await request.form()
+    return {
+        key[len("attribute[") : -1]: str(value)
+        for key, value in form.multi_items()
+        if key.startswith("attribute[") and key.endswith("]")
+    }
+
+
 @router.post("/requests.json")
-async def create_request(
-    request: Request,
+def create_request(
     session: DbSession,
+    attributes: Annotated[dict[str, str], Depends(attribute_fields)],
     state: State,
     api_key: Annotated[str | None, Form()] = None,
     service_code: Annotated[str | None, Form()] = None,
@@ -149,12 +160,6 @@ async def create_request(
     categories = load_categories()
     if service_code not in categories.by_code:
         raise Open311Error(404, f"service_code {service_code} not found")
-    form = await request.form()
-    attributes = {
-        key[len("attribute[") : -1]: str(value)
-        for key, value in form.multi_items()
-        if key.startswith("attribute[") and key.endswith("]")
-    }
     address = (address_string or "").strip()
     if (lat is None or long is None) and not address:
         raise Open311Error(400, "a location is required: lat and long, or address_string")
