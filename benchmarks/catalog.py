@@ -52,6 +52,13 @@ def search_rows() -> list[tuple[str, str, str]]:
         rows.append((f"catalog top-1, {label} ({n} queries)", f"{100 * top1 / n:.1f} %", target))
         rows.append((f"catalog top-3, {label}", f"{100 * top3 / n:.1f} %", "—"))
         rows.append(
+            (
+                f"resolved in dialogue (the answer, or among the choices put), {label}",
+                f"{100 * resolved / n:.1f} %",
+                "—",
+            )
+        )
+        rows.append(
             (f"baseline top-1 (exact name/alias only), {label}", f"{100 * base / n:.1f} %", "—")
         )
     rows.append(
