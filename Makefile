@@ -2,6 +2,7 @@
 #   make run    the whole stack on the embedded default (SQLite), installing what is missing
 #   make test   everything CI checks
 #   make bench  the benchmarks, written to docs/benchmarks.md
+#               (one suite: make bench BENCH_ARGS="--only stack")
 
 SHELL := /bin/bash
 BIN := .venv/bin
@@ -41,7 +42,7 @@ nlu: setup
 	$(BIN)/liangwang catalog nlu
 
 bench: setup
-	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
 # Re-resolve the application environment from pyproject.toml and rewrite its lock file.
 lock:

@@ -27,16 +27,30 @@ def main() -> None:
         "Written by `make bench`. Medians and percentiles; these machines are noisy, so",
         "compare ratios and orders of magnitude rather than single milliseconds.",
         "",
-        f"Machine: {describe()}",
-        "",
     ]
-    body: list[str] = []
+    # With --only, the other suites keep the sections of their last run.
+    sections = _sections(OUT.read_text(encoding="utf-8")) if OUT.exists() else {}
     for name in args.only or SUITES:
         print(f"running {name} …", flush=True)
-        body += [*SUITES[name](), ""]
+        sections[name] = "\n".join([*SUITES[name](), "", f"Run on: {describe()}"])
+    body = [sections[name] + "\n" for name in SUITES if name in sections]
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text("\n".join(header + body), encoding="utf-8")
     print(OUT.read_text(encoding="utf-8"))
+
+
+SECTION_TITLES = {"stack": "## Foundation", "catalog": "## 一网通办", "tickets": "## 一网统管"}
+
+
+def _sections(text: str) -> dict[str, str]:
+    """The suites' sections of an earlier docs/benchmarks.md, by suite name."""
+    out: dict[str, str] = {}
+    for chunk in text.split("\n## ")[1:]:
+        block = ("## " + chunk).strip()
+        for name, title in SECTION_TITLES.items():
+            if block.startswith(title):
+                out[name] = block
+    return out
 
 
 if __name__ == "__main__":
