@@ -9,12 +9,9 @@ import httpx
 import pytest
 
 from liangwang.ops.harness import RunningStack
+from tests.e2e.talk import texts
 
 pytestmark = pytest.mark.e2e
-
-
-def texts(replies: list[dict[str, object]]) -> list[str]:
-    return [str(r.get("text")) for r in replies]
 
 
 def new_id() -> str:

@@ -10,16 +10,9 @@ import httpx
 import pytest
 
 from liangwang.ops.harness import LIANGWANG, RunningStack
+from tests.e2e.talk import new_id, texts
 
 pytestmark = pytest.mark.e2e
-
-
-def texts(replies: list[dict[str, object]]) -> list[str]:
-    return [str(r.get("text")) for r in replies]
-
-
-def new_id() -> str:
-    return f"e2e-{uuid.uuid4().hex[:12]}"
 
 
 def test_greeting_says_what_the_assistant_can_do(stack: RunningStack) -> None:

@@ -3,26 +3,17 @@
 
 from __future__ import annotations
 
-import uuid
-
 import httpx
 import pytest
 
 from liangwang.ops.harness import RunningStack
+from tests.e2e.talk import new_id, texts
 
 pytestmark = pytest.mark.e2e
 
 
-def texts(replies: list[dict[str, object]]) -> list[str]:
-    return [str(r.get("text")) for r in replies]
-
-
-def new_id() -> str:
-    return f"guide-{uuid.uuid4().hex[:12]}"
-
-
 def test_service_in_colloquial_words_is_read_a_step_at_a_time(stack: RunningStack) -> None:
-    cid = new_id()
+    cid = new_id("guide")
     first = texts(stack.say(cid, "我想办个老年卡"))
     assert first[0].startswith("上海市敬老卡申领。")
     assert first[1].startswith("一共") and "第一步" in first[1]
@@ -32,7 +23,7 @@ def test_service_in_colloquial_words_is_read_a_step_at_a_time(stack: RunningStac
 
 
 def test_materials_checklist_is_one_message(stack: RunningStack) -> None:
-    cid = new_id()
+    cid = new_id("guide")
     stack.say(cid, "我想补办社保卡")
     replies = texts(stack.say(cid, "要带什么材料"))
     assert replies[0].startswith("办社会保障卡申领与补换要带这些材料：\n1. ")
@@ -40,7 +31,7 @@ def test_materials_checklist_is_one_message(stack: RunningStack) -> None:
 
 
 def test_location_asks_for_the_district_then_answers(stack: RunningStack) -> None:
-    cid = new_id()
+    cid = new_id("guide")
     stack.say(cid, "我想办敬老卡")
     assert texts(stack.say(cid, "在哪里办"))[0].startswith("请问您住在哪个区")
     answer = texts(stack.say(cid, "我住在徐汇"))
@@ -49,7 +40,7 @@ def test_location_asks_for_the_district_then_answers(stack: RunningStack) -> Non
 
 
 def test_homophone_from_speech_recognition(stack: RunningStack) -> None:
-    replies = texts(stack.say(new_id(), "我要办设保卡"))
+    replies = texts(stack.say(new_id("guide"), "我要办设保卡"))
     assert replies[0].startswith("社会保障卡")
 
 

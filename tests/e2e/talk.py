@@ -1,0 +1,15 @@
+"""Small helpers shared by the end-to-end tests."""
+
+from __future__ import annotations
+
+import uuid
+
+
+def texts(replies: list[dict[str, object]]) -> list[str]:
+    """The text of each reply from Rasa's REST webhook."""
+    return [str(r.get("text")) for r in replies]
+
+
+def new_id(prefix: str = "e2e") -> str:
+    """A fresh conversation id (the prefix names the channel, e.g. "web-")."""
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
