@@ -168,7 +168,7 @@ def create_request(
         category=service_code,
         description=description or "",
         channel="open311",
-        district=_district_from(address),
+        district=parse_district(address) if address else None,
         address=address,
         lat=lat,
         long=long,
@@ -193,10 +193,6 @@ def create_request(
             "account_id": None,
         }
     ]
-
-
-def _district_from(address: str) -> str | None:
-    return parse_district(address) if address else None
 
 
 def _parse_w3(name: str, value: str | None) -> datetime | None:

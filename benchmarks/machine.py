@@ -38,20 +38,26 @@ def _children(pid: int) -> list[int]:
     return kids
 
 
+def own_rss_mib(pid: int) -> float:
+    """Resident memory of one process, without its children, in MiB (0 if it is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
 def rss_mib(pid: int) -> float:
     """Resident memory of one process and all its descendants, in MiB."""
-    total_kb = 0
+    total = 0.0
     stack = [pid]
     while stack:
         current = stack.pop()
-        try:
-            for line in Path(f"/proc/{current}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total_kb += int(line.split()[1])
-        except OSError:
-            continue
+        total += own_rss_mib(current)
         stack.extend(_children(current))
-    return total_kb / 1024
+    return total
 
 
 def command_line(pid: int) -> str:

@@ -8,7 +8,7 @@ import time
 import uuid
 from pathlib import Path
 
-from benchmarks.machine import child_processes, command_line, rss_mib
+from benchmarks.machine import child_processes, command_line, own_rss_mib, rss_mib
 from liangwang.ops.harness import make_stack
 from liangwang.ops.rasa_engine import train
 from liangwang.settings import Settings
@@ -94,7 +94,7 @@ def run() -> list[str]:
 
             assert stack.proc is not None
             total = rss_mib(stack.proc.pid)
-            rows.append(("RSS supervisor", f"{rss_mib_self(stack.proc.pid):.0f} MiB", "—"))
+            rows.append(("RSS supervisor", f"{own_rss_mib(stack.proc.pid):.0f} MiB", "—"))
             for pid in child_processes(stack.proc.pid):
                 rows.append(
                     (f"RSS {process_name(command_line(pid))}", f"{rss_mib(pid):.0f} MiB", "—")
@@ -113,11 +113,3 @@ def run() -> list[str]:
     ]
     lines += [f"| {name} | {value} | {target} |" for name, value, target in rows]
     return lines
-
-
-def rss_mib_self(pid: int) -> float:
-    """RSS of one process without its children."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0

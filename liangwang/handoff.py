@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from liangwang.models import HandoffRequest, utcnow
+from liangwang.models import HandoffRequest
 
 
 def request_handoff(
@@ -38,14 +36,3 @@ def open_handoffs(session: Session) -> list[HandoffRequest]:
             .order_by(HandoffRequest.created_at)
         )
     )
-
-
-def resolve_handoff(
-    session: Session, handoff_id: int, *, staff: str, at: datetime | None = None
-) -> bool:
-    request = session.get(HandoffRequest, handoff_id)
-    if request is None or request.resolved_at is not None:
-        return False
-    request.resolved_at = at or utcnow()
-    request.resolved_by = staff
-    return True

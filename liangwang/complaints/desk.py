@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from liangwang.complaints import tickets
 from liangwang.complaints.categories import Categories, load_categories
-from liangwang.complaints.models import ComplaintDraft, Ticket
+from liangwang.complaints.models import ComplaintDraft
 from liangwang.complaints.tickets import NewTicket
 from liangwang.intake import Filed
 from liangwang.models import utcnow
@@ -54,11 +53,3 @@ def delete_draft(session: Session, identity: str) -> None:
     draft = session.get(ComplaintDraft, identity)
     if draft is not None:
         session.delete(draft)
-
-
-def latest_for(session: Session, identity: str) -> Ticket | None:
-    return session.scalar(
-        select(Ticket)
-        .where(Ticket.identity == identity)
-        .order_by(Ticket.requested_at.desc(), Ticket.id.desc())
-    )
