@@ -1,0 +1,51 @@
+"""The ports of the voice pipeline: what a call needs from speech engines.
+
+Real adapters: ``voice.stt_vosk``, ``voice.stt_whisper`` (speech-to-text), ``voice.tts``
+(pyttsx3 + espeak-ng), ``voice.vad`` (webrtcvad). Recording fakes for pipeline tests live
+in ``voice.fakes``. Engines are synchronous and may be slow; the call loop runs them in a
+worker thread so one slow engine never blocks another call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from voice.audio import Audio
+
+
+@dataclass(frozen=True)
+class Transcript:
+    text: str
+    confidence: float  # 0..1; engines without a score report 1.0 for non-empty text
+
+
+class RecognizerStream(Protocol):
+    """One utterance being recognised. ``accept`` takes 16-bit PCM at the stream's rate."""
+
+    def accept(self, pcm: bytes) -> None: ...
+
+    def finish(self) -> Transcript: ...
+
+
+class SpeechRecognizer(Protocol):
+    name: str
+
+    def start(self, rate: int, hints: Sequence[str] = ()) -> RecognizerStream:
+        """Begin an utterance at ``rate`` (8000 or 16000). ``hints`` are phrases the caller
+        is likely to say (service names, districts, yes/no); engines that cannot use them
+        ignore them."""
+        ...
+
+
+class SpeechSynthesizer(Protocol):
+    def synthesize(self, text: str, *, slow: bool = False) -> Audio:
+        """Speak ``text``; ``slow`` is the slower rate a caller asked for."""
+        ...
+
+
+class VoiceActivityDetector(Protocol):
+    def is_speech(self, frame: bytes, rate: int) -> bool:
+        """``frame`` is 20 ms of 16-bit PCM at ``rate``."""
+        ...
