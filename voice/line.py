@@ -1,0 +1,73 @@
+"""What a telephone line gives one call, whatever the line is (SIP/RTP, AudioSocket, a file).
+
+A line adapter answers a call, creates a ``CallLine`` and runs the call handler on it as its
+own task, so calls are isolated: one call's failure ends that call only. Inbound audio
+arrives as 20 ms frames of 16-bit PCM at ``CallLine.rate``; outbound audio is queued with
+``play`` and paced out by the adapter, which can drop the queue at once (barge-in).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from voice.audio import Audio
+
+
+@dataclass(frozen=True)
+class AudioFrame:
+    pcm: bytes  # 20 ms, 16-bit PCM at the line's rate
+
+
+@dataclass(frozen=True)
+class Dtmf:
+    digit: str  # one of 0-9 * # A-D
+
+
+@dataclass(frozen=True)
+class Hangup:
+    by: str = "caller"
+
+
+InboundEvent = AudioFrame | Dtmf | Hangup
+
+
+class CallLine(ABC):
+    """One call as the handler sees it."""
+
+    def __init__(self, *, caller: str, call_id: str, rate: int = 8000) -> None:
+        self.caller = caller  # the caller's number or address, used as their identity
+        self.call_id = call_id
+        self.rate = rate
+        self.inbound: asyncio.Queue[InboundEvent] = asyncio.Queue()
+
+    @abstractmethod
+    async def play(self, audio: Audio) -> None:
+        """Queue ``audio`` to be sent; returns once queued, not once played."""
+
+    @abstractmethod
+    def stop_playback(self) -> None:
+        """Drop everything queued and not yet sent (caller barged in)."""
+
+    @property
+    @abstractmethod
+    def playing(self) -> bool:
+        """True while queued audio is still being sent."""
+
+    async def wait_played(self) -> None:
+        """Return once everything queued so far has been sent (or dropped)."""
+        while self.playing:
+            await asyncio.sleep(0.02)
+
+    @abstractmethod
+    async def hangup(self) -> None:
+        """End the call from our side (SIP BYE, AudioSocket hangup frame)."""
+
+    async def transfer(self, target: str) -> bool:
+        """Hand the call to ``target`` (a person). False when the line cannot transfer."""
+        return False
+
+
+CallHandler = Callable[[CallLine], Awaitable[None]]
