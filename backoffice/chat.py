@@ -55,4 +55,6 @@ async def chat(body: ChatIn, state: State) -> ChatOut:
         raise HTTPException(413, render(too_long)) from exc
     except DialogueError as exc:
         raise HTTPException(503, render(Say("utter_channel_unavailable_web"))) from exc
-    return ChatOut(messages=[ChatMessageOut(text=m.text, buttons=m.buttons) for m in replies])
+    # Messages carrying only channel instructions (e.g. for the phone line) are not shown.
+    shown = [m for m in replies if m.text or m.buttons]
+    return ChatOut(messages=[ChatMessageOut(text=m.text, buttons=m.buttons) for m in shown])

@@ -54,6 +54,9 @@ class BotMessage:
     text: str | None = None
     buttons: list[dict[str, Any]] = field(default_factory=list)
     image: str | None = None
+    # Instructions for a channel, e.g. {"voice": "transfer"} tells the phone line to hand
+    # the call to a person after speaking. Text channels ignore it.
+    custom: dict[str, Any] = field(default_factory=dict)
 
 
 def last_bot_turn(events: Sequence[Event], skip_actions: Iterable[str] = ()) -> list[BotMessage]:

@@ -78,8 +78,12 @@ class RasaRestEngine(DialogueEngine):
 
 
 def _to_message(item: dict[str, Any]) -> BotMessage:
+    custom = item.get("custom")
     return BotMessage(
-        text=item.get("text"), buttons=list(item.get("buttons") or []), image=item.get("image")
+        text=item.get("text"),
+        buttons=list(item.get("buttons") or []),
+        image=item.get("image"),
+        custom=custom if isinstance(custom, dict) else {},
     )
 
 

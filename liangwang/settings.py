@@ -24,6 +24,11 @@ class Profile(StrEnum):
     scaled = "scaled"  # PostgreSQL + Redis lock store, several replicas
 
 
+class SttEngine(StrEnum):
+    vosk = "vosk"  # the default: streaming Kaldi models (official Mandarin model via fetch)
+    whisper = "whisper"  # faster-whisper with Whisper base from the package registry
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="LIANGWANG_",
@@ -62,6 +67,37 @@ class Settings(BaseSettings):
     # Seconds to wait for one dialogue turn from Rasa before apologising.
     turn_timeout_s: Annotated[float, Field(gt=0, le=120)] = 15.0
 
+    # --- voice and the phone line -------------------------------------------------------
+    # Start the phone line (SIP + AudioSocket) with `liangwang run` when its model is there.
+    phone_enabled: bool = True
+    stt_engine: SttEngine = SttEngine.vosk
+    vosk_model: Path = PROJECT_ROOT / "models" / "vosk-model-small-cn-0.22"
+    whisper_model: Path = PROJECT_ROOT / "models" / "whisper-base"
+    # Beam 1 keeps Whisper fast enough for a phone turn on 2 cores.
+    whisper_beam_size: Annotated[int, Field(ge=1, le=10)] = 1
+    sip_port: Port = 5060
+    # Address put into SDP for our RTP; empty: the address SIP is bound to.
+    sip_public_host: str = ""
+    rtp_port_min: Port = 10000
+    rtp_port_max: Port = 10199
+    audiosocket_port: Port = 9092
+    # Silence that ends a caller's turn. Older callers pause mid-sentence: be patient.
+    voice_end_silence_ms: Annotated[int, Field(ge=300, le=5000)] = 1000
+    # Silence after our prompt before a gentle reprompt (twice, then a person is offered).
+    voice_reprompt_after_s: Annotated[float, Field(ge=2, le=60)] = 8.0
+    # Longest single caller turn; endless line noise cannot hold the call.
+    voice_max_turn_s: Annotated[float, Field(ge=5, le=120)] = 30.0
+    # Seconds between keypad presses before a number typed without # is taken as complete.
+    voice_digit_timeout_s: Annotated[float, Field(ge=1, le=15)] = 3.0
+    # SIP URI of the staff line for "转人工" (REFER). Empty: staff call the citizen back.
+    voice_handoff_uri: str = ""
+
+    @model_validator(mode="after")
+    def _rtp_range_is_a_range(self) -> Settings:
+        if self.rtp_port_min > self.rtp_port_max:
+            raise ValueError("LIANGWANG_RTP_PORT_MIN must not exceed LIANGWANG_RTP_PORT_MAX")
+        return self
+
     @model_validator(mode="after")
     def _scaled_needs_real_stores(self) -> Settings:
         if self.profile is Profile.scaled:
@@ -77,6 +113,15 @@ class Settings(BaseSettings):
             if missing:
                 raise ValueError("scaled profile needs " + ", ".join(missing))
         return self
+
+    @property
+    def recordings_dir(self) -> Path:
+        """Call audio (caller and assistant, per turn) for the staff transcripts."""
+        return self.data_dir / "calls"
+
+    @property
+    def tts_cache_dir(self) -> Path:
+        return self.data_dir / "tts-cache"
 
     @cached_property
     def effective_database_url(self) -> str:

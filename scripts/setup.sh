@@ -51,6 +51,32 @@ make_env() {
   echo "$want" >"$dir/.installed-lock.pending"
 }
 
+# System packages the voice pipeline and its tests use: espeak-ng (the voice pyttsx3
+# drives), baresip and SIPp (real SIP callers in the phone-line tests), PortAudio (the
+# microphone mode of `liangwang call`). Installed with apt when missing and allowed.
+SYSTEM_PACKAGES=(espeak-ng libespeak-ng1 baresip sip-tester libportaudio2)
+missing_system_packages() {
+  local pkg
+  for pkg in "${SYSTEM_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || echo "$pkg"
+  done
+}
+install_system_packages() {
+  command -v dpkg-query >/dev/null 2>&1 || { say "非 Debian 系统：请自行安装 ${SYSTEM_PACKAGES[*]}"; return 0; }
+  local -a missing
+  mapfile -t missing < <(missing_system_packages)
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  say "==> installing system packages: ${missing[*]}"
+  if ! { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null; }; then
+    say "无法安装系统软件包：${missing[*]}。请用 apt-get install 安装。"
+    say "Could not install system packages ${missing[*]}; install them with apt-get."
+    exit 1
+  fi
+}
+install_system_packages
+
 make_env .venv-rasa 3.10 \
   "Rasa 3.6 需要 Python 3.10。安装方法：pyenv install 3.10 ，或 Debian/Ubuntu: apt-get install python3.10 python3.10-venv 。
 Rasa 3.6 needs Python 3.10: install it with 'pyenv install 3.10' or your system's package manager." \

@@ -37,6 +37,8 @@ InboundEvent = AudioFrame | Dtmf | Hangup
 class CallLine(ABC):
     """One call as the handler sees it."""
 
+    kind = "line"  # which kind of line, for transcripts: sip, audiosocket, file, microphone
+
     def __init__(self, *, caller: str, call_id: str, rate: int = 8000) -> None:
         self.caller = caller  # the caller's number or address, used as their identity
         self.call_id = call_id

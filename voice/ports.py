@@ -49,3 +49,27 @@ class VoiceActivityDetector(Protocol):
     def is_speech(self, frame: bytes, rate: int) -> bool:
         """``frame`` is 20 ms of 16-bit PCM at ``rate``."""
         ...
+
+
+@dataclass(frozen=True)
+class TurnRecord:
+    """One exchange of a call, as staff will review it."""
+
+    index: int
+    caller_audio: Audio | None  # what the caller said (None for a keypad-only turn)
+    recognized: str
+    confidence: float | None
+    keys: str  # DTMF keys pressed in this turn
+    reply: tuple[str, ...]  # what we said back
+    reply_audio: Audio | None
+    latency_ms: int | None  # end of caller speech → first reply audio queued
+
+
+class TranscriptRecorder(Protocol):
+    """Keeps every call's transcript. Called from a worker thread, never on the event loop."""
+
+    def start_call(self, call_id: str, caller: str, line: str) -> None: ...
+
+    def add_turn(self, call_id: str, turn: TurnRecord) -> None: ...
+
+    def end_call(self, call_id: str, reason: str) -> None: ...

@@ -1,0 +1,88 @@
+"""Typed events a call emits, in order. Tests collect them and compare exact sequences;
+the benchmark reads their timestamps (monotonic seconds)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from time import monotonic
+
+
+@dataclass(frozen=True)
+class CallEvent:
+    at: float = field(default_factory=monotonic, compare=False, kw_only=True)
+
+
+@dataclass(frozen=True)
+class CallStarted(CallEvent):
+    caller: str
+
+
+@dataclass(frozen=True)
+class SpeechStarted(CallEvent):
+    pass
+
+
+@dataclass(frozen=True)
+class BargeIn(CallEvent):
+    """The caller spoke (or pressed a key) while we were talking: playback stopped."""
+
+
+@dataclass(frozen=True)
+class TurnEnded(CallEvent):
+    """End of the caller's speech was detected (after the patient silence)."""
+
+    speech_s: float = field(compare=False)
+
+
+@dataclass(frozen=True)
+class Recognized(CallEvent):
+    text: str
+    confidence: float = field(compare=False)
+
+
+@dataclass(frozen=True)
+class KeysEntered(CallEvent):
+    keys: str
+
+
+@dataclass(frozen=True)
+class SentToDialogue(CallEvent):
+    text: str
+
+
+@dataclass(frozen=True)
+class Spoke(CallEvent):
+    """A reply started playing; ``first_audio_at`` is when its first audio was queued."""
+
+    texts: tuple[str, ...]
+    reason: str  # reply | repeat | reprompt | not-heard | slower | apology | goodbye
+
+
+@dataclass(frozen=True)
+class FirstAudio(CallEvent):
+    """First audio of a reply queued on the line; paired with the TurnEnded before it."""
+
+
+@dataclass(frozen=True)
+class Reprompted(CallEvent):
+    count: int
+
+
+@dataclass(frozen=True)
+class SlowedDown(CallEvent):
+    pass
+
+
+@dataclass(frozen=True)
+class HandedOver(CallEvent):
+    transferred: bool
+
+
+@dataclass(frozen=True)
+class PipelineFailed(CallEvent):
+    code: str
+
+
+@dataclass(frozen=True)
+class CallEnded(CallEvent):
+    reason: str  # caller-hangup | goodbye | handoff | silence | error
