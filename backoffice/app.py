@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from backoffice import catalog_api, chat, health, open311, staff
+from backoffice import calls, catalog_api, chat, health, open311, staff
 from backoffice.deps import AppState
 from liangwang.catalog.store import IndexCache
 from liangwang.db import make_engine, make_session_factory
@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None, engine: DialogueEngine | None =
     app.include_router(chat.router)
     app.include_router(catalog_api.router)
     app.include_router(staff.router, prefix="/staff")
+    app.include_router(calls.router, prefix="/staff")
     app.include_router(open311.router)
     app.add_exception_handler(open311.Open311Error, open311.on_open311_error)
 

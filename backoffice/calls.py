@@ -1,0 +1,38 @@
+"""Back office: phone call transcripts, turn by turn, with both sides' audio."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import FileResponse, HTMLResponse
+
+from backoffice.deps import DbSession, State
+from liangwang.transcripts import call_by_id, recent_calls
+
+router = APIRouter()
+
+
+@router.get("/calls", response_class=HTMLResponse)
+def call_list(request: Request, state: State, session: DbSession) -> HTMLResponse:
+    return state.templates.TemplateResponse(
+        request, "staff_calls.html", {"calls": recent_calls(session)}
+    )
+
+
+@router.get("/calls/{call_pk}", response_class=HTMLResponse)
+def call_detail(call_pk: int, request: Request, state: State, session: DbSession) -> HTMLResponse:
+    call = call_by_id(session, call_pk)
+    if call is None:
+        raise HTTPException(404, "没有这通电话")
+    return state.templates.TemplateResponse(
+        request, "staff_call.html", {"call": call, "turns": list(call.turns)}
+    )
+
+
+@router.get("/recordings/{folder}/{name}")
+def recording(folder: str, name: str, state: State) -> FileResponse:
+    root = state.settings.recordings_dir.resolve()
+    path = (root / folder / name).resolve()
+    # Only files inside the recordings folder, whatever the URL says.
+    if not path.is_relative_to(root) or path.suffix != ".wav" or not path.is_file():
+        raise HTTPException(404, "没有这段录音")
+    return FileResponse(path, media_type="audio/wav")
