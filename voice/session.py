@@ -44,6 +44,7 @@ from voice.ports import (
     TurnRecord,
     VoiceActivityDetector,
 )
+from voice.tts import speak_sentences
 from voice.vad import EndOfTurnDetector, TurnEvent
 
 log = logging.getLogger(__name__)
@@ -118,6 +119,7 @@ class CallSession:
         self._slow = False
         self._last_said: list[str] = []
         self._last_audio: list[Audio] = []
+        self._last_slow = False
         self._turn_ended_at: float | None = None
         self._latency_ms: int | None = None
         self._ended: str | None = None
@@ -348,19 +350,21 @@ class CallSession:
         self._emit(ev.Spoke(tuple(texts), reason))
         spoken: list[Audio] = []
         for text in texts:
-            try:
-                audio = await asyncio.to_thread(
-                    self.engines.synthesizer.synthesize, text, slow=self._slow
-                )
-            except PipelineError as exc:
-                log.warning("speech synthesis failed on call %s: %s", self.line.call_id, exc)
-                self._emit(ev.PipelineFailed(exc.code))
-                continue
-            await self.line.play(audio)
-            if not spoken:
-                self._first_audio_queued()
-            spoken.append(audio)
-        self._last_said, self._last_audio = list(texts), spoken
+            sentences = speak_sentences(self.engines.synthesizer, text, slow=self._slow)
+            while True:
+                try:
+                    audio = await asyncio.to_thread(next, sentences, None)
+                except PipelineError as exc:
+                    log.warning("speech synthesis failed on call %s: %s", self.line.call_id, exc)
+                    self._emit(ev.PipelineFailed(exc.code))
+                    break
+                if audio is None:
+                    break
+                await self.line.play(audio)
+                if not spoken:
+                    self._first_audio_queued()
+                spoken.append(audio)
+        self._last_said, self._last_audio, self._last_slow = list(texts), spoken, self._slow
         self._silent_ticks = 0
         return spoken
 
@@ -375,11 +379,11 @@ class CallSession:
     ) -> None:
         """Speak our own domain responses (no dialogue turn) and record the exchange."""
         texts = [render(Say(name)) for name in responses]
-        last_said, last_audio = self._last_said, self._last_audio
+        last = self._last_said, self._last_audio, self._last_slow
         audio = await self._speak(texts, reason)
         if reason in ("not-heard", "slower"):
             # "Repeat" afterwards should still repeat the real answer, not this aside.
-            self._last_said, self._last_audio = last_said, last_audio
+            self._last_said, self._last_audio, self._last_slow = last
         await self._record_turn(caller_audio, recognized, confidence, keys, texts, audio)
 
     async def _repeat(
@@ -392,7 +396,7 @@ class CallSession:
         keys: str = "",
     ) -> None:
         texts = self._last_said
-        if self._slow or len(self._last_audio) != len(texts):
+        if self._slow != self._last_slow or not self._last_audio:
             audio = await self._speak(texts, "repeat")
         else:
             self._emit(ev.Spoke(tuple(texts), "repeat"))

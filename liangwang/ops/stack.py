@@ -100,6 +100,29 @@ def telegram_spec(settings: Settings) -> ProcessSpec:
     )
 
 
+def phone_spec(settings: Settings) -> ProcessSpec:
+    return ProcessSpec(
+        name="phone",
+        argv=[sys.executable, "-m", "liangwang.cli", "phone"],
+        health_url="",  # SIP and AudioSocket: healthy while it runs
+        env=app_env(),
+    )
+
+
+def phone_unavailable(settings: Settings) -> str | None:
+    """Why the phone line cannot start here (one line with the fix), or None."""
+    if not settings.phone_enabled:
+        return "跳过电话线路：LIANGWANG_PHONE_ENABLED=false / skipping the phone line: disabled"
+    from voice.errors import ModelMissing
+    from voice.models import require
+
+    try:
+        require(settings)
+    except ModelMissing as exc:
+        return f"跳过电话线路：语音模型不可用 / skipping the phone line: {exc}"
+    return None
+
+
 def build_stack(settings: Settings, model: Path) -> Stack:
     processes = [
         action_server_spec(settings),
@@ -114,4 +137,9 @@ def build_stack(settings: Settings, model: Path) -> Stack:
             "跳过 Telegram：未设置 LIANGWANG_TELEGRAM_TOKEN / "
             "skipping Telegram: LIANGWANG_TELEGRAM_TOKEN is not set"
         )
+    why_not = phone_unavailable(settings)
+    if why_not is None:
+        processes.append(phone_spec(settings))
+    else:
+        skipped.append(why_not)
     return Stack(processes=processes, skipped=skipped)

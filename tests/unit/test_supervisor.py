@@ -10,9 +10,10 @@ import socket
 import sys
 from pathlib import Path
 
-from liangwang.ops.stack import ProcessSpec, build_stack
+from liangwang.ops.stack import ProcessSpec, build_stack, phone_unavailable
 from liangwang.ops.supervisor import supervise
 from liangwang.settings import Settings
+from voice.models import verify_vosk_ko
 
 
 def free_port() -> int:
@@ -77,9 +78,23 @@ async def test_a_child_that_fails_at_start_is_reported(tmp_path: Path) -> None:
     assert "broken exited with code 3" in out.getvalue()
 
 
-def test_missing_telegram_token_skips_the_channel_with_one_line(tmp_path: Path) -> None:
-    stack = build_stack(Settings(), tmp_path / "model.tar.gz")
+def test_optional_parts_are_skipped_with_one_line_each(tmp_path: Path) -> None:
+    stack = build_stack(Settings(vosk_model=tmp_path / "missing"), tmp_path / "model.tar.gz")
     assert [p.name for p in stack.processes] == ["actions", "rasa", "web"]
-    assert len(stack.skipped) == 1 and "LIANGWANG_TELEGRAM_TOKEN" in stack.skipped[0]
-    with_token = build_stack(Settings(telegram_token="123:abc"), tmp_path / "m.tar.gz")  # type: ignore[arg-type]
-    assert "telegram" in [p.name for p in with_token.processes] and not with_token.skipped
+    telegram, phone = stack.skipped
+    assert "LIANGWANG_TELEGRAM_TOKEN" in telegram
+    assert "LIANGWANG_VOSK_MODEL" in phone and "liangwang models fetch vosk-cn" in phone
+    with_token = build_stack(
+        Settings(telegram_token="123:abc", phone_enabled=False),  # type: ignore[arg-type]
+        tmp_path / "m.tar.gz",
+    )
+    assert "telegram" in [p.name for p in with_token.processes]
+    assert with_token.skipped == [phone_unavailable(Settings(phone_enabled=False))]
+
+
+def test_the_phone_line_starts_when_its_model_is_usable(tmp_path: Path) -> None:
+    # The complete Vosk model from the package registry stands in for the Mandarin one.
+    settings = Settings(vosk_model=verify_vosk_ko())
+    stack = build_stack(settings, tmp_path / "model.tar.gz")
+    assert stack.processes[-1].name == "phone"
+    assert stack.processes[-1].argv[-1] == "phone"
