@@ -17,6 +17,7 @@ from liangwang.db import make_engine, make_session_factory, unit_of_work
 from liangwang.dialogue import DialogueEngine, RasaRestEngine
 from liangwang.settings import Settings
 from liangwang.wording import responses
+from voice.errors import SynthesizerError
 from voice.events import CallEvent
 from voice.hints import recognition_hints
 from voice.line import CallHandler, CallLine
@@ -70,7 +71,10 @@ def build_engines(
     if callable(load):
         load()  # pay for loading the model now, not on the first caller's first words
     synthesizer = CachedSynthesizer(EspeakSynthesizer(), settings.tts_cache_dir)
-    synthesizer.warm(str(responses()[name][0]["text"]) for name in FIXED_PROMPTS)
+    try:
+        synthesizer.warm(str(responses()[name][0]["text"]) for name in FIXED_PROMPTS)
+    except SynthesizerError as exc:  # a call can still synthesise them when needed
+        log.warning("could not prepare the fixed prompts: %s", exc)
     return VoiceEngines(
         recognizer=recognizer,
         synthesizer=synthesizer,

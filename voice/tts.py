@@ -215,7 +215,9 @@ class VoiceMissingError(RuntimeError):
 
 def _complete_wav(path: Path) -> bytes | None:
     """The file's bytes once it is a whole WAV: a header whose data chunk length is all
-    present. pyttsx3 writes the header (with the final length) before the samples."""
+    present. The writer (Python's ``wave``) first writes a header that says "no samples",
+    then the samples, then patches the real length in on close; under load the first state
+    can last long enough to look finished, so an empty data chunk never counts as done."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -226,7 +228,7 @@ def _complete_wav(path: Path) -> bytes | None:
     while offset + 8 <= len(data):
         size = int.from_bytes(data[offset + 4 : offset + 8], "little")
         if data[offset : offset + 4] == b"data":
-            return data if len(data) >= offset + 8 + size else None
+            return data if size and len(data) >= offset + 8 + size else None
         offset += 8 + size + (size & 1)
     return None
 
