@@ -51,6 +51,9 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "phone"
 GREETING = "/greet"
+# Each call is a new dialogue session: an unfinished form from a dropped call must not
+# swallow the next call's first words. Drafts are kept apart, by caller, and offered back.
+NEW_SESSION = "/session_start"
 # Said by the caller, handled on the line itself: no dialogue round trip, and "slower"
 # must change how *we* speak.
 REPEAT_WORDS = ("再说一遍", "再说一次", "重复一遍", "重复一下", "没听清", "再讲一遍")
@@ -135,6 +138,8 @@ class CallSession:
         )
         self._emit(ev.CallStarted(self.line.caller))
         try:
+            with contextlib.suppress(DialogueError):  # the greeting meets it and apologises
+                await self.engines.dialogue.send(self._user_turn(NEW_SESSION))
             await self._exchange(GREETING, keys="", caller_audio=None, recognized="")
             while self._ended is None:
                 event = await self._next_event()
@@ -305,14 +310,8 @@ class CallSession:
     ) -> None:
         """Send one message to the dialogue and speak its replies."""
         self._emit(ev.SentToDialogue(text))
-        turn = UserTurn(
-            conversation_id=self.conversation_id,
-            text=text,
-            channel=CHANNEL,
-            metadata={"caller": self.line.caller, "call_id": self.line.call_id},
-        )
         try:
-            replies = await self.engines.dialogue.send(turn)
+            replies = await self.engines.dialogue.send(self._user_turn(text))
         except DialogueError as exc:
             log.warning("dialogue failed on call %s: %s", self.line.call_id, exc)
             self._emit(ev.PipelineFailed("dialogue-failed"))
@@ -444,9 +443,7 @@ class CallSession:
         # Ask the dialogue to record the handoff for staff; if it is down, the transcript
         # still holds everything the caller said.
         with contextlib.suppress(DialogueError):
-            await self.engines.dialogue.send(
-                UserTurn(self.conversation_id, HANDOFF, CHANNEL, {"caller": self.line.caller})
-            )
+            await self.engines.dialogue.send(self._user_turn(HANDOFF))
         await self._hand_over()
 
     async def _hand_over(self) -> None:
@@ -467,6 +464,14 @@ class CallSession:
         self._ended = reason
 
     # --- bookkeeping -------------------------------------------------------------------
+
+    def _user_turn(self, text: str) -> UserTurn:
+        return UserTurn(
+            conversation_id=self.conversation_id,
+            text=text,
+            channel=CHANNEL,
+            metadata={"caller": self.line.caller, "call_id": self.line.call_id},
+        )
 
     def _first_audio_queued(self) -> None:
         if self._turn_ended_at is None:

@@ -35,6 +35,8 @@ HANDOFF_TEXT = "好的，马上帮您转人工。"
 
 
 def dialogue_script(turn: UserTurn) -> list[BotMessage]:
+    if turn.text == "/session_start":
+        return []
     if turn.text == "/greet":
         return [GREETING]
     if turn.text == "/handoff":
@@ -84,7 +86,10 @@ class Call:
         return [type(e).__name__ for e in self.events]
 
     def sent(self) -> list[str]:
-        return [t.text for t in self.dialogue.turns]
+        """What went to the dialogue after the new session every call starts with."""
+        first, *rest = [t.text for t in self.dialogue.turns]
+        assert first == "/session_start"
+        return rest
 
     def spoken(self, reason: str | None = None) -> list[tuple[str, ...]]:
         return [
