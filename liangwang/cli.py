@@ -15,6 +15,8 @@ from liangwang.conversation import BotMessage
 from liangwang.db import migrate
 from liangwang.dialogue import DialogueError, MessageTooLong, RasaRestEngine, UserTurn
 from liangwang.settings import Settings, load_settings
+from voice import commands as voice_commands
+from voice import model_commands
 
 
 def _print_replies(replies: list[BotMessage]) -> None:
@@ -173,6 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.set_defaults(func=cmd_doctor)
 
     catalog_commands.add_parser(sub)
+    model_commands.add_parser(sub)
+    voice_commands.add_parser(sub)
 
     db = sub.add_parser("db", help="数据库 / database")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="命令/command")

@@ -12,14 +12,13 @@ import logging
 import signal
 from collections.abc import Callable
 
-from liangwang.catalog.store import load_services
-from liangwang.db import make_engine, make_session_factory, unit_of_work
+from liangwang.db import make_engine, make_session_factory
 from liangwang.dialogue import DialogueEngine, RasaRestEngine
 from liangwang.settings import Settings
 from liangwang.wording import responses
 from voice.errors import SynthesizerError
 from voice.events import CallEvent
-from voice.hints import recognition_hints
+from voice.hints import ALWAYS
 from voice.line import CallHandler, CallLine
 from voice.models import make_recognizer
 from voice.ports import SpeechRecognizer
@@ -64,9 +63,7 @@ def build_engines(
     """Everything calls share. Raises ``ModelMissing`` when the configured model is not
     usable, naming the setting and the fix."""
     sessions = make_session_factory(make_engine(settings.effective_database_url))
-    with unit_of_work(sessions) as session:
-        hints = recognition_hints(load_services(session))
-    recognizer = recognizer or make_recognizer(settings)
+    recognizer = recognizer or make_recognizer(settings, escape_phrases=ALWAYS)
     load = getattr(recognizer, "load", None)
     if callable(load):
         load()  # pay for loading the model now, not on the first caller's first words
@@ -86,7 +83,6 @@ def build_engines(
             max_chars=settings.max_message_chars,
         ),
         recorder=StoredTranscripts(sessions, settings.recordings_dir),
-        hints=hints,
     )
 
 

@@ -1,27 +1,40 @@
-"""Phrases a caller is likely to say, from the catalog: passed to the recogniser so short
-answers (a service name, a district, 对/不对) are recognised reliably."""
+"""What the caller is likely to say next, passed to the recogniser as hints.
+
+Hints are a short list per turn, never the whole catalog: a Vosk phrase list restricts
+what can be recognised, and Whisper is biased towards the phrases it is given. So the
+dialogue says what it expects (``custom: {expect: yes_no}`` or ``district`` on a domain
+response) and the choices it offers (a reply's buttons: e.g. the service names from the
+catalog when two services match); everything else is recognised openly.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
-from liangwang.catalog.schema import DISTRICTS, Service
+from liangwang.catalog.schema import DISTRICTS
 
-# Short answers to our questions, and the words that must always get through.
-ANSWERS = (
-    "是", "是的", "对", "对的", "好", "好的", "没错", "可以", "行",
-    "不是", "不对", "错了", "不要", "不用了", "不留", "跳过", "没有",
-    "转人工", "再说一遍", "说慢一点", "查进度", "我要投诉", "办事指南", "再见",
+YES_NO = (
+    "是", "是的", "对", "对的", "好", "好的", "没错", "可以",
+    "不是", "不对", "错了", "不要", "不用了", "不留", "跳过",
 )  # fmt: skip
+# Must always get through, whatever the list: given to Vosk as escape phrases.
 ALWAYS = ("转人工", "再说一遍", "说慢一点")
 
 
-def recognition_hints(services: Iterable[Service]) -> tuple[str, ...]:
-    phrases: list[str] = []
-    for service in services:
-        phrases += [service.name, *service.aliases, *service.colloquial]
-    for district in DISTRICTS:
-        # People say 静安 as often as 静安区; 浦东 for 浦东新区.
-        phrases += [district, district.removesuffix("区").removesuffix("新")]
-    phrases += ANSWERS
-    return tuple(dict.fromkeys(p for p in phrases if p))
+def _district_phrases() -> tuple[str, ...]:
+    # People say 静安 as often as 静安区, and 浦东 for 浦东新区.
+    short = [d.removesuffix("区").removesuffix("新") for d in DISTRICTS]
+    return tuple(dict.fromkeys([*DISTRICTS, *short]))
+
+
+@dataclass(frozen=True)
+class RecognitionHints:
+    by_expectation: Mapping[str, tuple[str, ...]] = field(
+        default_factory=lambda: {"yes_no": YES_NO, "district": _district_phrases()}
+    )
+
+    def for_turn(self, expect: str | None, choices: Sequence[str] = ()) -> tuple[str, ...]:
+        if choices:
+            return (*choices, *YES_NO)
+        return self.by_expectation.get(expect or "", ())

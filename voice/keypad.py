@@ -68,6 +68,10 @@ class Keypad:
         self._idle = 0
         return None
 
+    def flush(self) -> KeyAction | None:
+        """The caller started speaking: what they typed so far is complete."""
+        return self._resolve() if self._keys else None
+
     def tick(self) -> KeyAction | None:
         """One 20 ms frame passed; a pause ends what was typed."""
         if not self._keys:

@@ -34,6 +34,7 @@ from liangwang.wording import render, responses
 from voice import events as ev
 from voice.audio import FRAME_MS, Audio
 from voice.errors import PipelineError
+from voice.hints import RecognitionHints
 from voice.keypad import HANDOFF, HandOver, KeyAction, Keypad, RepeatLast, SendText
 from voice.line import AudioFrame, CallLine, Dtmf, Hangup, InboundEvent
 from voice.ports import (
@@ -81,7 +82,7 @@ class VoiceEngines:
     vad: VoiceActivityDetector
     dialogue: DialogueEngine
     recorder: TranscriptRecorder
-    hints: Sequence[str] = ()
+    hints: RecognitionHints = field(default_factory=RecognitionHints)
 
 
 @dataclass
@@ -125,6 +126,7 @@ class CallSession:
         self._last_slow = False
         self._turn_ended_at: float | None = None
         self._latency_ms: int | None = None
+        self._hints: tuple[str, ...] = ()  # what the caller is likely to answer next
         self._ended: str | None = None
         self.conversation_id = f"{CHANNEL}:{line.caller or line.call_id}"
 
@@ -177,6 +179,9 @@ class CallSession:
         if self._turn is None:
             self._preroll.append(pcm)
             if signal is TurnEvent.SPEECH_STARTED:
+                typed = self._keypad.flush()  # keys pressed before speaking come first
+                if typed is not None:
+                    await self._key_action(typed)
                 await self._start_turn()
             else:
                 await self._silence(1, heard_nothing=not speech)
@@ -194,7 +199,7 @@ class CallSession:
         self._silent_ticks = 0
         try:
             stream = await asyncio.to_thread(
-                self.engines.recognizer.start, self.line.rate, self.engines.hints
+                self.engines.recognizer.start, self.line.rate, self._hints
             )
         except Exception as exc:
             await self._engine_failed(exc)
@@ -322,6 +327,9 @@ class CallSession:
         texts += self._keypad_hint(buttons)
         self._keypad.choices = buttons
         self._keypad.expects_number = _wants(replies, "number")
+        expect = next((str(m.custom["expect"]) for m in replies if "expect" in m.custom), None)
+        titles = [str(b.get("title", "")) for b in buttons if b.get("payload") != HANDOFF]
+        self._hints = self.engines.hints.for_turn(expect, titles)
         audio = await self._speak(texts, "reply")
         await self._record_turn(caller_audio, recognized, conf, keys, texts, audio)
         if _wants(replies, "transfer"):

@@ -33,6 +33,8 @@ class RunningStack:
     env: dict[str, str]
     rasa_url: str
     web_url: str
+    sip_port: int = 0  # 0: the phone line is off
+    audiosocket_port: int = 0
     log: list[str] = field(default_factory=list)
     proc: subprocess.Popen[str] | None = None
     _http: httpx.Client | None = None
@@ -83,7 +85,20 @@ class RunningStack:
         return body
 
 
-def make_stack(data_dir: Path, models_dir: Path = PROJECT_ROOT / "models") -> RunningStack:
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def make_stack(
+    data_dir: Path,
+    models_dir: Path = PROJECT_ROOT / "models",
+    *,
+    whisper_model: Path | None = None,
+) -> RunningStack:
+    """A stack on free ports. With ``whisper_model`` the phone line runs too (Whisper
+    engine, SIP and AudioSocket on free ports); without it the phone line is off."""
     data_dir.mkdir(parents=True, exist_ok=True)
     rasa, actions, web = free_port(), free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LIANGWANG_")}
@@ -93,10 +108,25 @@ def make_stack(data_dir: Path, models_dir: Path = PROJECT_ROOT / "models") -> Ru
         LIANGWANG_RASA_PORT=str(rasa),
         LIANGWANG_ACTION_PORT=str(actions),
         LIANGWANG_WEB_PORT=str(web),
+        LIANGWANG_PHONE_ENABLED=str(whisper_model is not None).lower(),
     )
+    sip_port = audiosocket_port = 0
+    if whisper_model is not None:
+        sip_port, audiosocket_port, rtp = free_udp_port(), free_port(), free_udp_port()
+        env.update(
+            LIANGWANG_STT_ENGINE="whisper",
+            LIANGWANG_WHISPER_MODEL=str(whisper_model),
+            LIANGWANG_SIP_PORT=str(sip_port),
+            LIANGWANG_AUDIOSOCKET_PORT=str(audiosocket_port),
+            # A small RTP range near a port that was just free.
+            LIANGWANG_RTP_PORT_MIN=str(rtp),
+            LIANGWANG_RTP_PORT_MAX=str(min(rtp + 40, 65535)),
+        )
     return RunningStack(
         data_dir=data_dir,
         env=env,
         rasa_url=f"http://127.0.0.1:{rasa}",
         web_url=f"http://127.0.0.1:{web}",
+        sip_port=sip_port,
+        audiosocket_port=audiosocket_port,
     )

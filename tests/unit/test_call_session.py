@@ -43,6 +43,8 @@ def dialogue_script(turn: UserTurn) -> list[BotMessage]:
         return [BotMessage(text=HANDOFF_TEXT), BotMessage(custom={"voice": "transfer"})]
     if turn.text == "再见":
         return [BotMessage(text="再见！"), BotMessage(custom={"voice": "hangup"})]
+    if turn.text == "我要投诉了":
+        return [BotMessage(text="在哪个区？"), BotMessage(custom={"expect": "district"})]
     if turn.text == "我要投诉":
         return [BotMessage(text="留个电话吧。"), BotMessage(custom={"voice": "number"})]
     return [BotMessage(text=f"您说的是：{turn.text}")]
@@ -70,7 +72,6 @@ class Call:
             vad=EnergyVad(),
             dialogue=self.dialogue,
             recorder=self.transcripts,
-            hints=("敬老卡", "静安区"),
         )
         self.session = CallSession(
             self.line,
@@ -126,9 +127,19 @@ async def test_greeting_then_one_spoken_turn() -> None:
     assert greeting[1] == "也可以按键：按1，办事指南；按2，我要找茬；按3，查询进度；按0转人工。"
     assert call.dialogue.turns[1].conversation_id == "phone:13812345678"
     assert call.dialogue.turns[1].metadata["caller"] == "13812345678"
-    assert call.recognizer.hints_seen == [("敬老卡", "静安区")]
+    # The greeting offered choices: they (and yes/no) are the hints for the answer.
+    assert call.recognizer.hints_seen[0][:3] == ("办事指南", "我要找茬", "查询进度")
     # The recogniser heard the pre-roll too: the start of the word is not cut off.
     assert call.recognizer.heard_bytes[0] >= 600 * 16
+
+
+async def test_the_dialogue_says_what_to_expect_and_the_recogniser_gets_those_hints() -> None:
+    call = Call(["我要投诉了", "静安区", "我想办敬老卡"])
+    call.line.feed(utterance(), utterance(), utterance(), Hangup())
+    await call.run()
+    _, after_district_question, after_answer = call.recognizer.hints_seen
+    assert "静安区" in after_district_question and "浦东" in after_district_question
+    assert after_answer == ()  # nothing particular expected: open recognition
 
 
 async def test_caller_speech_stops_our_playback() -> None:
@@ -192,6 +203,13 @@ async def test_digits_without_hash_are_taken_after_a_pause() -> None:
     call.line.feed(silence_frames(200), Hangup())
     await call.run()
     assert call.sent() == ["/greet", "123456"]
+
+
+async def test_keys_typed_just_before_speaking_are_sent_first() -> None:
+    call = Call(["我家门口的路灯坏了"])
+    call.line.feed(Dtmf("2"), silence_frames(200), utterance(), Hangup())
+    await call.run()
+    assert call.sent() == ["/greet", "/report_problem", "我家门口的路灯坏了"]
 
 
 async def test_yes_and_no_keys_when_no_choices_are_offered() -> None:

@@ -1,0 +1,350 @@
+"""Speech-to-text adapters with real models.
+
+Vosk runs the Korean model from PyPI (no Mandarin Vosk model is installable here): it proves
+streaming, endpoints inside a stream, 8 and 16 kHz, silence, phrase hints and the shared
+model. Whisper base, joined from its PyPI parts once per session, must hear the natural
+Mandarin fixtures at 16 kHz and after the telephone's 8 kHz μ-law; tests assert that the
+words that matter appear, not exact sentences.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+
+from tests.unit.speech_models import (
+    KOREAN,
+    MANDARIN,
+    telephone,
+    vosk_ko_recognizer,
+    whisper_base_dir,
+    whisper_recognizer,
+)
+from voice.audio import Audio
+from voice.errors import AudioFormatError, ModelMissing
+from voice.ports import SpeechRecognizer, Transcript
+from voice.stt_vosk import VoskRecognizer, join_words, to_model_words, transcript_of
+from voice.stt_whisper import WhisperRecognizer, confidence_of, to_simplified
+
+HANGUL = re.compile(r"[\uac00-\ud7a3]")
+KOREAN_ANSWERS = ["안녕하세요", "감사합니다", "서울 시청", "부산", "아니요", "네"]
+
+
+def recognize(recognizer: SpeechRecognizer, audio: Audio, hints: Sequence[str] = ()) -> Transcript:
+    """Feed 20 ms frames as the call loop does, then finish."""
+    stream = recognizer.start(audio.rate, hints)
+    for frame in audio.frames():
+        stream.accept(frame)
+    return stream.finish()
+
+
+def korean(name: str) -> Audio:
+    return Audio.from_wav(KOREAN / f"{name}.wav")
+
+
+@pytest.fixture(scope="session")
+def vosk() -> VoskRecognizer:
+    return vosk_ko_recognizer()
+
+
+# --- Vosk --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("annyeonghaseyo", "안녕하세요"),
+        ("gamsahamnida", "감사합니다"),
+        ("seoul_sicheong", "서울 시청"),
+        ("busan", "부산"),
+        ("aniyo", "아니요"),
+        ("ne", "네"),
+    ],
+)
+def test_vosk_hints_pick_the_expected_answer_at_16k(
+    vosk: VoskRecognizer, name: str, text: str
+) -> None:
+    result = recognize(vosk, korean(name), KOREAN_ANSWERS)
+    assert result.text == text  # Korean keeps its spaces between words
+    assert 0.5 < result.confidence <= 1.0
+
+
+@pytest.mark.parametrize(("name", "text"), [("aniyo", "아니요"), ("ne", "네")])
+def test_vosk_hints_work_on_telephone_audio(vosk: VoskRecognizer, name: str, text: str) -> None:
+    result = recognize(vosk, telephone(korean(name)), KOREAN_ANSWERS)
+    assert result.text == text
+
+
+@pytest.mark.parametrize("rate", [8000, 16000])
+def test_vosk_open_vocabulary_hears_speech_at_both_rates(vosk: VoskRecognizer, rate: int) -> None:
+    # The robotic clips are heard only roughly without a grammar (and Vosk's rough guesses
+    # vary a little from run to run); what matters here is that every clip yields words
+    # with word confidences at either rate.
+    for name in ("annyeonghaseyo", "gamsahamnida", "seoul_sicheong"):
+        audio = korean(name)
+        result = recognize(vosk, telephone(audio) if rate == 8000 else audio)
+        assert result.text.strip(), name
+        assert "[unk]" not in result.text
+        assert 0.0 < result.confidence <= 1.0
+
+
+@pytest.mark.parametrize("rate", [8000, 16000])
+@pytest.mark.parametrize("hints", [(), tuple(KOREAN_ANSWERS)])
+def test_vosk_silence_is_empty(vosk: VoskRecognizer, rate: int, hints: tuple[str, ...]) -> None:
+    assert recognize(vosk, Audio.silence(2.0, rate), hints) == Transcript("", 0.0)
+
+
+def test_vosk_stream_keeps_words_from_before_an_endpoint(vosk: VoskRecognizer) -> None:
+    # Two answers with a pause between them: Kaldi ends a segment in the pause, and the
+    # first segment's words must survive into the final transcript.
+    audio = korean("ne") + Audio.silence(1.5, 16000) + korean("aniyo")
+    assert recognize(vosk, audio, KOREAN_ANSWERS).text == "네 아니요"
+
+
+def test_vosk_chunk_size_does_not_matter(vosk: VoskRecognizer) -> None:
+    audio = korean("seoul_sicheong")
+    stream = vosk.start(16000, KOREAN_ANSWERS)
+    stream.accept(audio.pcm)  # the whole utterance at once
+    assert stream.finish().text == recognize(vosk, audio, KOREAN_ANSWERS).text == "서울 시청"
+
+
+def test_vosk_streams_in_parallel_share_one_model(vosk: VoskRecognizer) -> None:
+    assert VoskRecognizer(vosk.model_path).load() is vosk.load()
+    names = ["annyeonghaseyo", "gamsahamnida", "busan", "aniyo"] * 2
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        texts = list(pool.map(lambda n: recognize(vosk, korean(n), KOREAN_ANSWERS).text, names))
+    assert texts == ["안녕하세요", "감사합니다", "부산", "아니요"] * 2
+
+
+def test_vosk_hints_become_model_words(vosk: VoskRecognizer) -> None:
+    # Unknown words are dropped; nothing known left means no grammar at all (an empty
+    # grammar would recognise nothing).
+    assert vosk.grammar(["부산", "xyzzy", "서울 시청", "부산"]) == ["부산", "서울 시청"]
+    assert vosk.grammar(["xyzzy"]) is None
+    assert HANGUL.search(recognize(vosk, korean("busan"), ["xyzzy"]).text)
+
+
+def test_vosk_ignores_a_vocabulary_sized_hint_list(vosk: VoskRecognizer) -> None:
+    catalog = ["부산", "네"] * 40  # 80 phrases: a vocabulary, not the expected answers
+    assert vosk.grammar(catalog) is None
+    assert vosk.grammar(catalog[:64]) == ["부산", "네"]
+
+
+def test_vosk_escape_phrases_are_always_in_the_grammar() -> None:
+    recognizer = VoskRecognizer(vosk_ko_recognizer().model_path, escape_phrases=["감사합니다"])
+    assert recognizer.grammar(["네"]) == ["네", "감사합니다"]
+    assert recognize(recognizer, korean("gamsahamnida"), ["네", "아니요"]).text == "감사합니다"
+
+
+def test_chinese_hints_are_split_into_vocabulary_words() -> None:
+    vocabulary = {"敬老", "卡", "我", "要", "投诉", "转", "人工", "静安区"}
+
+    def known(word: str) -> bool:
+        return word in vocabulary
+
+    assert to_model_words("敬老卡", known) == "敬老 卡"
+    assert to_model_words("我要投诉", known) == "我 要 投诉"
+    assert to_model_words("转人工", known) == "转 人工"
+    assert to_model_words("静安区", known) == "静安区"
+    assert to_model_words("敬老院", known) is None  # 院 is not a word of this model
+    assert to_model_words("hello", known) is None
+
+
+def test_words_become_text_without_spaces_between_chinese_characters() -> None:
+    assert join_words(["我", "要", "投诉"]) == "我要投诉"
+    assert join_words(["서울", "시청"]) == "서울 시청"
+    assert join_words(["打", "12345", "号"]) == "打 12345 号"
+    words = [
+        {"word": "敬老", "conf": 1.0},
+        {"word": "[unk]", "conf": 0.2},
+        {"word": "卡", "conf": 0.5},
+    ]
+    assert transcript_of(words) == Transcript("敬老卡", 0.75)
+    assert transcript_of([{"word": "[unk]", "conf": 1.0}]) == Transcript("", 0.0)
+
+
+class _SaysSomethingElse:
+    """A grammar recogniser that heard only ``[unk]``, as the Mandarin model does when the
+    caller's answer is not on the list (the Korean model has no ``[unk]`` word)."""
+
+    def AcceptWaveform(self, _pcm: bytes) -> bool:
+        return False
+
+    def FinalResult(self) -> str:
+        return json.dumps({"result": [{"word": "[unk]", "conf": 1.0}], "text": "[unk]"})
+
+
+def test_vosk_answer_outside_the_hints_is_heard_openly(
+    vosk: VoskRecognizer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    audio = korean("annyeonghaseyo")
+    stream: Any = vosk.start(16000, ["부산"])
+    monkeypatch.setattr(stream, "_recognizer", _SaysSomethingElse())
+    for frame in audio.frames():
+        stream.accept(frame)
+    result = stream.finish()
+    # Decoded again without the grammar: the open model's words ("아이유 영파 하세요"),
+    # neither "[unk]" nor the only hint.
+    assert "하세요" in result.text
+    assert result.text != "부산"
+    assert "[unk]" not in result.text
+
+
+def test_vosk_rejects_other_rates_and_odd_pcm(vosk: VoskRecognizer) -> None:
+    with pytest.raises(AudioFormatError):
+        vosk.start(22050)
+    stream = vosk.start(8000)
+    with pytest.raises(AudioFormatError):
+        stream.accept(b"\x00\x01\x02")
+
+
+def test_vosk_missing_model_names_setting_and_fix(tmp_path: Path) -> None:
+    (tmp_path / "half" / "am").mkdir(parents=True)
+    (tmp_path / "half" / "am" / "final.mdl").write_bytes(b"")
+    for path in (tmp_path / "absent", tmp_path / "half"):
+        with pytest.raises(ModelMissing) as caught:
+            VoskRecognizer(path).start(8000)
+        assert caught.value.setting == "LIANGWANG_VOSK_MODEL"
+        assert "liangwang models fetch vosk-cn" in str(caught.value)
+
+
+def test_vosk_corrupt_model_is_model_missing(tmp_path: Path) -> None:
+    for name in ("am/final.mdl", "conf/model.conf"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("not a model")
+    with pytest.raises(ModelMissing, match="could not be loaded"):
+        VoskRecognizer(tmp_path).load()
+
+
+# --- Whisper -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def whisper(tmp_path_factory: pytest.TempPathFactory) -> WhisperRecognizer:
+    return whisper_recognizer(whisper_base_dir(tmp_path_factory.getbasetemp() / "speech-models"))
+
+
+def mandarin(fixture_id: str) -> Audio:
+    manifest = yaml.safe_load((MANDARIN / "manifest.yml").read_text(encoding="utf-8"))
+    return Audio.from_wav(MANDARIN / manifest[fixture_id]["file"])
+
+
+# fixture id -> (hints the dialogue would give, words that must be heard)
+MANDARIN_CASES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "tousu": ((), ("投诉",)),
+    "shebaoka_bu": ((), ("社保卡",)),
+    "cailiao": ((), ("材料",)),
+    "zaishuo": ((), ("再说一遍",)),
+    "long_shebao": ((), ("社保卡", "菜市场")),
+    "long_ludeng": ((), ("好几天", "老人")),
+    # Names Whisper base mishears on its own (静老卡, 路都, 近安区) come right as hints.
+    "jinglaoka": (("敬老卡",), ("敬老卡",)),
+    "ludeng": (("路灯",), ("路灯",)),
+    "jingan": (("静安区",), ("静安区",)),
+    "zhuanrengong": (("转人工",), ("转人工",)),
+    "long_address": (("静安区", "路灯"), ("静安区", "路灯")),
+    "budui": (("是的", "不对"), ("不对",)),
+}
+
+
+@pytest.mark.parametrize("line", ["16k", "8k-ulaw"])
+@pytest.mark.parametrize("fixture_id", sorted(MANDARIN_CASES))
+def test_whisper_hears_mandarin(whisper: WhisperRecognizer, fixture_id: str, line: str) -> None:
+    hints, words = MANDARIN_CASES[fixture_id]
+    audio = mandarin(fixture_id)
+    if line == "8k-ulaw":
+        audio = telephone(audio)
+    result = recognize(whisper, audio, hints)
+    for word in words:
+        assert word in result.text, f"{word} not in {result.text!r} ({line})"
+    assert to_simplified(result.text) == result.text  # simplified characters only
+    assert 0.0 < result.confidence <= 1.0
+
+
+@pytest.mark.parametrize("rate", [8000, 16000])
+def test_whisper_silence_and_line_noise_are_empty(whisper: WhisperRecognizer, rate: int) -> None:
+    assert recognize(whisper, Audio.silence(1.5, rate)) == Transcript("", 0.0)
+    hiss = np.random.default_rng(7).normal(0, 60, int(1.5 * rate)).astype("<i2")
+    assert recognize(whisper, Audio(hiss.tobytes(), rate)) == Transcript("", 0.0)
+
+
+def test_whisper_model_is_loaded_once(whisper: WhisperRecognizer) -> None:
+    assert WhisperRecognizer(whisper.model_dir).load() is whisper.load()
+
+
+def test_whisper_rejects_other_rates(whisper: WhisperRecognizer) -> None:
+    with pytest.raises(AudioFormatError):
+        whisper.start(44100)
+
+
+def test_whisper_missing_model_names_setting_and_fix(tmp_path: Path) -> None:
+    with pytest.raises(ModelMissing) as caught:
+        WhisperRecognizer(tmp_path / "whisper-base").start(16000)
+    assert caught.value.setting == "LIANGWANG_WHISPER_MODEL"
+    assert caught.value.fix == "liangwang models fetch whisper-base"
+
+
+def test_whisper_corrupt_model_is_model_missing(tmp_path: Path) -> None:
+    for name in ("model.bin", "config.json", "tokenizer.json"):
+        (tmp_path / name).write_text("{}")
+    with pytest.raises(ModelMissing, match="could not be loaded"):
+        WhisperRecognizer(tmp_path).load()
+
+
+def test_traditional_characters_become_simplified() -> None:
+    assert to_simplified("社保卡丟了怎麼補辦") == "社保卡丢了怎么补办"
+    assert to_simplified("轉人工，謝謝再見") == "转人工，谢谢再见"
+    assert to_simplified("我想办敬老卡") == "我想办敬老卡"
+
+
+def test_whisper_confidence_combines_token_probability_and_speech_probability() -> None:
+    assert confidence_of([]) == 0.0
+    assert confidence_of([("我要投诉", 0.0, 0.0)]) == 1.0
+    assert confidence_of([("我要投诉", 0.0, 1.0)]) == 0.0
+    # Weighted by length: the long confident segment dominates.
+    mixed = confidence_of([("我要投诉路灯坏了", 0.0, 0.0), ("嗯", -5.0, 0.5)])
+    assert 0.85 < mixed < 0.9
+
+
+class _RecordingModel:
+    """Stands in for the loaded model to show what Whisper is asked (the real model is
+    exercised above); answers in traditional characters, as Whisper often does."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+
+    def transcribe(self, samples: np.ndarray, **options: Any) -> tuple[list[Any], None]:
+        self.calls.append({"samples": samples, **options})
+        segment = type("Segment", (), {"text": " 我要轉人工", "avg_logprob": -0.1})()
+        segment.no_speech_prob = 0.0
+        return [segment], None
+
+
+def test_whisper_options_hints_and_script(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = _RecordingModel()
+    recognizer = WhisperRecognizer(Path("unused"), beam_size=2)
+    monkeypatch.setattr(recognizer, "load", lambda: model)
+    districts = ["黄浦区", "徐汇区", "长宁区", "静安区", "普陀区", "虹口区", "杨浦区", "闵行区"]
+    result = recognizer.transcribe(telephone(mandarin("tousu")), [*districts, " ", "徐汇区"])
+    assert result.text == "我要转人工"  # traditional characters converted
+    call = model.calls[0]
+    assert call["samples"].dtype == np.float32 and len(call["samples"]) > 16000  # 16 kHz
+    assert (call["language"], call["beam_size"], call["temperature"]) == ("zh", 2, 0.0)
+    assert call["vad_filter"] is False and call["condition_on_previous_text"] is False
+    assert call["hotwords"].split() == districts
+    assert call["initial_prompt"] == "以下是普通话的句子，关于" + "、".join(districts) + "。"
+    recognizer.transcribe(mandarin("tousu"))
+    assert model.calls[1]["hotwords"] is None
+    assert model.calls[1]["initial_prompt"] == "以下是普通话的句子。"
+    # A whole catalog of phrases is not a list of expected answers: ignored, not truncated.
+    recognizer.transcribe(mandarin("tousu"), [f"事项{i}" for i in range(100)])
+    assert model.calls[2]["hotwords"] is None
+    assert model.calls[2]["initial_prompt"] == "以下是普通话的句子。"
