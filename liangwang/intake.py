@@ -126,7 +126,8 @@ class Intake:
         if caller_phone:
             state.phone = caller_phone
         text = first.text.strip()
-        if text and not self._trigger_only(text):
+        # A button or key press arrives as its payload ("/report_problem"): no description.
+        if text and not text.startswith("/") and not self._trigger_only(text):
             return self._take_description(state, text)
         return [], state
 

@@ -161,6 +161,11 @@ def test_trigger_only_asks_what_happened_and_empty_words_offer_a_person() -> Non
     assert names(prompts[2]) == ["utter_complaint_offer_human"] and state.step == "gave_up"
 
 
+def test_a_button_or_key_payload_is_not_taken_as_the_description() -> None:
+    _, state = intake().start(Message("/report_problem", intent="report_problem"))
+    assert state.step == "description" and state.description == ""
+
+
 def test_category_is_corrected_in_words_never_a_menu() -> None:
     it, desk = intake(), RecordingDesk()
     _, state = it.start(Message("窗口那个人对我很凶"))
