@@ -13,12 +13,14 @@ draft in the database after every turn, so a dropped call loses nothing.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from liangwang.catalog.districts import parse_district
+from liangwang.catalog.schema import DISTRICTS
 from liangwang.complaints import validation
 from liangwang.complaints.categories import Categories
 from liangwang.complaints.tickets import NewTicket
@@ -103,6 +105,18 @@ class Message:
 
 def _is_skip(text: str) -> bool:
     return any(word in text for word in SKIP_WORDS) and len(text) <= 8
+
+
+# Words around a district that say nothing about the place: "我住在静安区", "是在浦东".
+_DISTRICT_FILLER = re.compile(r"我家|我住|住在|我在|就在|是在|在|是|的|吧|啊|呀|呢|嗯|新区|区")
+
+
+def _more_than_district(text: str) -> bool:
+    rest = text
+    for name in DISTRICTS:
+        rest = rest.replace(name, "").replace(name.removesuffix("区").removesuffix("新"), "")
+    rest = _DISTRICT_FILLER.sub("", rest)
+    return len([c for c in rest if c.isalnum()]) >= 2
 
 
 def _yes(message: Message) -> bool | None:
@@ -307,7 +321,7 @@ class Intake:
             if again is not None:
                 return again
         state.district = district
-        if district and len(message.text) > len(district) + 2 and not state.address:
+        if district and not state.address and _more_than_district(message.text):
             state.address = message.text.strip()  # "杨浦区国和路100号" gives both
         return self._next(state, "district")
 

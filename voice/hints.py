@@ -2,8 +2,8 @@
 
 Hints are a short list per turn, never the whole catalog: a Vosk phrase list restricts
 what can be recognised, and Whisper is biased towards the phrases it is given. So the
-dialogue says what it expects (``custom: {expect: yes_no}`` or ``district`` on a domain
-response) and the choices it offers (a reply's buttons: e.g. the service names from the
+dialogue says what it expects (``custom: {expect: …}`` on a domain response: yes_no,
+district, complaint) and the choices it offers (a reply's buttons: e.g. the service names from the
 catalog when two services match); everything else is recognised openly.
 """
 
@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from liangwang.catalog.schema import DISTRICTS
+from liangwang.complaints.categories import load_categories
 
 YES_NO = (
     "是", "是的", "对", "对的", "好", "好的", "没错", "可以",
@@ -28,11 +29,18 @@ def _district_phrases() -> tuple[str, ...]:
     return tuple(dict.fromkeys([*DISTRICTS, *short]))
 
 
+def _complaint_phrases() -> tuple[str, ...]:
+    # The category names (路灯, 井盖, 态度差…): what a report is usually about.
+    return tuple(c.name for c in load_categories().items if c.code != "other")
+
+
+def _by_expectation() -> dict[str, tuple[str, ...]]:
+    return {"yes_no": YES_NO, "district": _district_phrases(), "complaint": _complaint_phrases()}
+
+
 @dataclass(frozen=True)
 class RecognitionHints:
-    by_expectation: Mapping[str, tuple[str, ...]] = field(
-        default_factory=lambda: {"yes_no": YES_NO, "district": _district_phrases()}
-    )
+    by_expectation: Mapping[str, tuple[str, ...]] = field(default_factory=_by_expectation)
 
     def for_turn(self, expect: str | None, choices: Sequence[str] = ()) -> tuple[str, ...]:
         if choices:

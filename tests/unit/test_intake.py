@@ -161,6 +161,16 @@ def test_trigger_only_asks_what_happened_and_empty_words_offer_a_person() -> Non
     assert names(prompts[2]) == ["utter_complaint_offer_human"] and state.step == "gave_up"
 
 
+def test_a_district_said_in_a_sentence_is_not_taken_for_the_address() -> None:
+    it, desk = intake(), RecordingDesk()
+    _, state = it.start(Message("路灯坏了"))
+    _, state = run(it, state, desk, ("对", "affirm"), ("我住在静安区", "x"))
+    assert state.district == "静安区" and state.address == "" and state.step == "address"
+    _, other = it.start(Message("路灯坏了"))
+    _, other = run(it, other, desk, ("对", "affirm"), ("杨浦区国和路100号", "x"))
+    assert other.address == "杨浦区国和路100号" and other.step == "when"
+
+
 def test_a_button_or_key_payload_is_not_taken_as_the_description() -> None:
     _, state = intake().start(Message("/report_problem", intent="report_problem"))
     assert state.step == "description" and state.description == ""

@@ -1,0 +1,108 @@
+"""End to end: a real SIP softphone (baresip) calls the phone line of the running stack.
+
+The phone plays recorded Mandarin into the call and presses keys (RFC 4733) at set times,
+like a caller would, and records what it hears. What happened is then read where staff
+read it: the call transcripts, the handoff list and the tickets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from liangwang.ops.harness import RunningStack
+from tests.sip_peers import Baresip
+from voice.audio import Audio
+
+pytestmark = pytest.mark.e2e
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "voice"
+
+
+def caller_clip(script: list[tuple[float, str]]) -> Audio:
+    """Recorded phrases placed at the given seconds from the start of the call."""
+    clip = Audio(b"", 8000)
+    for at, fixture in script:
+        clip = clip + Audio.silence(max(at - clip.duration_s, 0.0))
+        clip = clip + Audio.from_wav(FIXTURES / f"{fixture}.wav").resample(8000)
+    return clip
+
+
+async def press(phone: Baresip, schedule: list[tuple[float, str]], started: float) -> None:
+    loop = asyncio.get_running_loop()
+    for at, keys in schedule:
+        await asyncio.sleep(max(started + at - loop.time(), 0.0))
+        await phone.send_dtmf(keys)
+
+
+def last_call(stack: RunningStack, caller: str) -> tuple[str, list[str]]:
+    """The latest transcript of ``caller``: its staff page and the reply column per turn."""
+    listing = httpx.get(f"{stack.web_url}/staff/calls").text
+    match = re.search(rf'href="/staff/calls/(\d+)">[^<]*</a></td>\s*<td>{caller}</td>', listing)
+    assert match, listing
+    page = httpx.get(f"{stack.web_url}/staff/calls/{match.group(1)}").text
+    return page, re.findall(r'<tr class="turn">(.*?)</tr>', page, flags=re.S)
+
+
+def speech_after(recording: Audio, seconds: float) -> float:
+    """Seconds of clearly audible audio the phone heard after ``seconds``."""
+    tail = Audio(recording.pcm[int(seconds * recording.rate) * 2 :], recording.rate)
+    return sum(1 for f in tail.frames() if Audio(f, recording.rate).rms() > 300) * 0.02
+
+
+async def call(
+    stack: RunningStack,
+    workdir: Path,
+    script: list[tuple[float, str]],
+    keys: list[tuple[float, str]],
+    seconds: float,
+) -> tuple[str, Audio]:
+    caller = "135" + str(uuid.uuid4().int)[:8]
+    async with Baresip(workdir, caller_clip(script), user=caller, call_seconds=seconds) as phone:
+        await phone.dial(f"sip:bot@127.0.0.1:{stack.sip_port}")
+        await press(phone, keys, asyncio.get_running_loop().time())
+        await phone.wait_closed(timeout=seconds + 30)
+    return caller, phone.recording()
+
+
+async def test_a_spoken_question_is_answered_with_the_spoken_guide(
+    stack: RunningStack, tmp_path: Path
+) -> None:
+    caller, heard = await call(stack, tmp_path, [(2.0, "jinglaoka")], [], seconds=22)
+    _page, turns = last_call(stack, caller)
+    assert "老卡" in turns[1]  # what Whisper heard over G.711
+    assert "敬老卡" in turns[1] and "一共3步" in turns[1]  # what we answered
+    assert "/staff/recordings/" in turns[1]  # both sides' audio kept for staff
+    # The phone heard the answer: several seconds of speech after the question ended.
+    assert speech_after(heard, 2.0 + 2.4 + 1.0) > 3.0
+
+
+async def test_a_complaint_by_voice_and_keypad_becomes_a_ticket(
+    stack: RunningStack, tmp_path: Path
+) -> None:
+    script = [(5.0, "ludeng"), (14.0, "jingan"), (21.0, "address"), (28.0, "zuotian")]
+    # Keys: menu 2 我要找茬; 1 yes to the category; 1 yes to "this number?"; 2 the number
+    # stays private; 1 yes to the read-back (filed); 1 yes to merging, if someone nearby
+    # reported the same already.
+    keys = [(2.0, "2"), (10.0, "1#"), (34.0, "1#"), (40.0, "2#"), (46.0, "1#"), (54.0, "1#")]
+    caller, _ = await call(stack, tmp_path, script, keys, seconds=62)
+    page, turns = last_call(stack, caller)
+    match = re.search(r"(?:编号是|合并到编号) (\d{3} \d{3})", page)
+    assert match, "\n".join(turns)
+    number = match.group(1).replace(" ", "")
+    ticket = httpx.get(f"{stack.web_url}/open311/v2/requests/{number}.json").json()[0]
+    assert ticket["service_request_id"] == number
+    assert "南京西路" in ticket["address"]
+
+
+async def test_key_0_hands_the_caller_to_a_person(stack: RunningStack, tmp_path: Path) -> None:
+    caller, _ = await call(stack, tmp_path, [], [(3.0, "0")], seconds=40)
+    # We hung up well before the phone's 40 s clip ran out: the handoff ended the call.
+    page, _turns = last_call(stack, caller)
+    assert "handoff" in page
+    assert f"phone:{caller}" in httpx.get(f"{stack.web_url}/staff/").text
