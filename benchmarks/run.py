@@ -6,13 +6,16 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks import catalog, stack, tickets
+from benchmarks import asr, catalog, stack, tickets, tts, voice
 from benchmarks.machine import describe
 
 SUITES: dict[str, Callable[[], list[str]]] = {
     "stack": stack.run,
     "catalog": catalog.run,
     "tickets": tickets.run,
+    "asr": asr.run,
+    "tts": tts.run,
+    "voice": voice.run,
 }
 OUT = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 
@@ -39,7 +42,14 @@ def main() -> None:
     print(OUT.read_text(encoding="utf-8"))
 
 
-SECTION_TITLES = {"stack": "## Foundation", "catalog": "## 一网通办", "tickets": "## 一网统管"}
+SECTION_TITLES = {
+    "stack": "## Foundation",
+    "catalog": "## 一网通办",
+    "tickets": "## 一网统管",
+    "asr": "## Speech recognition",
+    "tts": "## Text-to-speech",
+    "voice": "## Phone line",
+}
 
 
 def _sections(text: str) -> dict[str, str]:

@@ -49,7 +49,7 @@ NORMAL_WPM = 145
 SLOW_WPM = 110
 # Bump when text normalisation or engine handling changes what a text sounds like, so
 # cached WAVs from an older version are not reused.
-SPEECH_VERSION = 1
+SPEECH_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -123,6 +123,7 @@ _NUMBER_PATTERN = re.compile(
     r"|(?P<pct>(?P<pw>\d+)(?:\.(?P<pf>\d+))?%)"
     r"|(?P<year>\d{4})(?=年)"
     r"|(?P<pair>(?P<a>\d+)\s*[-~～–—]\s*(?P<b>\d+))"
+    r"|(?P<groups>\d{2,4}(?: \d{2,4})+)(?![\d.])"
     r"|(?P<dec>(?P<w>\d+)(?:\.(?P<f>\d+))?)"
 )
 
@@ -145,6 +146,13 @@ def _spell(match: re.Match[str]) -> str:
         if _number(a) == _cardinal(int(a)) and _number(b) == _cardinal(int(b)):
             return _cardinal(int(a)) + "到" + _cardinal(int(b))  # 1-3个工作日 → 一到三个工作日
         return _number(a) + "，" + _number(b)  # 021-12345678: two digit groups, with a pause
+    if g("groups"):
+        # "135 2185 9992", "233 446": a phone or ticket number written in groups for the
+        # ear: digit by digit, with a pause between the groups.
+        parts = g("groups").split(" ")
+        if sum(len(p) for p in parts) >= 5:
+            return "，".join(_digits(p) for p in parts)
+        return " ".join(_number(p) for p in parts)
     return _decimal(g("w"), g("f"))
 
 
