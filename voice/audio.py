@@ -19,7 +19,8 @@ from voice.errors import AudioFormatError
 
 SAMPLE_WIDTH = 2  # bytes per sample: 16-bit PCM
 FRAME_MS = 20  # one telephone packet; VAD and the call loop work in these steps
-SUPPORTED_RATES = (8000, 16000, 22050, 24000, 44100, 48000)
+# Any recording a caller or operator may bring; engines resample to what they need.
+MIN_RATE, MAX_RATE = 8000, 192000
 
 
 def frame_bytes(rate: int, ms: int = FRAME_MS) -> int:
@@ -32,8 +33,10 @@ class Audio:
     rate: int
 
     def __post_init__(self) -> None:
-        if self.rate not in SUPPORTED_RATES:
-            raise AudioFormatError(f"unsupported sample rate {self.rate} Hz")
+        if not MIN_RATE <= self.rate <= MAX_RATE:
+            raise AudioFormatError(
+                f"sample rate {self.rate} Hz is outside {MIN_RATE}–{MAX_RATE} Hz"
+            )
         if len(self.pcm) % SAMPLE_WIDTH:
             raise AudioFormatError("PCM length is not a whole number of 16-bit samples")
 
@@ -131,7 +134,11 @@ _ALAW_DECODE = _alaw_table()
 
 
 def _encoder(decode: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    order = np.argsort(decode, kind="stable")
+    # Sorted by value; equal values (μ-law's two zeros) put the positive code first, and
+    # a sample halfway between two values takes the upper one, so silence encodes as the
+    # conventional 0xFF (μ-law) / 0xD5 (A-law).
+    codes = np.arange(256)
+    order = np.lexsort((-codes, decode))
     return decode[order].astype(np.int32), order.astype(np.uint8)
 
 
@@ -143,7 +150,7 @@ def _encode(pcm: bytes, values: np.ndarray, codes: np.ndarray) -> bytes:
     samples = np.frombuffer(pcm, dtype="<i2").astype(np.int32)
     right = np.clip(np.searchsorted(values, samples), 1, len(values) - 1)
     left = right - 1
-    nearest = np.where(samples - values[left] <= values[right] - samples, left, right)
+    nearest = np.where(samples - values[left] < values[right] - samples, left, right)
     return codes[nearest].tobytes()
 
 
