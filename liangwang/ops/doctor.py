@@ -70,6 +70,20 @@ def check_model(settings: Settings) -> Check:
     )
 
 
+def check_speech_model(settings: Settings) -> Check:
+    """The phone line's recogniser model (optional: without it the line is skipped)."""
+    from voice.errors import ModelMissing
+    from voice.models import require
+
+    if not settings.phone_enabled:
+        return Check(True, "电话线路已关闭（可选）", "phone line disabled (optional)")
+    try:
+        spec, path = require(settings)
+    except ModelMissing as exc:
+        return Check(False, "语音识别模型不可用", f"speech model unusable: {exc}", exc.fix)
+    return Check(True, f"语音识别模型可用：{spec.title}", f"speech model usable ({path.name})")
+
+
 def check_database(settings: Settings) -> Check:
     url = settings.effective_database_url
     try:
@@ -117,6 +131,7 @@ def run_checks(settings: Settings) -> list[Check]:
     checks = [
         check_rasa_env(settings),
         check_model(settings),
+        check_speech_model(settings),
         check_database(settings),
         check_port(settings, "Rasa", settings.rasa_port, f"{settings.rasa_url}/webhooks/rest/"),
         check_port(
