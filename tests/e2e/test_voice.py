@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import subprocess
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,7 +19,7 @@ import httpx
 import pytest
 
 from liangwang.dialogue import RasaRestEngine
-from liangwang.ops.harness import RunningStack
+from liangwang.ops.harness import LIANGWANG, RunningStack
 from liangwang.settings import Settings, SttEngine
 from voice import events as ev
 from voice.app import build_engines
@@ -157,3 +158,23 @@ async def test_key_0_hands_over_and_staff_see_the_request(
     assert ev.HandedOver(transferred=False) in call.events
     staff = httpx.get(f"{stack.web_url}/staff/").text
     assert f"phone:{caller}" in staff
+
+
+def test_liangwang_call_plays_a_recording_as_the_caller(
+    stack: RunningStack, tmp_path: Path
+) -> None:
+    reply_file = tmp_path / "reply.wav"
+    done = subprocess.run(
+        [LIANGWANG, "call", str(FIXTURES / "jinglaoka.wav"), "--out", str(reply_file)],
+        env=stack.env,  # the stack's settings: its Rasa, database and Whisper model
+        cwd=stack.data_dir,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    heard = next(line for line in lines if line.startswith("来电："))
+    assert "老卡" in heard
+    assert any(line.startswith("助手：") and "敬老卡" in line for line in lines)
+    assert Audio.from_wav(reply_file).duration_s > 10
