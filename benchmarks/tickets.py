@@ -3,16 +3,20 @@ concurrently by 20 clients (Open311, with retries) with none lost or duplicated.
 
 from __future__ import annotations
 
+import re
 import statistics
 import tempfile
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 
 from benchmarks.stack import percentile
+from liangwang.complaints import tickets
+from liangwang.db import make_engine, make_session_factory, unit_of_work
 from liangwang.ops.harness import make_stack
 
 CONVERSATIONS = 30
@@ -59,24 +63,42 @@ def run() -> list[str]:
         stack.env["LIANGWANG_OPEN311_API_KEYS"] = KEY
         stack.start()
         try:
-            latencies = []
+            stored_ms, round_trip_ms = [], []
+            sessions = make_session_factory(
+                make_engine(f"sqlite:///{stack.data_dir / 'liangwang.db'}")
+            )
             for _ in range(CONVERSATIONS):
                 cid = f"web-bench{uuid.uuid4().hex[:10]}"
                 for text in TURNS:
                     stack.say(cid, text)
+                sent_at = datetime.now(UTC)
                 t0 = time.perf_counter()
                 reply = stack.say(cid, "对")  # the last turn: read-back confirmed → filed
-                latencies.append((time.perf_counter() - t0) * 1000)
-                assert "编号" in str(reply), reply
+                round_trip_ms.append((time.perf_counter() - t0) * 1000)
+                match = re.search(r"编号是 (\d{3}) (\d{3})", str(reply))
+                assert match, reply
+                with unit_of_work(sessions) as session:
+                    ticket = tickets.by_number(session, match.group(1) + match.group(2))
+                    assert ticket is not None
+                    stored_at = ticket.requested_at.replace(tzinfo=UTC)
+                stored_ms.append((stored_at - sent_at).total_seconds() * 1000)
             rows.append(
                 (
-                    f"filing latency p50 (last turn → ticket stored, {CONVERSATIONS} "
+                    f"filing latency p50 (last user turn sent → ticket stored, {CONVERSATIONS} "
                     "conversations)",
-                    f"{statistics.median(latencies):.0f} ms",
+                    f"{statistics.median(stored_ms):.0f} ms",
                     "—",
                 )
             )
-            rows.append(("filing latency p95", f"{percentile(latencies, 0.95):.0f} ms", "≤ 150 ms"))
+            rows.append(("filing latency p95", f"{percentile(stored_ms, 0.95):.0f} ms", "≤ 150 ms"))
+            rows.append(
+                (
+                    "whole last turn incl. the reply (p50 / p95)",
+                    f"{statistics.median(round_trip_ms):.0f} ms / "
+                    f"{percentile(round_trip_ms, 0.95):.0f} ms",
+                    "—",
+                )
+            )
             accepted, distinct, retries, seconds = _file_concurrently(stack.web_url)
             stored = httpx.get(
                 f"{stack.web_url}/open311/v2/requests.json",

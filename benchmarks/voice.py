@@ -130,7 +130,7 @@ def run() -> list[str]:
         finally:
             stack.stop()
     patience = settings.voice_end_silence_ms / 1000
-    p50, p95 = statistics.median(latencies), percentile(latencies, 95)
+    p50, p95 = statistics.median(latencies), percentile(latencies, 0.95)
     c = concurrent
     return [
         "## Phone line",
