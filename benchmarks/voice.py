@@ -125,8 +125,18 @@ def run() -> list[str]:
                 rasa_port=int(stack.rasa_url.rsplit(":", 1)[1]),
             )
             engines = build_engines(settings)
-            latencies = asyncio.run(reply_latencies(engines, settings))
-            concurrent = asyncio.run(four_calls(engines, settings, root))
+
+            async def measure() -> tuple[list[float], dict[str, float]]:
+                # One event loop for both: the dialogue client belongs to it.
+                try:
+                    return (
+                        await reply_latencies(engines, settings),
+                        await four_calls(engines, settings, root),
+                    )
+                finally:
+                    await engines.dialogue.aclose()
+
+            latencies, concurrent = asyncio.run(measure())
         finally:
             stack.stop()
     patience = settings.voice_end_silence_ms / 1000
