@@ -93,10 +93,20 @@ class _ScriptedStream:
         self.received += len(pcm)
 
     def finish(self) -> Transcript:
+        self.owner.finishes += 1
         self.owner.heard_bytes.append(self.received)
         if not self.owner.script:
             return Transcript("", 0.0)
         return Transcript(self.owner.script.pop(0), 0.9)
+
+
+@dataclass
+class _ScriptedPreviewStream(_ScriptedStream):
+    """Like Whisper's stream: can transcribe what it has so far (the next script line)."""
+
+    def preview(self) -> Transcript:
+        self.owner.previews.append(self.received)
+        return Transcript(self.owner.script[0] if self.owner.script else "", 0.9)
 
 
 @dataclass
@@ -106,12 +116,16 @@ class ScriptedRecognizer:
     script: list[str] = field(default_factory=list)
     name: str = "scripted"
     fail_on_accept: bool = False
+    with_preview: bool = False  # streams that decode only at the end, like Whisper's
     heard_bytes: list[int] = field(default_factory=list)
     hints_seen: list[tuple[str, ...]] = field(default_factory=list)
+    previews: list[int] = field(default_factory=list)  # bytes heard at each preview
+    finishes: int = 0
 
     def start(self, rate: int, hints: Sequence[str] = ()) -> _ScriptedStream:
         self.hints_seen.append(tuple(hints))
-        return _ScriptedStream(self, rate)
+        kind = _ScriptedPreviewStream if self.with_preview else _ScriptedStream
+        return kind(self, rate)
 
 
 @dataclass

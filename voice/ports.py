@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from voice.audio import Audio
 
@@ -27,6 +27,14 @@ class RecognizerStream(Protocol):
     def accept(self, pcm: bytes) -> None: ...
 
     def finish(self) -> Transcript: ...
+
+
+@runtime_checkable
+class PreviewStream(RecognizerStream, Protocol):
+    """A stream that can transcribe what it has so far (engines that only decode at the
+    end, like Whisper): lets the call loop decode during the end-of-turn silence."""
+
+    def preview(self) -> Transcript: ...
 
 
 class SpeechRecognizer(Protocol):

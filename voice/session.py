@@ -38,9 +38,11 @@ from voice.hints import RecognitionHints
 from voice.keypad import HANDOFF, HandOver, KeyAction, Keypad, RepeatLast, SendText
 from voice.line import AudioFrame, CallLine, Dtmf, Hangup, InboundEvent
 from voice.ports import (
+    PreviewStream,
     RecognizerStream,
     SpeechRecognizer,
     SpeechSynthesizer,
+    Transcript,
     TranscriptRecorder,
     TurnRecord,
     VoiceActivityDetector,
@@ -62,6 +64,9 @@ SLOWER_WORDS = ("说慢一点", "说慢点", "慢一点", "慢点说", "慢一�
 _NOT_WORDS = re.compile(r"[\s\W_]+")
 IDLE_WAIT_S = 0.2  # no frame for this long: count the time as silence
 PREROLL_FRAMES = 15  # 300 ms of audio kept from before speech was detected
+# Silence after which a decode-at-the-end engine starts decoding: most of its work is then
+# done while we still wait, patiently, to be sure the caller has finished.
+SPECULATE_MS = 300
 
 
 @dataclass(frozen=True)
@@ -89,6 +94,9 @@ class VoiceEngines:
 class _Turn:
     stream: RecognizerStream
     frames: list[bytes] = field(default_factory=list)
+    # Decoding started during the closing silence (see SPECULATE_MS); dropped when the
+    # caller speaks again, used when the turn ends with only silence after it.
+    preview: asyncio.Task[Transcript] | None = None
 
 
 def _ticks(seconds: float) -> int:
@@ -188,8 +196,23 @@ class CallSession:
             return
         self._turn.frames.append(pcm)
         await self._feed(pcm)
-        if self._turn is not None and signal is TurnEvent.TURN_ENDED:
+        if self._turn is None:
+            return
+        if signal is TurnEvent.TURN_ENDED:
             await self._end_turn()
+        else:
+            self._speculate(self._turn)
+
+    def _speculate(self, turn: _Turn) -> None:
+        quiet_ms = self._detector.silence_frames * FRAME_MS
+        if quiet_ms == 0:
+            turn.preview = None  # the caller went on: that decode is out of date
+        elif (
+            quiet_ms >= SPECULATE_MS
+            and turn.preview is None
+            and isinstance(turn.stream, PreviewStream)
+        ):
+            turn.preview = asyncio.create_task(asyncio.to_thread(turn.stream.preview))
 
     async def _start_turn(self) -> None:
         if self.line.playing:
@@ -228,7 +251,10 @@ class CallSession:
         self._turn_ended_at = monotonic()
         self._emit(ev.TurnEnded(caller_audio.duration_s))
         try:
-            transcript = await asyncio.to_thread(turn.stream.finish)
+            if turn.preview is not None:
+                transcript = await turn.preview  # only silence came after it
+            else:
+                transcript = await asyncio.to_thread(turn.stream.finish)
         except Exception as exc:
             await self._engine_failed(exc, caller_audio=caller_audio)
             return

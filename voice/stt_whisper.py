@@ -225,6 +225,12 @@ class WhisperStream:
             raise AudioFormatError("PCM length is not a whole number of 16-bit samples")
         self._pcm.extend(pcm)
 
+    def preview(self) -> Transcript:
+        """Transcribe what was heard so far without ending the utterance. The call loop
+        starts this once the caller has been quiet a moment, so that when the patient
+        end-of-turn silence is over the words are already known."""
+        return self._recognizer.transcribe(Audio(bytes(self._pcm), self._rate), self._hints)
+
     def finish(self) -> Transcript:
         if self._result is None:
             audio = Audio(bytes(self._pcm), self._rate)

@@ -142,6 +142,20 @@ async def test_the_dialogue_says_what_to_expect_and_the_recogniser_gets_those_hi
     assert after_answer == ()  # nothing particular expected: open recognition
 
 
+async def test_decoding_starts_in_the_closing_silence_and_is_used_at_the_end() -> None:
+    call = Call(["我想办敬老卡"])
+    call.recognizer.with_preview = True
+    # Speech, a pause long enough to start decoding, more speech (that decode is stale),
+    # then the closing silence: decoded again once, and that result is the answer.
+    call.line.feed(speech_frames(400), silence_frames(340), utterance(), Hangup())
+    await call.run()
+    first, second = call.recognizer.previews
+    assert second > first  # the second decode heard the words after the pause
+    assert call.recognizer.finishes == 0  # the end of the turn waited for nothing more
+    assert ev.Recognized("我想办敬老卡", 0.9) in call.events
+    assert call.sent() == ["/greet", "我想办敬老卡"]
+
+
 async def test_caller_speech_stops_our_playback() -> None:
     call = Call(["转人工吧"])
     call.line.hold_playback = True

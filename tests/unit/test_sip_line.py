@@ -22,9 +22,10 @@ from tests.sip_peers import LOCALHOST, Baresip, Scenario, Sipp, free_port, sdp_o
 from voice.audio import Audio, ulaw_encode
 from voice.line import AudioFrame, CallLine, Dtmf, Hangup
 from voice.telephony import PacedLine
+from voice.telephony.message import SipMessage, dtmf_from_info
 from voice.telephony.rtp import RtpLine, RtpPacket, RtpPortPool
 from voice.telephony.sdp import MediaAnswer, negotiate, parse_offer
-from voice.telephony.sip import SipMessage, SipServer, dtmf_from_info
+from voice.telephony.sip import SipServer
 
 RATE = 8000
 Serve = Callable[..., Awaitable[SipServer]]
