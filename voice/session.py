@@ -66,7 +66,7 @@ IDLE_WAIT_S = 0.2  # no frame for this long: count the time as silence
 PREROLL_FRAMES = 15  # 300 ms of audio kept from before speech was detected
 # Silence after which a decode-at-the-end engine starts decoding: most of its work is then
 # done while we still wait, patiently, to be sure the caller has finished.
-SPECULATE_MS = 300
+SPECULATE_MS = 250
 
 
 @dataclass(frozen=True)
