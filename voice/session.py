@@ -23,7 +23,7 @@ import contextlib
 import logging
 import re
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from time import monotonic
 
@@ -386,7 +386,7 @@ class CallSession:
             sentences = speak_sentences(self.engines.synthesizer, text, slow=self._slow)
             while True:
                 try:
-                    audio = await asyncio.to_thread(next, sentences, None)
+                    audio = await asyncio.to_thread(self._next_clip, sentences)
                 except PipelineError as exc:
                     log.warning("speech synthesis failed on call %s: %s", self.line.call_id, exc)
                     self._emit(ev.PipelineFailed(exc.code))
@@ -400,6 +400,12 @@ class CallSession:
         self._last_said, self._last_audio, self._last_slow = list(texts), spoken, self._slow
         self._silent_ticks = 0
         return spoken
+
+    def _next_clip(self, sentences: Iterator[Audio]) -> Audio | None:
+        """The next sentence, already at the line's rate: resampling is real work, done
+        here in the worker thread so the event loop keeps every call's audio on time."""
+        audio = next(sentences, None)
+        return None if audio is None else audio.resample(self.line.rate)
 
     async def _say_local(
         self,
