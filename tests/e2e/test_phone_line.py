@@ -85,12 +85,14 @@ async def test_a_spoken_question_is_answered_with_the_spoken_guide(
 async def test_a_complaint_by_voice_and_keypad_becomes_a_ticket(
     stack: RunningStack, tmp_path: Path
 ) -> None:
-    script = [(5.0, "ludeng"), (14.0, "jingan"), (21.0, "address"), (28.0, "zuotian")]
+    # Generous gaps: each answer comes well after the assistant has had time to hear
+    # the last one, even on a busy machine (a real caller waits for the question).
+    script = [(5.0, "ludeng"), (17.0, "jingan"), (26.0, "address"), (35.0, "zuotian")]
     # Keys: menu 2 我要找茬; 1 yes to the category; 1 yes to "this number?"; 2 the number
     # stays private; 1 yes to the read-back (filed); 1 yes to merging, if someone nearby
     # reported the same already.
-    keys = [(2.0, "2"), (10.0, "1#"), (34.0, "1#"), (40.0, "2#"), (46.0, "1#"), (54.0, "1#")]
-    caller, _ = await call(stack, tmp_path, script, keys, seconds=62)
+    keys = [(2.0, "2"), (13.0, "1#"), (43.0, "1#"), (50.0, "2#"), (57.0, "1#"), (65.0, "1#")]
+    caller, _ = await call(stack, tmp_path, script, keys, seconds=75)
     page, turns = last_call(stack, caller)
     match = re.search(r"(?:编号是|合并到编号) (\d{3} \d{3})", page)
     assert match, "\n".join(turns)
