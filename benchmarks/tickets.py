@@ -23,7 +23,10 @@ CONVERSATIONS = 30
 TICKETS = 1000
 CLIENTS = 20
 KEY = "bench-key"
-TURNS = ["我要投诉，路灯坏了", "对", "杨浦区", "国和路一百号", "跳过", "不留"]
+# Each conversation reports a lamp at its own address (国和路 100号, 101号, …): the same
+# address every time would turn every conversation after the first into a 并单 offer
+# (a possible duplicate) instead of a filing.
+TURNS = ["我要投诉，路灯坏了", "对", "杨浦区", "国和路{n}号", "跳过", "不留"]
 
 
 def _file_concurrently(web_url: str) -> tuple[int, int, int, float]:
@@ -67,10 +70,10 @@ def run() -> list[str]:
             sessions = make_session_factory(
                 make_engine(f"sqlite:///{stack.data_dir / 'liangwang.db'}")
             )
-            for _ in range(CONVERSATIONS):
+            for n in range(CONVERSATIONS):
                 cid = f"web-bench{uuid.uuid4().hex[:10]}"
                 for text in TURNS:
-                    stack.say(cid, text)
+                    stack.say(cid, text.format(n=100 + n))
                 sent_at = datetime.now(UTC)
                 t0 = time.perf_counter()
                 reply = stack.say(cid, "对")  # the last turn: read-back confirmed → filed

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -36,6 +36,7 @@ TRANSITIONS: dict[str, tuple[frozenset[Status], Status]] = {
 }
 DUPLICATE_WINDOW = timedelta(days=14)
 DUPLICATE_RADIUS_M = 300.0
+EARTH_RADIUS_M = 6_371_000
 
 
 class TransitionNotAllowed(ValueError):
@@ -305,34 +306,66 @@ def _distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
         math.sin((lat2 - lat1) / 2) ** 2
         + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
     )
-    return 2 * 6_371_000 * math.asin(math.sqrt(h))
+    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(h))
 
 
 def possible_duplicates(
     session: Session, new: NewTicket, now: datetime | None = None
 ) -> list[Ticket]:
-    """Open tickets of the same category, recent, at (about) the same place."""
+    """Open tickets of the same category, recent, at (about) the same place.
+
+    Filing asks this before storing, so it must not grow with everything open in the
+    category: the database narrows the candidates (same district for an address, a band
+    of latitude for a point) and returns only the few columns the check needs; the exact
+    check below then keeps the matches, and only those are loaded as tickets."""
     now = now or utcnow()
-    query = select(Ticket).where(
-        Ticket.category == new.category,
-        Ticket.status.not_in([s.value for s in FINAL]),
-        Ticket.requested_at >= now - DUPLICATE_WINDOW,
+    point = (new.lat, new.long) if new.lat is not None and new.long is not None else None
+    district = parse_district(new.district or "")
+    places = []
+    if point is not None:
+        # Within DUPLICATE_RADIUS_M means within that many metres of latitude, too.
+        band = math.degrees(DUPLICATE_RADIUS_M / EARTH_RADIUS_M) * 1.01
+        places.append(
+            and_(
+                Ticket.lat.is_not(None),
+                Ticket.long.is_not(None),
+                Ticket.lat.between(point[0] - band, point[0] + band),
+            )
+        )
+    if new.address:
+        by_address = and_(
+            Ticket.address != "",
+            Ticket.district.is_(None) if district is None else Ticket.district == district,
+        )
+        if point is not None:  # a ticket with a point of its own is judged by distance only
+            by_address = and_(by_address, or_(Ticket.lat.is_(None), Ticket.long.is_(None)))
+        places.append(by_address)
+    if not places:
+        return []
+    candidates = session.execute(
+        select(Ticket.id, Ticket.lat, Ticket.long, Ticket.address, Ticket.district).where(
+            Ticket.category == new.category,
+            Ticket.status.not_in([s.value for s in FINAL]),
+            Ticket.requested_at >= now - DUPLICATE_WINDOW,
+            or_(*places),
+        )
     )
-    out = []
-    for ticket in session.scalars(query.order_by(Ticket.requested_at.desc())):
-        if (
-            new.lat is not None
-            and new.long is not None
-            and ticket.lat is not None
-            and ticket.long is not None
-        ):
-            if _distance_m((new.lat, new.long), (ticket.lat, ticket.long)) <= DUPLICATE_RADIUS_M:
-                out.append(ticket)
+    matches = []
+    for id_, lat, long, address, ticket_district in candidates:
+        if point is not None and lat is not None and long is not None:
+            if _distance_m(point, (lat, long)) <= DUPLICATE_RADIUS_M:
+                matches.append(id_)
         elif (
             new.address
-            and ticket.address
-            and ticket.district == parse_district(new.district or "")
-            and (new.address in ticket.address or ticket.address in new.address)
+            and address
+            and ticket_district == district
+            and (new.address in address or address in new.address)
         ):
-            out.append(ticket)
-    return out
+            matches.append(id_)
+    if not matches:
+        return []
+    return list(
+        session.scalars(
+            select(Ticket).where(Ticket.id.in_(matches)).order_by(Ticket.requested_at.desc())
+        )
+    )

@@ -16,6 +16,8 @@ import actions.conversation as conversation_actions
 import actions.service_guide as service_guide_actions
 from actions.conversation import ActionFallbackChain, ActionHandoff, ActionRepeat
 from actions.services import Services
+from liangwang.complaints.validation import grouped
+from liangwang.intake import IntakeState
 from liangwang.models import HandoffRequest
 
 
@@ -188,24 +190,64 @@ def test_complaint_actions_take_down_save_and_file(sessions: sessionmaker[Sessio
         ("国和路100号", "x"),
         ("跳过", "x"),
         ("不留", "deny"),
-        ("对", "affirm"),
     ]:
         history.append(user(intent, text))
         _, result = _run_form_turn(sessions, history, state)
         state = result["complaint"]
-    assert result["complaint_input"] == "finished" and state["step"] == "done"
+        assert result == {"complaint": state, "complaint_input": None}
+    assert state["step"] == "readback"
+    # The yes that files: the same call says the number, clears the form's slots and
+    # ends the form (requested_slot None), so no further action runs in that turn.
+    history.append(user("affirm", "对"))
+    messages, result = _run_form_turn(sessions, history, state)
+    assert result == {"complaint": None, "complaint_input": None, "requested_slot": None}
+    assert [m["response"] for m in messages] == ["utter_complaint_filed"]
     with sessions() as s:
         [ticket] = s.scalars(select(Ticket)).all()
-        assert (ticket.number, ticket.category, ticket.district) == (
-            state["filed_number"],
+        assert (grouped(ticket.number), ticket.category, ticket.district) == (
+            messages[0]["number"],
             "streetlight",
             "杨浦区",
         )
         assert s.get(ComplaintDraft, "web-complainer") is None  # filed: draft gone
 
-    done = tracker(history, sender="web-complainer")
-    done.slots["complaint"] = state
+
+def test_a_read_back_never_confirmed_ends_the_form_unfiled_and_keeps_the_draft(
+    sessions: sessionmaker[Session],
+) -> None:
+    from liangwang.complaints.models import ComplaintDraft, Ticket
+
+    state = IntakeState(
+        step="readback",
+        category="streetlight",
+        description="路灯坏了",
+        district="杨浦区",
+        address="国和路100号",
+    ).to_dict()
+    history = [user("report_problem", "我要投诉，路灯坏了")]
+    replies = []
+    for _ in range(3):
+        history.append(user("x", "嗯嗯"))
+        messages, result = _run_form_turn(sessions, history, state)
+        replies.append([m["response"] for m in messages])
+        if result["complaint"] is not None:
+            state = result["complaint"]
+    assert replies == [
+        ["utter_complaint_hint_readback"],
+        ["utter_complaint_hint_readback"],
+        ["utter_complaint_not_filed"],
+    ]
+    assert result == {"complaint": None, "complaint_input": None, "requested_slot": None}
+    with sessions() as s:
+        assert s.scalars(select(Ticket)).all() == []
+        draft = s.get(ComplaintDraft, "web-complainer")
+        assert draft is not None and draft.data["step"] == "gave_up"
+
+
+def test_complaint_done_only_clears_the_form_slots_when_the_validation_said_it_all() -> None:
     dispatcher = CollectingDispatcher()
+    done = tracker([user("affirm", "对")], sender="web-complainer")
+    done.slots["complaint"] = None
     events = complaint_actions.ActionComplaintDone().run(dispatcher, done, {})
-    assert [m["response"] for m in dispatcher.messages] == ["utter_complaint_filed"]
+    assert dispatcher.messages == []
     assert events == [SlotSet("complaint", None), SlotSet("complaint_input", None)]

@@ -158,6 +158,33 @@ def test_duplicates_nearby_are_found_and_merged(sessions: sessionmaker[Session])
         assert second.status == Status.merged and second.merged_into_id == first.id
 
 
+def test_duplicates_by_address_need_the_same_district_and_two_points_go_by_distance(
+    sessions: sessionmaker[Session],
+) -> None:
+    with unit_of_work(sessions) as s:
+        by_words = tickets.file_ticket(s, lamp(), actor="web", now=NOW)  # no point
+        at_point = tickets.file_ticket(
+            s, lamp(address="国和路200号", lat=31.30, long=121.52), actor="web", now=NOW
+        )
+        no_district = tickets.file_ticket(
+            s, lamp(district=None, address="某某路1号"), actor="web", now=NOW
+        )
+
+        def found(**overrides: object) -> list[int]:
+            return [t.id for t in tickets.possible_duplicates(s, lamp(**overrides), NOW)]
+
+        assert found(address="国和路100号") == [by_words.id]  # part of the address
+        assert found(district="普陀", address="国和路100号") == []  # another district
+        # A point of our own: a ticket without one is still judged by its address …
+        assert found(address="国和路100号", lat=31.40, long=121.52) == [by_words.id]
+        # … one with a point only by the distance, whatever its address says.
+        assert found(address="国和路200号", lat=31.40, long=121.52) == []
+        assert found(address="别的地方", lat=31.3005, long=121.5205) == [at_point.id]
+        assert found(district=None, address="某某路1号") == [no_district.id]
+        assert found(address="某某路1号") == []
+        assert found(address="") == []
+
+
 def test_add_information_keeps_the_words(sessions: sessionmaker[Session]) -> None:
     with unit_of_work(sessions) as s:
         t = tickets.file_ticket(s, lamp(), actor="web")
