@@ -13,3 +13,11 @@ def texts(replies: list[dict[str, object]]) -> list[str]:
 def new_id(prefix: str = "e2e") -> str:
     """A fresh conversation id (the prefix names the channel, e.g. "web-")."""
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def sounds_like(expected: str, text: str) -> bool:
+    """``expected`` appears in ``text`` as heard: toneless pinyin, so a recogniser's
+    homophone (男精西路 for 南京西路) still counts, as it would for a person listening."""
+    from pypinyin import lazy_pinyin
+
+    return " ".join(lazy_pinyin(expected)) in " ".join(lazy_pinyin(text))
