@@ -1,10 +1,12 @@
 """Find services from what people actually say.
 
-Ranking works on *sounds*, not characters, so speech-recognition homophones match as well
-as the right characters do (设保卡 → 社保卡, 公基金 → 公积金): every service is a bag of
-the toneless pinyin syllables and syllable pairs of all its names (official, aliases,
-colloquial), weighted by TF-IDF, and a query is ranked by cosine similarity. Words that
-tell services apart (签注, 积分, 备案, 离婚) weigh more than words many share (证, 办).
+Ranking works on *sounds*, so speech-recognition homophones match (设保卡 → 社保卡,
+公基金 → 公积金): every service is a bag of the toneless pinyin syllables and syllable
+pairs of all its names (official, aliases, colloquial), and of their characters, weighted
+by TF-IDF, and a query is ranked by cosine similarity. The characters make the right
+words count for more than words that merely sound alike (需要 is not 续签, though both
+say "xu"); a homophone still matches on every sound. Words that tell services apart
+(签注, 积分, 备案, 离婚) weigh more than words many share (证, 办).
 
 For the best few, the names are then compared directly, which gives a reason a person can
 read ("读音和「社保卡」一样") and breaks ties:
@@ -64,6 +66,14 @@ def sound_grams(text: str) -> Counter[str]:
     grams = Counter(syl)
     grams.update(f"{a}_{b}" for a, b in itertools.pairwise(syl))
     return grams
+
+
+def grams(text: str) -> Counter[str]:
+    """What search compares: the sounds of a text, and its characters (marked, so that a
+    character never meets a syllable)."""
+    found = sound_grams(text)
+    found.update(f"字{ch}" for ch in normalize(text))
+    return found
 
 
 def _joined(seq: tuple[str, ...]) -> str:
@@ -134,7 +144,7 @@ class CatalogIndex:
         for service in services:
             bag: Counter[str] = Counter()
             for name in service.all_names():
-                bag.update(sound_grams(name))
+                bag.update(grams(name))
             bags[service.id] = bag
         df = Counter(g for bag in bags.values() for g in bag)
         n = len(bags)
@@ -150,9 +160,7 @@ class CatalogIndex:
 
     def _cosines(self, query: str) -> dict[str, float]:
         qvec = {
-            g: (1 + math.log(c)) * self._idf[g]
-            for g, c in sound_grams(query).items()
-            if g in self._idf
+            g: (1 + math.log(c)) * self._idf[g] for g, c in grams(query).items() if g in self._idf
         }
         qnorm = math.sqrt(sum(w * w for w in qvec.values()))
         if not qnorm:

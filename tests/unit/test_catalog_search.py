@@ -8,6 +8,7 @@ import pytest
 
 from liangwang.catalog.loader import load
 from liangwang.catalog.search import (
+    NAME_TIEBREAK,
     Candidate,
     CatalogIndex,
     choices,
@@ -44,6 +45,15 @@ def test_finds_the_service(index: CatalogIndex, query: str, service_id: str, rea
     assert best.service_id == service_id
     assert any(reason in why for why in best.why)
     assert is_found([best])
+
+
+def test_the_right_characters_count_for_more_than_the_same_sounds(index: CatalogIndex) -> None:
+    [right, *_] = index.search("我要办社保卡")
+    [homophone, *_] = index.search("我要办设保卡")
+    assert right.service_id == homophone.service_id == "social-security-card"
+    # More than the tie-break a name found in the text adds: the ranking itself prefers it.
+    assert right.score - homophone.score > NAME_TIEBREAK
+    assert is_found([homophone])
 
 
 def test_partial_name_still_finds_it(index: CatalogIndex) -> None:
