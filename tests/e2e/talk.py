@@ -6,8 +6,10 @@ import uuid
 
 
 def texts(replies: list[dict[str, object]]) -> list[str]:
-    """The text of each reply from Rasa's REST webhook."""
-    return [str(r.get("text")) for r in replies]
+    """The text of each reply from Rasa's REST webhook. Replies that carry only a
+    channel instruction (``custom``, e.g. for the phone line) are skipped, as every text
+    channel skips them."""
+    return [str(r["text"]) for r in replies if r.get("text") is not None]
 
 
 def new_id(prefix: str = "e2e") -> str:
