@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from benchmarks.stack import percentile
-from voice.audio import Audio, ulaw_decode, ulaw_encode
+from voice.audio import Audio
 from voice.models import install_whisper_base, vosk_ko_files
 from voice.ports import SpeechRecognizer
 from voice.stt_vosk import VoskRecognizer
@@ -22,8 +22,7 @@ FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
 
 def telephone(audio: Audio, rate: int) -> Audio:
     """``audio`` as a phone line delivers it: resampled, and through G.711 μ-law at 8 kHz."""
-    line = audio.resample(rate)
-    return Audio(ulaw_decode(ulaw_encode(line.pcm)), rate) if rate == 8000 else line
+    return audio.over_telephone() if rate == 8000 else audio.resample(rate)
 
 
 def measure_rtf(

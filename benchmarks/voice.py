@@ -28,10 +28,10 @@ from liangwang.ops.harness import RunningStack, make_stack
 from liangwang.settings import Settings, SttEngine
 from tests.sip_peers import Baresip
 from voice import events as ev
-from voice.app import build_engines, call_config
-from voice.audio import Audio, ulaw_decode, ulaw_encode
+from voice.app import build_engines, call_config, call_handler
+from voice.audio import Audio
 from voice.fakes import FakeLine
-from voice.line import AudioFrame, CallHandler, CallLine, Hangup
+from voice.line import AudioFrame, CallLine, Hangup
 from voice.models import install_whisper_base
 from voice.session import CallConfig, CallSession, VoiceEngines
 from voice.telephony import PacedLine
@@ -46,8 +46,7 @@ CALLS = 4
 
 
 def telephone(fixture: str) -> Audio:
-    audio = Audio.from_wav(FIXTURES / f"{fixture}.wav").resample(8000)
-    return Audio(ulaw_decode(ulaw_encode(audio.pcm)), 8000)
+    return Audio.from_wav(FIXTURES / f"{fixture}.wav").over_telephone()
 
 
 Latencies = tuple[list[float], list[float]]  # (after the detected end, after speech)
@@ -93,7 +92,12 @@ async def reply_latencies(
 
 async def four_calls(engines: VoiceEngines, settings: Settings, workdir: Path) -> dict[str, float]:
     lines: list[CallLine] = []
-    handle_call = _recording_handler(engines, settings, lines)
+
+    def keep_line(line: CallLine, event: ev.CallEvent) -> None:
+        if isinstance(event, ev.CallStarted):
+            lines.append(line)
+
+    handle_call = call_handler(engines, call_config(settings), on_event=keep_line)
     server = SipServer(handle_call, host="127.0.0.1", port=0, rtp_ports=range(31000, 31100))
     await server.start()
     clip = Audio.silence(2.0) + telephone("jinglaoka") + Audio.silence(6.0) + telephone("cailiao")
@@ -130,18 +134,6 @@ async def four_calls(engines: VoiceEngines, settings: Settings, workdir: Path) -
 
 def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.0f} ms"
-
-
-def _recording_handler(
-    engines: VoiceEngines, settings: Settings, lines: list[CallLine]
-) -> CallHandler:
-    config = call_config(settings)
-
-    async def handle(line: CallLine) -> None:
-        lines.append(line)
-        await CallSession(line, engines, config).run()
-
-    return handle
 
 
 def run() -> list[str]:

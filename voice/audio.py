@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import wave
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,6 +69,15 @@ class Audio:
 
         converted = soxr.resample(self.samples(), self.rate, rate, quality="HQ")
         return Audio(np.asarray(converted, dtype="<i2").tobytes(), rate)
+
+    @classmethod
+    def concat(cls, clips: Iterable[Audio], rate: int) -> Audio:
+        """The clips one after another, at ``rate`` (joined once, not pairwise)."""
+        return cls(b"".join(clip.resample(rate).pcm for clip in clips), rate)
+
+    def over_telephone(self) -> Audio:
+        """This audio as a phone line delivers it: 8 kHz, through G.711 μ-law and back."""
+        return Audio(ulaw_decode(ulaw_encode(self.resample(8000).pcm)), 8000)
 
     def __add__(self, other: Audio) -> Audio:
         return Audio(self.pcm + other.resample(self.rate).pcm, self.rate)

@@ -33,7 +33,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     call.set_defaults(func=cmd_call)
 
 
-def _print_event(event: ev.CallEvent) -> None:
+def print_event(event: ev.CallEvent) -> None:
     if isinstance(event, ev.Recognized):
         print(f"来电：{event.text or '（没听清）'}  [{event.confidence:.2f}]", flush=True)
     elif isinstance(event, ev.KeysEntered):
@@ -72,7 +72,7 @@ def cmd_call(args: argparse.Namespace) -> int:
 
     async def run() -> None:
         try:
-            await CallSession(line, engines, call_config(settings), on_event=_print_event).run()
+            await CallSession(line, engines, call_config(settings), on_event=print_event).run()
         finally:
             await engines.dialogue.aclose()
 

@@ -40,7 +40,4 @@ class FileLine(CallLine):
         self.hung_up = True
 
     def reply_audio(self, rate: int = 16000) -> Audio:
-        joined = Audio(b"", rate)
-        for clip in self.played:
-            joined = joined + clip
-        return joined
+        return Audio.concat(self.played, rate)

@@ -62,7 +62,7 @@ def run_microphone_call(settings: Settings, *, caller: str = "") -> int:
         print(f"没有可用的声卡库 / PortAudio is not available: {exc}")
         return 1
     from voice.app import build_engines, call_config
-    from voice.commands import _print_event
+    from voice.commands import print_event
     from voice.session import CallSession
 
     engines = build_engines(settings)
@@ -76,7 +76,7 @@ def run_microphone_call(settings: Settings, *, caller: str = "") -> int:
         with stream:
             print("请对着麦克风说话，按 Ctrl-C 挂断。/ Speak; Ctrl-C hangs up.", flush=True)
             try:
-                await CallSession(line, engines, call_config(settings), _print_event).run()
+                await CallSession(line, engines, call_config(settings), print_event).run()
             finally:
                 await engines.dialogue.aclose()
 

@@ -533,9 +533,7 @@ class CallSession:
         reply: Sequence[str],
         reply_audio: Sequence[Audio],
     ) -> None:
-        joined: Audio | None = None
-        for clip in reply_audio:
-            joined = clip if joined is None else joined + clip
+        joined = Audio.concat(reply_audio, reply_audio[0].rate) if reply_audio else None
         record = TurnRecord(
             index=self._turn_index,
             caller_audio=caller_audio,

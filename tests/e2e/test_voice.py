@@ -24,7 +24,7 @@ from liangwang.settings import Settings, SttEngine
 from tests.e2e.talk import sounds_like
 from voice import events as ev
 from voice.app import build_engines
-from voice.audio import Audio, ulaw_decode, ulaw_encode
+from voice.audio import Audio
 from voice.fakes import FakeLine
 from voice.line import AudioFrame, Dtmf, Hangup
 from voice.session import CallConfig, CallSession, VoiceEngines
@@ -36,8 +36,7 @@ CONFIG = CallConfig(end_silence_ms=800, digit_timeout_s=1.5)
 
 
 def telephone(fixture: str) -> Audio:
-    audio = Audio.from_wav(FIXTURES / f"{fixture}.wav").resample(8000)
-    return Audio(ulaw_decode(ulaw_encode(audio.pcm)), 8000)
+    return Audio.from_wav(FIXTURES / f"{fixture}.wav").over_telephone()
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-from voice.audio import Audio, ulaw_decode, ulaw_encode
+from voice.audio import Audio
 from voice.models import install_whisper_base, vosk_ko_files
 from voice.stt_vosk import VoskRecognizer
 from voice.stt_whisper import WhisperRecognizer
@@ -48,4 +48,4 @@ def vosk_ko_recognizer() -> VoskRecognizer:
 
 def telephone(audio: Audio) -> Audio:
     """What a caller's audio becomes on the line: 8 kHz G.711 μ-law, decoded again."""
-    return Audio(ulaw_decode(ulaw_encode(audio.resample(8000).pcm)), 8000)
+    return audio.over_telephone()
