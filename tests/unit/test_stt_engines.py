@@ -32,7 +32,17 @@ from voice.audio import Audio
 from voice.errors import AudioFormatError, ModelMissing
 from voice.ports import SpeechRecognizer, Transcript
 from voice.stt_vosk import VoskRecognizer, join_words, to_model_words, transcript_of
-from voice.stt_whisper import WhisperRecognizer, confidence_of, to_simplified
+from voice.stt_whisper import (
+    FULL_WINDOW_FRAMES,
+    SHORT_WINDOW_FRAMES,
+    TOKEN_ALLOWANCE,
+    TOKENS_PER_SECOND,
+    WhisperRecognizer,
+    confidence_of,
+    encoder_window,
+    to_simplified,
+    trim_window,
+)
 
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 KOREAN_ANSWERS = ["안녕하세요", "감사합니다", "서울 시청", "부산", "아니요", "네"]
@@ -314,16 +324,28 @@ def test_whisper_confidence_combines_token_probability_and_speech_probability() 
     assert 0.85 < mixed < 0.9
 
 
+class _CharTokenizer:
+    """One token per character, like Whisper's for common Chinese characters."""
+
+    def encode(self, text: str, add_special_tokens: bool = True) -> Any:
+        return type("Encoding", (), {"ids": list(range(len(text)))})()
+
+
 class _RecordingModel:
     """Stands in for the loaded model to show what Whisper is asked (the real model is
-    exercised above); answers in traditional characters, as Whisper often does."""
+    exercised above); answers in traditional characters, as Whisper often does, with the
+    given average log-probabilities in turn (the last one from then on)."""
 
-    def __init__(self) -> None:
+    hf_tokenizer = _CharTokenizer()
+
+    def __init__(self, logprobs: Sequence[float] = (-0.1,)) -> None:
         self.calls: list[dict[str, Any]] = []
+        self.logprobs = list(logprobs)
 
     def transcribe(self, samples: np.ndarray, **options: Any) -> tuple[list[Any], None]:
-        self.calls.append({"samples": samples, **options})
-        segment = type("Segment", (), {"text": " 我要轉人工", "avg_logprob": -0.1})()
+        self.calls.append({"samples": samples, "window": encoder_window(), **options})
+        logprob = self.logprobs.pop(0) if len(self.logprobs) > 1 else self.logprobs[0]
+        segment = type("Segment", (), {"text": " 我要轉人工", "avg_logprob": logprob})()
         segment.no_speech_prob = 0.0
         return [segment], None
 
@@ -348,3 +370,78 @@ def test_whisper_options_hints_and_script(monkeypatch: pytest.MonkeyPatch) -> No
     recognizer.transcribe(mandarin("tousu"), [f"事项{i}" for i in range(100)])
     assert model.calls[2]["hotwords"] is None
     assert model.calls[2]["initial_prompt"] == "以下是普通话的句子。"
+
+
+def test_a_short_turn_is_encoded_in_the_short_window_and_the_answer_is_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    model = _RecordingModel()
+    recognizer = WhisperRecognizer(Path("unused"))
+    monkeypatch.setattr(recognizer, "load", lambda: model)
+    audio = telephone(mandarin("tousu"))
+    recognizer.transcribe(audio)
+    assert [c["window"] for c in model.calls] == [SHORT_WINDOW_FRAMES]
+    want = TOKEN_ALLOWANCE + int(np.ceil(audio.duration_s * TOKENS_PER_SECOND))
+    assert model.calls[0]["max_new_tokens"] == want
+    # A long list of hints leaves less room: prompt and answer share 448 tokens.
+    long_turn = Audio.silence(25.0, 8000) + audio
+    recognizer.transcribe(long_turn, [f"地名{i}号" for i in range(15)])
+    prompt, hotwords = model.calls[1]["initial_prompt"], model.calls[1]["hotwords"]
+    prompt_tokens = 5 + len(" " + prompt) + len(" " + hotwords)  # one token per character
+    assert model.calls[1]["max_new_tokens"] == 448 - prompt_tokens - 1
+
+
+def test_an_unsure_short_window_answer_is_decoded_again_in_the_full_window(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    model = _RecordingModel([-1.3, -0.2])
+    recognizer = WhisperRecognizer(Path("unused"))
+    monkeypatch.setattr(recognizer, "load", lambda: model)
+    assert recognizer.transcribe(mandarin("tousu")).text == "我要转人工"
+    assert [c["window"] for c in model.calls] == [SHORT_WINDOW_FRAMES, None]
+    # Without a short window there is one decode, in the full window.
+    model.calls.clear()
+    full = WhisperRecognizer(Path("unused"), short_window=None)
+    monkeypatch.setattr(full, "load", lambda: model)
+    full.transcribe(mandarin("tousu"))
+    assert [c["window"] for c in model.calls] == [None]
+
+
+def test_trim_window_keeps_the_audio_and_a_margin_and_never_widens() -> None:
+    features = np.zeros((80, FULL_WINDOW_FRAMES), dtype=np.float32)
+    features[:, :420] = 0.5
+    assert trim_window(features, 1500).shape == (80, 1500)
+    assert trim_window(features, 300).shape == (80, 520)  # 420 heard + 100 margin
+    assert trim_window(features[None], 300).shape == (1, 80, 520)
+    features[3, 2950] = -0.1  # audio to the very end: the whole window stays
+    assert trim_window(features, 300).shape == (80, FULL_WINDOW_FRAMES)
+    assert trim_window(np.zeros((80, 3000)), 1500).shape == (80, 1500)
+
+
+def test_whisper_short_window_hears_the_cases_mostly_without_falling_back(
+    whisper: WhisperRecognizer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The short window must actually carry the turns (test_whisper_hears_mandarin checks
+    the words): a fallback on every turn would be slower than the full window alone."""
+    windows: list[int | None] = []
+    decode = WhisperRecognizer._decode
+
+    def spy(self: WhisperRecognizer, *args: Any) -> Any:
+        windows.append(args[-1])
+        return decode(self, *args)
+
+    monkeypatch.setattr(WhisperRecognizer, "_decode", spy)
+    for fixture_id, (hints, _) in MANDARIN_CASES.items():
+        recognize(whisper, telephone(mandarin(fixture_id)), hints)
+    short = windows.count(SHORT_WINDOW_FRAMES)
+    assert short == len(MANDARIN_CASES)  # every turn tried the short window first
+    assert windows.count(None) <= 2, windows
+
+
+def test_whisper_repeating_itself_stops_within_the_turn(whisper: WhisperRecognizer) -> None:
+    """Whisper base answers 对对对 with 对 until its 448 tokens run out (seconds of
+    decoding); the answer is bounded by what the turn could hold."""
+    audio = telephone(mandarin("duiduidui"))
+    text = recognize(whisper, audio).text
+    assert text.startswith("对对对")
+    assert len(text) <= TOKEN_ALLOWANCE + audio.duration_s * TOKENS_PER_SECOND
