@@ -83,6 +83,11 @@ class Settings(BaseSettings):
     audiosocket_port: Port = 9092
     # Silence that ends a caller's turn. Older callers pause mid-sentence: be patient.
     voice_end_silence_ms: Annotated[int, Field(ge=300, le=5000)] = 1000
+    # Once the words so far are recognised: a finished request ends after the quick
+    # silence, words that promise more (嗯, 然后, 但是…) wait the hesitant one. Answers to
+    # confirmations, descriptions, addresses and numbers never end before the default.
+    voice_quick_end_silence_ms: Annotated[int, Field(ge=300, le=5000)] = 600
+    voice_hesitant_end_silence_ms: Annotated[int, Field(ge=300, le=10000)] = 2000
     # Silence after our prompt before a gentle reprompt (twice, then a person is offered).
     voice_reprompt_after_s: Annotated[float, Field(ge=2, le=60)] = 8.0
     # Longest single caller turn; endless line noise cannot hold the call.
@@ -91,6 +96,19 @@ class Settings(BaseSettings):
     voice_digit_timeout_s: Annotated[float, Field(ge=1, le=15)] = 3.0
     # SIP URI of the staff line for "转人工" (REFER). Empty: staff call the citizen back.
     voice_handoff_uri: str = ""
+
+    @model_validator(mode="after")
+    def _patience_in_order(self) -> Settings:
+        if not (
+            self.voice_quick_end_silence_ms
+            <= self.voice_end_silence_ms
+            <= self.voice_hesitant_end_silence_ms
+        ):
+            raise ValueError(
+                "need LIANGWANG_VOICE_QUICK_END_SILENCE_MS <= LIANGWANG_VOICE_END_SILENCE_MS "
+                "<= LIANGWANG_VOICE_HESITANT_END_SILENCE_MS"
+            )
+        return self
 
     @model_validator(mode="after")
     def _rtp_range_is_a_range(self) -> Settings:

@@ -47,6 +47,8 @@ FIXED_PROMPTS = (
 def call_config(settings: Settings) -> CallConfig:
     return CallConfig(
         end_silence_ms=settings.voice_end_silence_ms,
+        quick_end_silence_ms=settings.voice_quick_end_silence_ms,
+        hesitant_end_silence_ms=settings.voice_hesitant_end_silence_ms,
         reprompt_after_s=settings.voice_reprompt_after_s,
         max_turn_s=settings.voice_max_turn_s,
         digit_timeout_s=settings.voice_digit_timeout_s,

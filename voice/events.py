@@ -28,6 +28,14 @@ class BargeIn(CallEvent):
 
 
 @dataclass(frozen=True)
+class PatienceSet(CallEvent):
+    """The words so far set how long the caller's closing silence may last."""
+
+    patience: str  # quick | default | hesitant (voice/endpointing.py)
+    end_silence_ms: int
+
+
+@dataclass(frozen=True)
 class TurnEnded(CallEvent):
     """End of the caller's speech was detected (after the patient silence)."""
 

@@ -104,9 +104,20 @@ class _ScriptedStream:
 class _ScriptedPreviewStream(_ScriptedStream):
     """Like Whisper's stream: can transcribe what it has so far (the next script line)."""
 
+    words: str | None = None  # this utterance's script line, taken at the first preview
+
     def preview(self) -> Transcript:
         self.owner.previews.append(self.received)
-        return Transcript(self.owner.script[0] if self.owner.script else "", 0.9)
+        if self.words is None:
+            self.words = self.owner.script.pop(0) if self.owner.script else ""
+        return Transcript(self.words, 0.9)
+
+    def finish(self) -> Transcript:
+        if self.words is None:
+            return super().finish()
+        self.owner.finishes += 1
+        self.owner.heard_bytes.append(self.received)
+        return Transcript(self.words, 0.9)
 
 
 @dataclass

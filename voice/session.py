@@ -7,7 +7,9 @@ session counts wall-clock time as silence instead.
 
 Turn-taking:
 - caller speech while we talk stops our playback at once (barge-in);
-- a patient silence ends the caller's turn (``end_silence_ms``);
+- a patient silence ends the caller's turn (``end_silence_ms``); once the words so far
+  are decoded, a finished request ends sooner and a hesitation waits longer
+  (voice/endpointing.py);
 - silence after our prompt: a gentle reprompt, twice, then a person is offered, then a
   polite goodbye;
 - "再说一遍" or ``*`` repeats; "说慢一点" slows our speech for the rest of the call;
@@ -33,6 +35,7 @@ from liangwang.guide import Say
 from liangwang.wording import render, responses
 from voice import events as ev
 from voice.audio import FRAME_MS, Audio
+from voice.endpointing import CAREFUL_EXPECTATIONS, Patience, judge
 from voice.errors import PipelineError
 from voice.hints import RecognitionHints
 from voice.keypad import HANDOFF, HandOver, KeyAction, Keypad, RepeatLast, SendText
@@ -71,11 +74,24 @@ SPECULATE_MS = 250
 
 @dataclass(frozen=True)
 class CallConfig:
+    # Silence that ends a turn. The default applies until the words so far are known
+    # (voice/endpointing.py): then a finished request ends after the quick patience, words
+    # that promise more wait the hesitant one.
     end_silence_ms: int = 1000
+    quick_end_silence_ms: int = 600
+    hesitant_end_silence_ms: int = 2000
     reprompt_after_s: float = 8.0
     max_turn_s: float = 30.0
     digit_timeout_s: float = 3.0
     handoff_uri: str = ""
+
+    def end_silence(self, patience: Patience) -> int:
+        """Milliseconds of silence for ``patience``; the default stays between the other two."""
+        if patience is Patience.QUICK:
+            return min(self.quick_end_silence_ms, self.end_silence_ms)
+        if patience is Patience.HESITANT:
+            return max(self.hesitant_end_silence_ms, self.end_silence_ms)
+        return self.end_silence_ms
 
 
 @dataclass
@@ -97,6 +113,8 @@ class _Turn:
     # Decoding started during the closing silence (see SPECULATE_MS); dropped when the
     # caller speaks again, used when the turn ends with only silence after it.
     preview: asyncio.Task[Transcript] | None = None
+    # Whether the preview's words have set this silence's patience yet.
+    judged: bool = False
 
 
 def _ticks(seconds: float) -> int:
@@ -135,6 +153,7 @@ class CallSession:
         self._turn_ended_at: float | None = None
         self._latency_ms: int | None = None
         self._hints: tuple[str, ...] = ()  # what the caller is likely to answer next
+        self._careful = False  # the answer must not be cut short (voice/endpointing.py)
         self._ended: str | None = None
         self.conversation_id = f"{CHANNEL}:{line.caller or line.call_id}"
 
@@ -198,21 +217,36 @@ class CallSession:
         await self._feed(pcm)
         if self._turn is None:
             return
+        if signal is not TurnEvent.TURN_ENDED:
+            self._speculate(self._turn)
+            signal = self._judge_patience(self._turn)
         if signal is TurnEvent.TURN_ENDED:
             await self._end_turn()
-        else:
-            self._speculate(self._turn)
 
     def _speculate(self, turn: _Turn) -> None:
         quiet_ms = self._detector.silence_frames * FRAME_MS
         if quiet_ms == 0:
             turn.preview = None  # the caller went on: that decode is out of date
+            if turn.judged:
+                turn.judged = False
+                self._detector.set_patience(self.config.end_silence_ms)
         elif (
             quiet_ms >= SPECULATE_MS
             and turn.preview is None
             and isinstance(turn.stream, PreviewStream)
         ):
             turn.preview = asyncio.create_task(asyncio.to_thread(turn.stream.preview))
+
+    def _judge_patience(self, turn: _Turn) -> TurnEvent:
+        """Once the preview's words are known, they set how long this silence may last."""
+        preview = turn.preview
+        if turn.judged or preview is None or not preview.done() or preview.exception():
+            return TurnEvent.NONE  # a failed decode fails at the end of the turn, as usual
+        turn.judged = True
+        patience = judge(preview.result().text, careful=self._careful)
+        ms = self.config.end_silence(patience)
+        self._emit(ev.PatienceSet(patience.value, ms))
+        return self._detector.set_patience(ms)
 
     async def _start_turn(self) -> None:
         if self.line.playing:
@@ -354,6 +388,7 @@ class CallSession:
         self._keypad.choices = buttons
         self._keypad.expects_number = _wants(replies, "number")
         expect = next((str(m.custom["expect"]) for m in replies if "expect" in m.custom), None)
+        self._careful = expect in CAREFUL_EXPECTATIONS or self._keypad.expects_number
         titles = [str(b.get("title", "")) for b in buttons if b.get("payload") != HANDOFF]
         self._hints = self.engines.hints.for_turn(expect, titles)
         audio = await self._speak(texts, "reply")

@@ -83,17 +83,31 @@ class EndOfTurnDetector:
         self.start_frames = start_frames
         self.start_window = start_window
         self.frame_ms = frame_ms
-        self.end_silence_frames = math.ceil(end_silence_ms / frame_ms)
+        self.default_end_silence_frames = math.ceil(end_silence_ms / frame_ms)
         self.max_turn_frames = math.ceil(max_turn_ms / frame_ms)
         self.reset()
 
     def reset(self) -> None:
         """Ready for the next turn."""
+        self.end_silence_frames = self.default_end_silence_frames
         self._window: deque[tuple[int, bool]] = deque(maxlen=self.start_window)
         self.frames = 0  # frames pushed so far
         self.speech_start_frame: int | None = None
         self.last_speech_frame: int | None = None
         self.end_reason: EndReason | None = None
+
+    def set_patience(self, end_silence_ms: int) -> TurnEvent:
+        """Change the silence that ends this turn (``reset`` restores the default); ends the
+        turn at once if the caller has already been quiet that long."""
+        self.end_silence_frames = max(1, math.ceil(end_silence_ms / self.frame_ms))
+        if (
+            not self.turn_ended
+            and self.speech_started
+            and self.silence_frames >= self.end_silence_frames
+        ):
+            self.end_reason = EndReason.SILENCE
+            return TurnEvent.TURN_ENDED
+        return TurnEvent.NONE
 
     @property
     def speech_started(self) -> bool:

@@ -47,6 +47,8 @@ def dialogue_script(turn: UserTurn) -> list[BotMessage]:
         return [BotMessage(text="在哪个区？"), BotMessage(custom={"expect": "district"})]
     if turn.text == "我要投诉":
         return [BotMessage(text="留个电话吧。"), BotMessage(custom={"voice": "number"})]
+    if turn.text == "提交吧":
+        return [BotMessage(text="我念一遍……对吗？"), BotMessage(custom={"expect": "yes_no"})]
     return [BotMessage(text=f"您说的是：{turn.text}")]
 
 
@@ -154,6 +156,63 @@ async def test_decoding_starts_in_the_closing_silence_and_is_used_at_the_end() -
     assert call.recognizer.finishes == 0  # the end of the turn waited for nothing more
     assert ev.Recognized("我想办敬老卡", 0.9) in call.events
     assert call.sent() == ["/greet", "我想办敬老卡"]
+
+
+PATIENT = CallConfig(
+    end_silence_ms=1000,
+    quick_end_silence_ms=400,
+    hesitant_end_silence_ms=2000,
+    reprompt_after_s=5.0,
+    digit_timeout_s=1.0,
+)
+
+
+def preview_call(heard: list[str]) -> Call:
+    call = Call(heard, config=PATIENT)
+    call.recognizer.with_preview = True
+    return call
+
+
+async def test_a_finished_request_ends_after_the_quick_silence() -> None:
+    call = preview_call(["我想办敬老卡"])
+    # 700 ms of silence, then the caller hangs up: only the quick patience ends the turn.
+    call.line.feed(speech_frames(600), silence_frames(700), Hangup())
+    await call.run()
+    assert ev.PatienceSet("quick", 400) in call.events
+    assert call.sent() == ["/greet", "我想办敬老卡"]
+
+
+async def test_the_default_patience_waits_longer_than_the_quick_one() -> None:
+    call = Call(["我想办敬老卡"], config=PATIENT)  # no preview: the words are not known
+    call.line.feed(speech_frames(600), silence_frames(700), Hangup())
+    await call.run()
+    assert not any(isinstance(e, ev.PatienceSet) for e in call.events)
+    assert call.sent() == ["/greet"]  # the caller hung up before the turn ended
+    assert call.transcripts.turns["call-1"][-1].recognized == "我想办敬老卡"  # but it is kept
+
+
+async def test_a_hesitation_waits_for_the_rest_of_the_sentence() -> None:
+    call = preview_call(["我想问一下，"])
+    # A 1.5 s pause would end a turn at the default 1 s; after "我想问一下，" it does not.
+    call.line.feed(speech_frames(600), silence_frames(1500), utterance(), Hangup())
+    await call.run()
+    assert ev.PatienceSet("hesitant", 2000) in call.events
+    assert [type(e).__name__ for e in call.events].count("SpeechStarted") == 1
+    first, second = call.recognizer.previews
+    assert second > first  # decoded again with the words after the pause
+
+
+@pytest.mark.parametrize("prompt", ["提交吧", "我要投诉"])  # a confirmation; a phone number
+async def test_answers_the_dialogue_must_not_cut_short_keep_the_default(prompt: str) -> None:
+    call = preview_call([prompt, "对"])
+    call.line.feed(speech_frames(600), silence_frames(700), speech_frames(400))
+    call.line.feed(silence_frames(700), Hangup())
+    await call.run()
+    assert [e for e in call.events if isinstance(e, ev.PatienceSet)] == [
+        ev.PatienceSet("quick", 400),
+        ev.PatienceSet("default", 1000),
+    ]
+    assert call.sent() == ["/greet", prompt]  # "对" had not ended when the caller hung up
 
 
 async def test_caller_speech_stops_our_playback() -> None:

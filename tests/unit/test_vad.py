@@ -161,3 +161,30 @@ def test_bad_settings_are_refused() -> None:
         EndOfTurnDetector(start_frames=6, start_window=5)
     with pytest.raises(ValueError):
         EndOfTurnDetector(end_silence_ms=0)
+
+
+def test_patience_can_change_within_a_turn_and_reset_restores_it() -> None:
+    detector = EndOfTurnDetector(end_silence_ms=1000)
+    _feed(detector, [T] * 5 + [F] * 10)
+    assert detector.set_patience(2000) is TurnEvent.NONE
+    assert _feed(detector, [F] * 100) == [(4 + 100, TurnEvent.TURN_ENDED)]
+    detector.reset()
+    assert detector.end_silence_frames == 50
+
+
+def test_a_shorter_patience_ends_at_once_when_the_silence_is_already_that_long() -> None:
+    detector = EndOfTurnDetector(end_silence_ms=1000)
+    _feed(detector, [T] * 5 + [F] * 20)
+    assert detector.set_patience(600) is TurnEvent.NONE  # 20 of 30 frames so far
+    assert _feed(detector, [F] * 20) == [(4 + 30, TurnEvent.TURN_ENDED)]
+    detector.reset()
+    _feed(detector, [T] * 5 + [F] * 35)
+    assert detector.set_patience(600) is TurnEvent.TURN_ENDED
+    assert detector.end_reason is EndReason.SILENCE
+
+
+def test_patience_before_speech_does_not_end_anything() -> None:
+    detector = EndOfTurnDetector(end_silence_ms=1000)
+    _feed(detector, [F] * 80)
+    assert detector.set_patience(300) is TurnEvent.NONE
+    assert not detector.turn_ended
