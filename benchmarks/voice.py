@@ -35,7 +35,7 @@ from voice.audio import Audio
 from voice.fakes import FakeLine
 from voice.line import AudioFrame, CallLine, Hangup
 from voice.models import install_whisper_base
-from voice.session import CallConfig, CallSession, VoiceEngines
+from voice.session import SPECULATE_MS, CallConfig, CallSession, VoiceEngines
 from voice.telephony import PacedLine
 from voice.telephony.sip import SipServer
 
@@ -201,7 +201,8 @@ def run() -> list[str]:
         "",
         "The caller's words are the natural test recordings of tests/fixtures/voice, each",
         "through an 8 kHz μ-law round trip, delivered in real time (20 ms frames every",
-        "20 ms). Whisper (beam 1, int8, short encoder window) starts decoding after 250 ms",
+        "20 ms). Whisper (beam 1, int8, short encoder window) starts decoding after "
+        f"{SPECULATE_MS} ms",
         "of silence; its words set the patience (voice/endpointing.py); then one Rasa turn",
         "and espeak-ng's first sentence.",
     ]

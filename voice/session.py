@@ -68,8 +68,10 @@ _NOT_WORDS = re.compile(r"[\s\W_]+")
 IDLE_WAIT_S = 0.2  # no frame for this long: count the time as silence
 PREROLL_FRAMES = 15  # 300 ms of audio kept from before speech was detected
 # Silence after which a decode-at-the-end engine starts decoding: most of its work is then
-# done while we still wait, patiently, to be sure the caller has finished.
-SPECULATE_MS = 250
+# done while we still wait to be sure the caller has finished, and its words set how long
+# that wait is. Pauses between words are shorter; a decode overtaken by more speech is
+# dropped (it costs CPU, not time).
+SPECULATE_MS = 150
 
 
 @dataclass(frozen=True)
