@@ -31,3 +31,16 @@ def test_scaled_profile_refuses_to_default_its_stores(monkeypatch: pytest.Monkey
 def test_empty_token_means_no_telegram(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LIANGWANG_TELEGRAM_TOKEN", "")
     assert load_settings().telegram_token is None
+
+
+def test_end_of_turn_patiences_must_be_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load_settings()
+    assert (
+        settings.voice_quick_end_silence_ms,
+        settings.voice_end_silence_ms,
+        settings.voice_hesitant_end_silence_ms,
+    ) == (600, 1000, 2000)
+    monkeypatch.setenv("LIANGWANG_VOICE_QUICK_END_SILENCE_MS", "1500")
+    with pytest.raises(SettingsError) as err:
+        load_settings()
+    assert "LIANGWANG_VOICE_QUICK_END_SILENCE_MS" in str(err.value)
