@@ -95,7 +95,8 @@ def encoder_window() -> int | None:
 def trim_window(features: np.ndarray, min_frames: int) -> np.ndarray:
     """The window's features up to the end of the audio plus a margin, at least
     ``min_frames`` wide (never wider than given). The padding faster-whisper adds is exact
-    zeros; a column of real log-mel features is never all zero."""
+    zeros; a column of real log-mel features is all zero only by rare coincidence, and
+    then at worst trailing silence is taken for padding."""
     heard = np.any(features != 0.0, axis=tuple(range(features.ndim - 1)))  # per column
     columns = np.flatnonzero(heard)
     used = int(columns[-1]) + 1 if columns.size else 0
