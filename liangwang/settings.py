@@ -88,6 +88,8 @@ class Settings(BaseSettings):
     # confirmations, descriptions, addresses and numbers never end before the default.
     voice_quick_end_silence_ms: Annotated[int, Field(ge=300, le=5000)] = 600
     voice_hesitant_end_silence_ms: Annotated[int, Field(ge=300, le=10000)] = 2000
+    # Recognised words below this confidence count as not heard: the caller is asked again.
+    voice_min_confidence: Annotated[float, Field(ge=0, le=1)] = 0.2
     # Silence after our prompt before a gentle reprompt (twice, then a person is offered).
     voice_reprompt_after_s: Annotated[float, Field(ge=2, le=60)] = 8.0
     # Longest single caller turn; endless line noise cannot hold the call.

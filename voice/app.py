@@ -53,6 +53,7 @@ def call_config(settings: Settings) -> CallConfig:
         max_turn_s=settings.voice_max_turn_s,
         digit_timeout_s=settings.voice_digit_timeout_s,
         handoff_uri=settings.voice_handoff_uri,
+        min_confidence=settings.voice_min_confidence,
     )
 
 

@@ -95,36 +95,35 @@ class _ScriptedStream:
     def finish(self) -> Transcript:
         self.owner.finishes += 1
         self.owner.heard_bytes.append(self.received)
-        if not self.owner.script:
-            return Transcript("", 0.0)
-        return Transcript(self.owner.script.pop(0), 0.9)
+        return self.owner.next_line()
 
 
 @dataclass
 class _ScriptedPreviewStream(_ScriptedStream):
     """Like Whisper's stream: can transcribe what it has so far (the next script line)."""
 
-    words: str | None = None  # this utterance's script line, taken at the first preview
+    words: Transcript | None = None  # this utterance's script line, taken at the first preview
 
     def preview(self) -> Transcript:
         self.owner.previews.append(self.received)
         if self.words is None:
-            self.words = self.owner.script.pop(0) if self.owner.script else ""
-        return Transcript(self.words, 0.9)
+            self.words = self.owner.next_line()
+        return self.words
 
     def finish(self) -> Transcript:
         if self.words is None:
             return super().finish()
         self.owner.finishes += 1
         self.owner.heard_bytes.append(self.received)
-        return Transcript(self.words, 0.9)
+        return self.words
 
 
 @dataclass
 class ScriptedRecognizer:
-    """Answers each utterance with the next line of ``script``."""
+    """Answers each utterance with the next line of ``script`` (a text is heard with
+    confidence 0.9; a ``Transcript`` as given)."""
 
-    script: list[str] = field(default_factory=list)
+    script: list[str | Transcript] = field(default_factory=list)
     name: str = "scripted"
     fail_on_accept: bool = False
     with_preview: bool = False  # streams that decode only at the end, like Whisper's
@@ -132,6 +131,12 @@ class ScriptedRecognizer:
     hints_seen: list[tuple[str, ...]] = field(default_factory=list)
     previews: list[int] = field(default_factory=list)  # bytes heard at each preview
     finishes: int = 0
+
+    def next_line(self) -> Transcript:
+        if not self.script:
+            return Transcript("", 0.0)
+        line = self.script.pop(0)
+        return line if isinstance(line, Transcript) else Transcript(line, 0.9)
 
     def start(self, rate: int, hints: Sequence[str] = ()) -> _ScriptedStream:
         self.hints_seen.append(tuple(hints))

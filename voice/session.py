@@ -86,6 +86,8 @@ class CallConfig:
     max_turn_s: float = 30.0
     digit_timeout_s: float = 3.0
     handoff_uri: str = ""
+    # Below this recogniser confidence the words are taken as not heard (asked again).
+    min_confidence: float = 0.2
 
     def end_silence(self, patience: Patience) -> int:
         """Milliseconds of silence for ``patience``; the default stays between the other two."""
@@ -245,7 +247,9 @@ class CallSession:
         if turn.judged or preview is None or not preview.done() or preview.exception():
             return TurnEvent.NONE  # a failed decode fails at the end of the turn, as usual
         turn.judged = True
-        patience = judge(preview.result().text, careful=self._careful)
+        heard = preview.result()
+        words = heard.text if heard.confidence >= self.config.min_confidence else ""
+        patience = judge(words, careful=self._careful)
         ms = self.config.end_silence(patience)
         self._emit(ev.PatienceSet(patience.value, ms))
         return self._detector.set_patience(ms)
@@ -326,7 +330,9 @@ class CallSession:
 
     async def _heard(self, text: str, confidence: float, audio: Audio) -> None:
         plain = _plain(text)
-        if not plain:
+        if not plain or confidence < self.config.min_confidence:
+            # A guess is not an answer: line noise under a yes/no question comes out of
+            # Whisper as 对 with a few per cent confidence, and must not confirm anything.
             await self._say_local(["utter_voice_not_heard"], "not-heard", audio, text, confidence)
             return
         self._reprompts = 0

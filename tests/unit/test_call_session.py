@@ -20,6 +20,7 @@ from voice.fakes import (
     speech_frames,
 )
 from voice.line import Dtmf, Hangup
+from voice.ports import Transcript
 from voice.session import CallConfig, CallSession, VoiceEngines
 
 GREETING = BotMessage(
@@ -351,6 +352,16 @@ async def test_nothing_recognised_asks_again_politely() -> None:
     await call.run()
     assert call.spoken("not-heard") == [(responses()["utter_voice_not_heard"][0]["text"],)]
     assert call.sent() == ["/greet"]
+
+
+async def test_a_low_confidence_guess_is_asked_again_not_sent() -> None:
+    call = Call([Transcript("对 错了 不留", 0.03)])
+    call.line.feed(utterance(), Hangup())
+    await call.run()
+    assert call.spoken("not-heard") == [(responses()["utter_voice_not_heard"][0]["text"],)]
+    assert call.sent() == ["/greet"]
+    turn = call.transcripts.turns["call-1"][-1]
+    assert (turn.recognized, turn.confidence) == ("对 错了 不留", 0.03)  # kept for staff
 
 
 async def test_goodbye_hangs_up_after_speaking() -> None:

@@ -30,7 +30,9 @@ from tests.unit.speech_models import (
 )
 from voice.audio import Audio
 from voice.errors import AudioFormatError, ModelMissing
+from voice.hints import YES_NO, RecognitionHints
 from voice.ports import SpeechRecognizer, Transcript
+from voice.session import CallConfig
 from voice.stt_vosk import VoskRecognizer, join_words, to_model_words, transcript_of
 from voice.stt_whisper import (
     FULL_WINDOW_FRAMES,
@@ -445,3 +447,23 @@ def test_whisper_repeating_itself_stops_within_the_turn(whisper: WhisperRecogniz
     text = recognize(whisper, audio).text
     assert text.startswith("对对对")
     assert len(text) <= TOKEN_ALLOWANCE + audio.duration_s * TOKENS_PER_SECOND
+
+
+@pytest.mark.parametrize("rate", [8000, 16000])
+def test_line_noise_under_hints_is_a_guess_below_the_call_loops_floor(
+    whisper: WhisperRecognizer, rate: int
+) -> None:
+    """With hints in the prompt, Whisper base turns hiss into the hints themselves (对 错了…);
+    only their confidence tells them from real answers. The call loop asks again below
+    ``CallConfig.min_confidence``: real short answers must stay above it, noise below."""
+    floor = CallConfig().min_confidence
+    hints = RecognitionHints()
+    for seed in (7, 8):
+        hiss = np.random.default_rng(seed).normal(0, 60, int(1.5 * rate)).astype("<i2")
+        for expect in ("yes_no", "district", "complaint"):
+            guess = recognize(whisper, Audio(hiss.tobytes(), rate), hints.for_turn(expect))
+            assert guess.confidence < floor, (expect, guess)
+    for fixture_id in ("dui", "shi", "budui", "buduibudui", "duiduidui"):
+        audio = mandarin(fixture_id)
+        heard = recognize(whisper, telephone(audio) if rate == 8000 else audio, YES_NO)
+        assert heard.confidence >= floor, (fixture_id, heard)
