@@ -72,11 +72,6 @@ PREROLL_FRAMES = 15  # 300 ms of audio kept from before speech was detected
 # that wait is. Pauses between words are shorter; a decode overtaken by more speech is
 # dropped (it costs CPU, not time).
 SPECULATE_MS = 150
-# Silence after which the last word has surely faded: a turn that waits at least the default
-# patience (careful answers, hesitations) is decoded again from here, so that addresses and
-# descriptions are read with their full ending (Whisper base hears 南京西路 as 男君西路 when
-# the audio stops 150 ms after the last syllable, right from 200 ms on).
-SETTLED_MS = 400
 
 
 @dataclass(frozen=True)
@@ -122,10 +117,8 @@ class _Turn:
     # Decoding started during the closing silence (see SPECULATE_MS); dropped when the
     # caller speaks again, used when the turn ends with only silence after it.
     preview: asyncio.Task[Transcript] | None = None
-    # The patience the preview's words set for this silence (None: not known yet), and
-    # whether the settled decode (SETTLED_MS) has started.
-    patience: Patience | None = None
-    settled: bool = False
+    # Whether the preview's words have set this silence's patience yet.
+    judged: bool = False
 
 
 def _ticks(seconds: float) -> int:
@@ -238,35 +231,27 @@ class CallSession:
         quiet_ms = self._detector.silence_frames * FRAME_MS
         if quiet_ms == 0:
             turn.preview = None  # the caller went on: that decode is out of date
-            turn.settled = False
-            if turn.patience is not None:
-                turn.patience = None
+            if turn.judged:
+                turn.judged = False
                 self._detector.set_patience(self.config.end_silence_ms)
-            return
-        if not isinstance(turn.stream, PreviewStream):
-            return
-        if quiet_ms >= SPECULATE_MS and turn.preview is None:
-            turn.preview = asyncio.create_task(asyncio.to_thread(turn.stream.preview))
         elif (
-            quiet_ms >= SETTLED_MS
-            and turn.patience not in (None, Patience.QUICK)
-            and not turn.settled
+            quiet_ms >= SPECULATE_MS
+            and turn.preview is None
+            and isinstance(turn.stream, PreviewStream)
         ):
-            turn.settled = True  # there is time: decode again with the whole ending
             turn.preview = asyncio.create_task(asyncio.to_thread(turn.stream.preview))
 
     def _judge_patience(self, turn: _Turn) -> TurnEvent:
         """Once the preview's words are known, they set how long this silence may last."""
         preview = turn.preview
-        if turn.patience is not None or preview is None or not preview.done():
-            return TurnEvent.NONE
-        if preview.exception():
+        if turn.judged or preview is None or not preview.done() or preview.exception():
             return TurnEvent.NONE  # a failed decode fails at the end of the turn, as usual
+        turn.judged = True
         heard = preview.result()
         words = heard.text if heard.confidence >= self.config.min_confidence else ""
-        turn.patience = judge(words, careful=self._careful)
-        ms = self.config.end_silence(turn.patience)
-        self._emit(ev.PatienceSet(turn.patience.value, ms))
+        patience = judge(words, careful=self._careful)
+        ms = self.config.end_silence(patience)
+        self._emit(ev.PatienceSet(patience.value, ms))
         return self._detector.set_patience(ms)
 
     async def _start_turn(self) -> None:

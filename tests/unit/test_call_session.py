@@ -199,21 +199,8 @@ async def test_a_hesitation_waits_for_the_rest_of_the_sentence() -> None:
     await call.run()
     assert ev.PatienceSet("hesitant", 2000) in call.events
     assert [type(e).__name__ for e in call.events].count("SpeechStarted") == 1
-    previews = call.recognizer.previews
-    assert previews == sorted(previews) and previews[-1] > previews[0]  # the words after
-
-
-async def test_a_careful_answer_is_decoded_again_once_its_ending_has_settled() -> None:
-    call = preview_call(["提交吧", "南京西路一百号"])
-    call.line.feed(speech_frames(600), silence_frames(700), speech_frames(600))
-    call.line.feed(silence_frames(1200), Hangup())
-    await call.run()
-    assert call.sent() == ["/greet", "提交吧", "南京西路一百号"]
-    quick_turn, careful_turn = call.recognizer.previews[:1], call.recognizer.previews[1:]
-    assert len(quick_turn) == 1  # a quick turn is not decoded again
-    # The careful one: decoded after 150 ms of silence to judge it, again after 400 ms.
-    assert len(careful_turn) == 2
-    assert careful_turn[1] - careful_turn[0] == (400 - 150) // 20 * 320  # 8 kHz frames
+    first, second = call.recognizer.previews
+    assert second > first  # decoded again with the words after the pause
 
 
 @pytest.mark.parametrize("prompt", ["提交吧", "我要投诉"])  # a confirmation; a phone number
