@@ -72,6 +72,11 @@ PREROLL_FRAMES = 15  # 300 ms of audio kept from before speech was detected
 # that wait is. Pauses between words are shorter; a decode overtaken by more speech is
 # dropped (it costs CPU, not time).
 SPECULATE_MS = 150
+# Careful answers (addresses, descriptions, confirmations) wait at least the default
+# patience anyway; they are decoded with a longer ending, because Whisper base hears a
+# name's last syllable better with it (南京西路 as 男君西路 when the audio stops 150 ms
+# after it, rightly from 200 ms on).
+CAREFUL_SPECULATE_MS = 250
 
 
 @dataclass(frozen=True)
@@ -235,7 +240,7 @@ class CallSession:
                 turn.judged = False
                 self._detector.set_patience(self.config.end_silence_ms)
         elif (
-            quiet_ms >= SPECULATE_MS
+            quiet_ms >= (CAREFUL_SPECULATE_MS if self._careful else SPECULATE_MS)
             and turn.preview is None
             and isinstance(turn.stream, PreviewStream)
         ):

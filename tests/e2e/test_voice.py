@@ -123,7 +123,7 @@ async def test_a_complaint_by_voice_and_keypad_is_filed(
     call.keys("1#")  # if someone nearby reported it already: yes, merge (并单)
     await call.run()
     said = call.said()
-    assert "路灯" in said and "静安区" in said and sounds_like("南京西路", said)
+    assert "路灯" in said and "静安区" in said and sounds_like("南京西路", said), call.heard()
     match = re.search(r"(?:编号是|合并到编号) (\d{3} \d{3})", said)
     assert match, call.replies()
     number = match.group(1).replace(" ", "")

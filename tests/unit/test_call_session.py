@@ -203,6 +203,18 @@ async def test_a_hesitation_waits_for_the_rest_of_the_sentence() -> None:
     assert second > first  # decoded again with the words after the pause
 
 
+async def test_a_careful_answer_is_decoded_with_a_longer_ending() -> None:
+    call = preview_call(["提交吧", "南京西路一百号"])
+    call.line.feed(silence_frames(500), speech_frames(600), silence_frames(700))
+    call.line.feed(speech_frames(600), silence_frames(1200), Hangup())
+    await call.run()
+    assert call.sent() == ["/greet", "提交吧", "南京西路一百号"]
+    open_turn, careful_turn = call.recognizer.previews
+    frame = 160 * 2  # 20 ms at 8 kHz
+    # The same pre-roll and speech: the careful turn's decode had 100 ms more silence.
+    assert careful_turn - open_turn == (250 - 150) // 20 * frame
+
+
 @pytest.mark.parametrize("prompt", ["提交吧", "我要投诉"])  # a confirmation; a phone number
 async def test_answers_the_dialogue_must_not_cut_short_keep_the_default(prompt: str) -> None:
     call = preview_call([prompt, "对"])
