@@ -116,22 +116,6 @@ class ValidateComplaintForm(FormValidationAction):
         return {"complaint": state.to_dict(), "complaint_input": None}
 
 
-class ActionComplaintDone(Action):
-    """Says the filed number and clears the form's slots. No rule runs it any more (the
-    validation does both when the intake finishes); kept because the domain declares it."""
-
-    def name(self) -> str:
-        return "action_complaint_done"
-
-    def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
-        state = IntakeState.from_dict(tracker.get_slot("complaint"))
-        if state is not None and state.step == "done":
-            _say(dispatcher, _intake(tracker).done_messages(state))
-        return [SlotSet("complaint", None), SlotSet("complaint_input", None)]
-
-
 class ActionGreet(Action):
     """Greets; mentions an unfinished complaint, and news about the citizen's tickets
     (how phone callers hear status changes: on their next call)."""

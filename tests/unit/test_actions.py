@@ -242,12 +242,3 @@ def test_a_read_back_never_confirmed_ends_the_form_unfiled_and_keeps_the_draft(
         assert s.scalars(select(Ticket)).all() == []
         draft = s.get(ComplaintDraft, "web-complainer")
         assert draft is not None and draft.data["step"] == "gave_up"
-
-
-def test_complaint_done_only_clears_the_form_slots_when_the_validation_said_it_all() -> None:
-    dispatcher = CollectingDispatcher()
-    done = tracker([user("affirm", "对")], sender="web-complainer")
-    done.slots["complaint"] = None
-    events = complaint_actions.ActionComplaintDone().run(dispatcher, done, {})
-    assert dispatcher.messages == []
-    assert events == [SlotSet("complaint", None), SlotSet("complaint_input", None)]
