@@ -86,6 +86,7 @@ class _ScriptedStream:
     owner: ScriptedRecognizer
     rate: int
     received: int = 0
+    words: Transcript | None = None  # this utterance's script line, taken when first asked
 
     def accept(self, pcm: bytes) -> None:
         if self.owner.fail_on_accept:
@@ -95,27 +96,21 @@ class _ScriptedStream:
     def finish(self) -> Transcript:
         self.owner.finishes += 1
         self.owner.heard_bytes.append(self.received)
-        return self.owner.next_line()
+        return self._words()
+
+    def _words(self) -> Transcript:
+        if self.words is None:
+            self.words = self.owner.next_line()
+        return self.words
 
 
 @dataclass
 class _ScriptedPreviewStream(_ScriptedStream):
     """Like Whisper's stream: can transcribe what it has so far (the next script line)."""
 
-    words: Transcript | None = None  # this utterance's script line, taken at the first preview
-
     def preview(self) -> Transcript:
         self.owner.previews.append(self.received)
-        if self.words is None:
-            self.words = self.owner.next_line()
-        return self.words
-
-    def finish(self) -> Transcript:
-        if self.words is None:
-            return super().finish()
-        self.owner.finishes += 1
-        self.owner.heard_bytes.append(self.received)
-        return self.words
+        return self._words()
 
 
 @dataclass

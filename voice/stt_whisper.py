@@ -73,7 +73,6 @@ UNSURE_LOGPROB = -1.0
 # Fast Mandarin is 6-7 characters a second and a character is one to three tokens.
 TOKENS_PER_SECOND = 15
 TOKEN_ALLOWANCE = 20
-MAX_TOKENS = 448  # the decoder's context: prompt and answer together
 _REPLACEMENT = "\ufffd"  # half a character: a multi-byte token cut off mid-way
 
 log = logging.getLogger(__name__)
@@ -263,14 +262,16 @@ class WhisperRecognizer:
         """Tokens the answer may take: what the turn could hold, within what the decoder's
         context leaves after the prompt (start-of-previous, hotwords, prompt, then the
         start, language, task and no-timestamps tokens)."""
-        tokenizer = self.load().hf_tokenizer
+        model = self.load()
+        tokenizer = model.hf_tokenizer
         prompt_tokens = 5 + sum(
             len(tokenizer.encode(" " + text, add_special_tokens=False).ids)
             for text in (prompt, hotwords)
             if text
         )
         wanted = TOKEN_ALLOWANCE + math.ceil(seconds * TOKENS_PER_SECOND)
-        return max(1, min(wanted, MAX_TOKENS - prompt_tokens - 1))
+        # max_length: the decoder's context (448), prompt and answer together.
+        return max(1, min(wanted, int(model.max_length) - prompt_tokens - 1))
 
     def _usable_hints(self, hints: Sequence[str]) -> list[str]:
         phrases = list(dict.fromkeys(h.strip() for h in hints if h.strip()))

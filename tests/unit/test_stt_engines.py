@@ -339,6 +339,7 @@ class _RecordingModel:
     given average log-probabilities in turn (the last one from then on)."""
 
     hf_tokenizer = _CharTokenizer()
+    max_length = 448  # Whisper's decoder context
 
     def __init__(self, logprobs: Sequence[float] = (-0.1,)) -> None:
         self.calls: list[dict[str, Any]] = []
