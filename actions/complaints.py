@@ -16,49 +16,42 @@ from rasa_sdk.forms import REQUESTED_SLOT
 from rasa_sdk.types import DomainDict
 
 from actions.services import services
+from actions.tracker import (
+    caller_phone,
+    channel,
+    latest_intent,
+    latest_text,
+    metadata,
+    utter,
+)
 from liangwang.complaints import tickets
 from liangwang.complaints.categories import load_categories
 from liangwang.complaints.desk import StoredDesk, delete_draft, load_draft, save_draft
+from liangwang.complaints.intake import FINISHED, Intake, IntakeState, Message, Step
+from liangwang.complaints.models import TicketAction
 from liangwang.complaints.status import status_says
-from liangwang.complaints.validation import InvalidInput, ticket_number
+from liangwang.complaints.updates import news_for
+from liangwang.complaints.validation import InvalidInput
 from liangwang.db import unit_of_work
-from liangwang.guide import Say, fragments_from_responses, parse_age
-from liangwang.intake import Intake, IntakeState, Message
-
-FINISHED = ("done", "gave_up")
-
-
-def _say(dispatcher: CollectingDispatcher, says: list[Say]) -> None:
-    for say in says:
-        dispatcher.utter_message(response=say.response, buttons=say.buttons or None, **say.vars)
-
-
-def _channel(tracker: Tracker) -> str:
-    metadata = tracker.latest_message.get("metadata") or {}
-    return str(metadata.get("channel") or "web")
+from liangwang.labels import TICKET_NOTES
+from liangwang.spoken import grouped, parse_age, ticket_number
+from liangwang.wording import Say, fragments_from_responses
 
 
 def _message(tracker: Tracker) -> Message:
-    latest = tracker.latest_message
-    metadata: dict[str, Any] = latest.get("metadata") or {}
-    location = metadata.get("location") or {}
+    facts = metadata(tracker)
+    location = facts.get("location") or {}
     return Message(
-        text=latest.get("text") or "",
-        intent=(latest.get("intent") or {}).get("name") or "",
+        text=latest_text(tracker),
+        intent=latest_intent(tracker),
         lat=location.get("lat"),
         long=location.get("long"),
-        media_url=metadata.get("media_url"),
+        media_url=facts.get("media_url"),
     )
 
 
 def _intake(tracker: Tracker) -> Intake:
-    return Intake(load_categories(), _channel(tracker), tracker.sender_id)
-
-
-def _caller_phone(tracker: Tracker) -> str | None:
-    metadata = tracker.latest_message.get("metadata") or {}
-    caller = metadata.get("caller")
-    return str(caller) if caller else None
+    return Intake(load_categories(), channel(tracker), tracker.sender_id)
 
 
 class ActionAskComplaintInput(Action):
@@ -79,9 +72,9 @@ class ActionAskComplaintInput(Action):
                 if draft is not None and draft.step not in FINISHED and draft.description:
                     state = intake.resume(draft)
                 else:
-                    says, state = intake.start(_message(tracker), _caller_phone(tracker))
-                save_draft(session, tracker.sender_id, _channel(tracker), state.to_dict())
-        _say(dispatcher, says + intake.prompt(state))
+                    says, state = intake.start(_message(tracker), caller_phone(tracker))
+                save_draft(session, tracker.sender_id, channel(tracker), state.to_dict())
+        utter(dispatcher, says + intake.prompt(state))
         return [SlotSet("complaint", state.to_dict())]
 
 
@@ -104,13 +97,13 @@ class ValidateComplaintForm(FormValidationAction):
             says, state = intake.handle(
                 state, _message(tracker), StoredDesk(session, actor=tracker.sender_id)
             )
-            if state.step == "done":
+            if state.step == Step.done:
                 delete_draft(session, tracker.sender_id)
             else:
-                save_draft(session, tracker.sender_id, _channel(tracker), state.to_dict())
-        if state.step == "done":
+                save_draft(session, tracker.sender_id, channel(tracker), state.to_dict())
+        if state.step == Step.done:
             says = [*says, *intake.done_messages(state)]
-        _say(dispatcher, says)
+        utter(dispatcher, says)
         if state.step in FINISHED:
             return {"complaint": None, "complaint_input": None, REQUESTED_SLOT: None}
         return {"complaint": state.to_dict(), "complaint_input": None}
@@ -128,15 +121,11 @@ class ActionGreet(Action):
     ) -> list[EventType]:
         dispatcher.utter_message(response="utter_greet")
         fragments = fragments_from_responses(domain.get("responses", {}))
-        news: list[Say] = []
         with unit_of_work(services().sessions) as session:
             draft = IntakeState.from_dict(load_draft(session, tracker.sender_id))
-            for ticket in tickets.for_identity(session, tracker.sender_id):
-                if ticket.status != "received" and ticket.notified_status != ticket.status:
-                    news += status_says(ticket, load_categories(), fragments)
-                    ticket.notified_status = ticket.status
+            news = news_for(session, tracker.sender_id, load_categories(), fragments)
         if news:
-            _say(dispatcher, [Say("utter_ticket_updates_since"), *news])
+            utter(dispatcher, [Say("utter_ticket_updates_since"), *news])
         if draft is not None and draft.step not in FINISHED and draft.description:
             dispatcher.utter_message(response="utter_complaint_draft_waiting")
         return []
@@ -152,14 +141,13 @@ class ActionTicketStatus(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         fragments = fragments_from_responses(domain.get("responses", {}))
-        text = tracker.latest_message.get("text") or ""
-        digits = ticket_number(text)
+        digits = ticket_number(latest_text(tracker))
         with unit_of_work(services().sessions) as session:
             if digits is not None:
                 ticket = tickets.by_number(session, digits)
                 if ticket is None:
                     dispatcher.utter_message(
-                        response="utter_ticket_not_found", number=" ".join(digits)
+                        response="utter_ticket_not_found", number=grouped(digits)
                     )
                     return []
                 others = 0
@@ -170,9 +158,9 @@ class ActionTicketStatus(Action):
                     return []
                 ticket, others = mine[0], len(mine) - 1
             says = status_says(ticket, load_categories(), fragments)
-            ticket.notified_status = ticket.status
-            ask_rating = ticket.status == "closed" and ticket.rating is None
-        _say(dispatcher, says)
+            ticket.mark_told()
+            ask_rating = ticket.awaiting_rating
+        utter(dispatcher, says)
         if others:
             dispatcher.utter_message(response="utter_ticket_more", count=str(others))
         if ask_rating:
@@ -187,15 +175,11 @@ class ActionRateTicket(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        text = tracker.latest_message.get("text") or ""
+        text = latest_text(tracker)
         stars = parse_age(text)  # a small number said in digits or Chinese numerals
         with unit_of_work(services().sessions) as session:
             ticket = next(
-                (
-                    t
-                    for t in tickets.for_identity(session, tracker.sender_id)
-                    if t.status == "closed" and t.rating is None
-                ),
+                (t for t in tickets.for_identity(session, tracker.sender_id) if t.awaiting_rating),
                 None,
             )
             if ticket is None:
@@ -232,7 +216,7 @@ class ActionAddInformation(Action):
             except InvalidInput:
                 dispatcher.utter_message(response="utter_complaint_hint_description")
                 return [SlotSet("supplement_text", None)]
-            number = " ".join(ticket.number)
+            number = grouped(ticket.number)
         dispatcher.utter_message(response="utter_supplement_added", number=number)
         return [SlotSet("supplement_text", None)]
 
@@ -251,7 +235,7 @@ class ActionWithdrawTicket(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        intent = latest_intent(tracker)
         with unit_of_work(services().sessions) as session:
             ticket = next(
                 (t for t in tickets.for_identity(session, tracker.sender_id) if t.is_open), None
@@ -259,13 +243,17 @@ class ActionWithdrawTicket(Action):
             if ticket is None:
                 dispatcher.utter_message(response="utter_nothing_to_withdraw")
                 return []
-            number = " ".join(ticket.number)
+            number = grouped(ticket.number)
             if intent not in ("affirm", "deny"):
                 dispatcher.utter_message(response="utter_confirm_withdraw", number=number)
                 return [SlotSet("confirming", "withdraw")]
             if intent == "affirm":
                 tickets.transition(
-                    session, ticket, "withdraw", actor=tracker.sender_id, note="市民撤回"
+                    session,
+                    ticket,
+                    TicketAction.withdraw,
+                    actor=tracker.sender_id,
+                    note=TICKET_NOTES["withdrawn_by_citizen"],
                 )
                 dispatcher.utter_message(response="utter_withdrawn", number=number)
             else:

@@ -10,6 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.services import services
+from actions.tracker import channel, latest_intent
 from liangwang.conversation import consecutive_misses, fallback_step, last_bot_turn
 from liangwang.db import unit_of_work
 from liangwang.handoff import request_handoff
@@ -26,7 +27,7 @@ class ActionHandoff(Action):
             request_handoff(
                 session,
                 conversation_id=tracker.sender_id,
-                channel=_channel(tracker),
+                channel=channel(tracker),
                 last_user_text=_last_meaningful_user_text(tracker),
             )
         dispatcher.utter_message(response="utter_handoff")
@@ -60,17 +61,9 @@ class ActionFallbackChain(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        step = fallback_step(
-            consecutive_misses(tracker.events), tracker.latest_message.get("intent", {}).get("name")
-        )
+        step = fallback_step(consecutive_misses(tracker.events), latest_intent(tracker))
         dispatcher.utter_message(response=step.response)
         return [SlotSet("pending_offer", "human" if step.offers_human else None)]
-
-
-def _channel(tracker: Tracker) -> str:
-    """Our channel name (sent as metadata by every channel), else Rasa's input channel."""
-    metadata = tracker.latest_message.get("metadata") or {}
-    return str(metadata.get("channel") or tracker.get_latest_input_channel() or "unknown")
 
 
 def _last_meaningful_user_text(tracker: Tracker) -> str:

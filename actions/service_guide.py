@@ -1,4 +1,4 @@
-"""The 一网通办 guide action: every guide intent comes here; liangwang.guide decides."""
+"""The 一网通办 guide action: every guide intent comes here; liangwang.catalog.guide decides."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.services import services
+from actions.tracker import latest_intent, latest_text, utter
+from liangwang.catalog.guide import Guide, GuideState, Turn
 from liangwang.catalog.store import StoredCatalog
 from liangwang.db import unit_of_work
-from liangwang.guide import Guide, GuideState, Turn, fragments_from_responses
+from liangwang.wording import fragments_from_responses
 
 
 def _entity(tracker: Tracker, name: str) -> str | None:
@@ -27,10 +29,9 @@ class ActionServiceGuide(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        message = tracker.latest_message
         turn = Turn(
-            intent=(message.get("intent") or {}).get("name") or "",
-            text=message.get("text") or "",
+            intent=latest_intent(tracker),
+            text=latest_text(tracker),
             service=_entity(tracker, "service"),
             district=_entity(tracker, "district"),
         )
@@ -40,6 +41,5 @@ class ActionServiceGuide(Action):
         with unit_of_work(deps.sessions) as session:
             catalog = StoredCatalog(deps.catalog_index.get(session), session)
             says, state = Guide(catalog, fragments).respond(state, turn)
-        for say in says:
-            dispatcher.utter_message(response=say.response, buttons=say.buttons or None, **say.vars)
+        utter(dispatcher, says)
         return [SlotSet("guide", state.to_slot())]

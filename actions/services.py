@@ -8,7 +8,7 @@ from functools import cache
 from sqlalchemy.orm import Session, sessionmaker
 
 from liangwang.catalog.store import IndexCache
-from liangwang.db import make_engine, make_session_factory
+from liangwang.db import sessions_for
 from liangwang.settings import load_settings
 
 
@@ -21,4 +21,4 @@ class Services:
 @cache
 def services() -> Services:
     settings = load_settings()
-    return Services(sessions=make_session_factory(make_engine(settings.effective_database_url)))
+    return Services(sessions=sessions_for(settings.effective_database_url))

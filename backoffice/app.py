@@ -25,9 +25,7 @@ HERE = Path(__file__).resolve().parent
 def create_app(settings: Settings | None = None, engine: DialogueEngine | None = None) -> FastAPI:
     settings = settings or load_settings()
     db_engine = make_engine(settings.effective_database_url)
-    dialogue = engine or RasaRestEngine(
-        settings.rasa_url, timeout_s=settings.turn_timeout_s, max_chars=settings.max_message_chars
-    )
+    dialogue = engine or RasaRestEngine.from_settings(settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -6,6 +6,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse
 
 from backoffice.deps import DbSession, State
+from liangwang.labels import BACK_OFFICE_ERRORS
 from liangwang.transcripts import call_by_id, recent_calls
 
 router = APIRouter()
@@ -22,7 +23,7 @@ def call_list(request: Request, state: State, session: DbSession) -> HTMLRespons
 def call_detail(call_pk: int, request: Request, state: State, session: DbSession) -> HTMLResponse:
     call = call_by_id(session, call_pk)
     if call is None:
-        raise HTTPException(404, "没有这通电话")
+        raise HTTPException(404, BACK_OFFICE_ERRORS["no_such_call"])
     return state.templates.TemplateResponse(
         request, "staff_call.html", {"call": call, "turns": list(call.turns)}
     )
@@ -34,5 +35,5 @@ def recording(folder: str, name: str, state: State) -> FileResponse:
     path = (root / folder / name).resolve()
     # Only files inside the recordings folder, whatever the URL says.
     if not path.is_relative_to(root) or path.suffix != ".wav" or not path.is_file():
-        raise HTTPException(404, "没有这段录音")
+        raise HTTPException(404, BACK_OFFICE_ERRORS["no_such_recording"])
     return FileResponse(path, media_type="audio/wav")

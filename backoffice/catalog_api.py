@@ -8,8 +8,9 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel
 
 from backoffice.deps import DbSession, State
-from liangwang.catalog.districts import parse_district
 from liangwang.catalog.search import close_candidates
+from liangwang.districts import parse_district
+from liangwang.labels import BACK_OFFICE_ERRORS
 
 router = APIRouter(prefix="/api/catalog")
 
@@ -41,7 +42,9 @@ def search(
     if district:
         district_name = parse_district(district)
         if district_name is None:
-            raise HTTPException(422, f"不认识的区：{district} / unknown district")
+            raise HTTPException(
+                422, BACK_OFFICE_ERRORS["unknown_district"].format(district=district)
+            )
     index = state.catalog_index.get(session)
     candidates = index.search(q, limit=limit)
     out = []

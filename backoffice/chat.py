@@ -9,9 +9,9 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from backoffice.deps import State
+from liangwang.conversation import Channel
 from liangwang.dialogue import DialogueError, MessageTooLong, UserTurn, check_length
-from liangwang.guide import Say
-from liangwang.wording import render
+from liangwang.wording import Say, render
 
 router = APIRouter()
 
@@ -46,7 +46,11 @@ async def chat(body: ChatIn, state: State) -> ChatOut:
     try:
         check_length(text, state.settings.max_message_chars)
         replies = await state.dialogue.send(
-            UserTurn(conversation_id=f"web-{body.conversation_id}", text=text, channel="web")
+            UserTurn(
+                conversation_id=Channel.web.conversation_id(body.conversation_id),
+                text=text,
+                channel=Channel.web,
+            )
         )
     except MessageTooLong as exc:
         too_long = Say(

@@ -15,13 +15,13 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
 from backoffice.deps import DbSession, State
-from liangwang.catalog.districts import parse_district
 from liangwang.complaints import tickets
 from liangwang.complaints.categories import Category, load_categories
 from liangwang.complaints.models import FINAL, Ticket
 from liangwang.complaints.tickets import NewTicket
 from liangwang.complaints.validation import InvalidInput
-from liangwang.models import utcnow
+from liangwang.db import utcnow
+from liangwang.districts import parse_district
 
 PREFIX = "/open311/v2"
 MAX_RANGE = timedelta(days=90)

@@ -16,21 +16,12 @@ from sqlalchemy import select
 from backoffice.deps import DbSession, State
 from liangwang.complaints import tickets
 from liangwang.complaints.categories import load_categories
-from liangwang.complaints.models import Ticket
+from liangwang.complaints.models import Ticket, TicketAction
 from liangwang.complaints.tickets import TRANSITIONS, TransitionNotAllowed
 from liangwang.handoff import open_handoffs
+from liangwang.labels import STAFF_ACTION_NAMES, STATUS_NAMES
 
 router = APIRouter()
-
-STATUS_NAMES = {
-    "received": "受理", "dispatched": "已派单", "processing": "处置中", "answered": "已答复",
-    "closed": "办结", "returned": "退回", "withdrawn": "撤回", "merged": "合并",
-}  # fmt: skip
-ACTION_NAMES = {
-    "dispatch": "派单", "start": "开始处置", "answer": "答复", "close": "办结",
-    "return": "退回", "withdraw": "撤回",
-}  # fmt: skip
-
 
 @router.get("/", response_class=HTMLResponse)
 def staff_home(request: Request, state: State, session: DbSession) -> HTMLResponse:
@@ -62,7 +53,7 @@ def ticket_detail(number: str, request: Request, state: State, session: DbSessio
     allowed = [
         a
         for a, (sources, _) in TRANSITIONS.items()
-        if ticket.status in sources and a in ACTION_NAMES
+        if ticket.status in sources and a in STAFF_ACTION_NAMES
     ]
     return state.templates.TemplateResponse(
         request,
@@ -70,7 +61,7 @@ def ticket_detail(number: str, request: Request, state: State, session: DbSessio
         {
             "t": ticket,
             "status_names": STATUS_NAMES,
-            "action_names": ACTION_NAMES,
+            "action_names": STAFF_ACTION_NAMES,
             "allowed": allowed,
             "category": load_categories().by_code.get(ticket.category),
             "overdue": tickets.is_overdue(ticket),
@@ -90,13 +81,13 @@ def ticket_action(
     ticket = tickets.by_number(session, number)
     if ticket is None:
         raise HTTPException(404, "no such ticket")
-    if action not in ACTION_NAMES:
+    if action not in STAFF_ACTION_NAMES:
         raise HTTPException(400, f"unknown action {action}")
     try:
         tickets.transition(
             session,
             ticket,
-            action,
+            TicketAction(action),
             actor=staff,
             note=note.strip(),
             department=department.strip() or None,

@@ -20,8 +20,8 @@ from benchmarks.stack import percentile
 from liangwang.catalog.loader import load
 from liangwang.catalog.search import CatalogIndex, choices, exact_match
 from liangwang.catalog.store import SAMPLE_CATALOG
-from liangwang.ops.rasa_engine import rasa_bin, rasa_env, train
 from liangwang.settings import PROJECT_ROOT, Settings
+from ops.rasa_engine import rasa_bin, rasa_env, train
 
 NLU_HELDOUT = EVAL_DIR / "nlu_heldout.yml"
 

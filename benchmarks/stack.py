@@ -9,9 +9,9 @@ import uuid
 from pathlib import Path
 
 from benchmarks.machine import child_processes, command_line, own_rss_mib, rss_mib
-from liangwang.ops.harness import make_stack
-from liangwang.ops.rasa_engine import train
 from liangwang.settings import Settings
+from ops.harness import make_stack
+from ops.rasa_engine import train
 
 # A mix of turns answered by rules alone and turns that call the action server.
 TURNS = ["你好", "你能做什么", "你是机器人吗", "再说一遍", "谢谢", "帮我查查明天天气"]

@@ -16,8 +16,8 @@ import httpx
 
 from benchmarks.stack import percentile
 from liangwang.complaints import tickets
-from liangwang.db import make_engine, make_session_factory, unit_of_work
-from liangwang.ops.harness import make_stack
+from liangwang.db import sessions_for, unit_of_work
+from ops.harness import make_stack
 
 CONVERSATIONS = 30
 TICKETS = 1000
@@ -67,9 +67,7 @@ def run() -> list[str]:
         stack.start()
         try:
             stored_ms, round_trip_ms = [], []
-            sessions = make_session_factory(
-                make_engine(f"sqlite:///{stack.data_dir / 'liangwang.db'}")
-            )
+            sessions = sessions_for(f"sqlite:///{stack.data_dir / 'liangwang.db'}")
             for n in range(CONVERSATIONS):
                 cid = f"web-bench{uuid.uuid4().hex[:10]}"
                 for text in TURNS:

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from benchmarks.stack import percentile
 from voice.ports import SpeechSynthesizer
-from voice.tts import CachedSynthesizer, EspeakSynthesizer, speak_sentences, split_sentences
+from voice.speech_text import split_sentences
+from voice.tts import CachedSynthesizer, EspeakSynthesizer, speak_sentences
 
 # Replies of the length the dialogue gives, with the numbers it reads out.
 TEXTS = [

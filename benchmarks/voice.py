@@ -26,8 +26,8 @@ from pathlib import Path
 
 from benchmarks.machine import own_rss_mib
 from benchmarks.stack import percentile
-from liangwang.ops.harness import RunningStack, make_stack
 from liangwang.settings import Settings, SttEngine
+from ops.harness import RunningStack, make_stack
 from tests.sip_peers import Baresip
 from voice import events as ev
 from voice.app import build_engines, call_config, call_handler

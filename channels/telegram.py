@@ -22,8 +22,8 @@ from telegram.ext import (
 
 from liangwang.complaints.categories import load_categories
 from liangwang.complaints.updates import pending_updates
-from liangwang.conversation import BotMessage
-from liangwang.db import make_engine, make_session_factory, unit_of_work
+from liangwang.conversation import BotMessage, Channel
+from liangwang.db import sessions_for, unit_of_work
 from liangwang.dialogue import (
     DialogueEngine,
     DialogueError,
@@ -31,9 +31,8 @@ from liangwang.dialogue import (
     RasaRestEngine,
     UserTurn,
 )
-from liangwang.guide import Say
 from liangwang.settings import Settings, load_settings
-from liangwang.wording import fragments, render
+from liangwang.wording import Say, fragments, render
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +40,9 @@ log = logging.getLogger(__name__)
 def conversation_id(update: Update) -> str:
     user = update.effective_user
     chat = update.effective_chat
-    return f"telegram-{user.id if user else chat.id if chat else 'unknown'}"
+    return Channel.telegram.conversation_id(
+        str(user.id if user else chat.id if chat else "unknown")
+    )
 
 
 def keyboard(message: BotMessage) -> InlineKeyboardMarkup | None:
@@ -64,7 +65,7 @@ class TelegramRelay:
         chat = update.effective_chat
         if chat is None:
             return
-        turn = UserTurn(conversation_id(update), text, "telegram", metadata or {})
+        turn = UserTurn(conversation_id(update), text, Channel.telegram, metadata or {})
         try:
             replies = await self._engine.send(turn)
         except MessageTooLong as exc:
@@ -110,10 +111,12 @@ async def push_updates_once(app: Application, sessions: sessionmaker[Session]) -
     """Tell Telegram citizens about status changes of their tickets; returns how many."""
     sent = 0
     with unit_of_work(sessions) as session:
-        for ticket, says in pending_updates(session, "telegram", load_categories(), fragments()):
-            chat_id = int(str(ticket.identity).removeprefix("telegram-"))
+        for ticket, says in pending_updates(
+            session, Channel.telegram, load_categories(), fragments()
+        ):
+            chat_id = int(Channel.telegram.local_id(str(ticket.identity)))
             await app.bot.send_message(chat_id, "\n".join(render(s) for s in says))
-            ticket.notified_status = ticket.status
+            ticket.mark_told()
             sent += 1
     return sent
 
@@ -136,7 +139,7 @@ def build_application(
     async def start_pushing(app: Application) -> None:  # type: ignore[type-arg]
         if push_every_s is None:
             return
-        sessions = make_session_factory(make_engine(settings.effective_database_url))
+        sessions = sessions_for(settings.effective_database_url)
         app.create_task(_push_loop(app, sessions, push_every_s))
 
     app = (
@@ -158,9 +161,7 @@ def main() -> None:
     settings = load_settings()
     if settings.telegram_token is None:
         raise SystemExit("LIANGWANG_TELEGRAM_TOKEN is not set")
-    engine = RasaRestEngine(
-        settings.rasa_url, timeout_s=settings.turn_timeout_s, max_chars=settings.max_message_chars
-    )
+    engine = RasaRestEngine.from_settings(settings)
     build_application(settings, engine).run_polling()
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 Event = Mapping[str, Any]
@@ -47,6 +48,49 @@ def fallback_step(misses: int, latest_intent: str | None) -> FallbackStep:
     if misses == 2:
         return FallbackStep("utter_offer_choices", offers_human=False)
     return FallbackStep("utter_offer_human", offers_human=True)
+
+
+class Channel(StrEnum):
+    """Where a citizen talks to us; a conversation id is the channel's prefix and the
+    channel's own id for the person (a web session, a Telegram user, a caller's number)."""
+
+    web = "web"
+    telegram = "telegram"
+    phone = "phone"
+    cli = "cli"
+
+    @property
+    def prefix(self) -> str:
+        # Phone ids came first with a colon ("phone:+86…"); saved drafts are keyed by them.
+        return "phone:" if self is Channel.phone else f"{self.value}-"
+
+    def conversation_id(self, local_id: str) -> str:
+        return self.prefix + local_id
+
+    def local_id(self, conversation_id: str) -> str:
+        """The channel's own id back from a conversation id of this channel."""
+        return conversation_id.removeprefix(self.prefix)
+
+
+class Expect(StrEnum):
+    """``custom: {expect: …}`` on a domain response: what kind of answer the prompt asks for.
+
+    Channels use it to listen well: the phone line chooses recognition hints and how long a
+    closing silence may last (bot/domain.yml, voice/endpointing.py, voice/hints.py)."""
+
+    yes_no = "yes_no"
+    district = "district"
+    address = "address"
+    complaint = "complaint"
+    time = "time"
+
+
+class VoiceCue(StrEnum):
+    """``custom: {voice: …}`` on a domain response: what the phone line does after speaking."""
+
+    number = "number"  # collect digits on the keypad (phone or ticket number)
+    transfer = "transfer"  # hand the call to a person
+    hangup = "hangup"  # say goodbye and end the call
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 from liangwang.conversation import BotMessage
+from liangwang.settings import Settings
 
 
 class DialogueError(Exception):
@@ -53,6 +54,14 @@ class RasaRestEngine(DialogueEngine):
     def __init__(self, base_url: str, *, timeout_s: float, max_chars: int) -> None:
         self._client = httpx.AsyncClient(base_url=base_url, timeout=timeout_s)
         self._max_chars = max_chars
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RasaRestEngine:
+        return cls(
+            settings.rasa_url,
+            timeout_s=settings.turn_timeout_s,
+            max_chars=settings.max_message_chars,
+        )
 
     async def send(self, turn: UserTurn) -> list[BotMessage]:
         check_length(turn.text, self._max_chars)

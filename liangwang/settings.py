@@ -173,12 +173,15 @@ class SettingsError(SystemExit):
     """Raised at start-up when a setting is invalid; the message names the variable."""
 
 
+INVALID_SETTINGS = "配置有误 / invalid settings:"
+
+
 def load_settings() -> Settings:
     """Read and validate settings, turning a validation error into a readable exit."""
     try:
         return Settings()
     except ValidationError as exc:
-        lines = ["配置有误 / invalid settings:"]
+        lines = [INVALID_SETTINGS]
         for err in exc.errors():
             loc = ".".join(str(p) for p in err["loc"])
             var = f"LIANGWANG_{loc.upper()}" if loc else "(settings)"

@@ -11,8 +11,7 @@ from datetime import datetime
 from sqlalchemy import DateTime, Float, ForeignKey, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from liangwang.db import Base
-from liangwang.models import utcnow
+from liangwang.db import Base, utcnow
 
 
 class Call(Base):

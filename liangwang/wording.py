@@ -1,18 +1,27 @@
-"""Render responses from bot/domain.yml outside Rasa (pushed messages): the wording still
-lives in the domain file, never in Python."""
+"""What the assistant says, by name: ``Say`` names a response of bot/domain.yml with its
+variables, and ``render`` fills it in outside Rasa (pushed messages, the phone line). The
+wording lives in the domain file, never in Python."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from liangwang.guide import Say, fragments_from_responses
 from liangwang.settings import PROJECT_ROOT
 
 DOMAIN = PROJECT_ROOT / "bot" / "domain.yml"
+
+
+@dataclass(frozen=True)
+class Say:
+    response: str
+    vars: dict[str, str] = field(default_factory=dict)
+    buttons: list[dict[str, str]] = field(default_factory=list)
 
 
 @cache
@@ -27,3 +36,15 @@ def fragments() -> dict[str, str]:
 
 def render(say: Say) -> str:
     return str(responses()[say.response][0]["text"]).format(**say.vars)
+
+
+FRAGMENT_PREFIX = "utter_fragment_"
+
+
+def fragments_from_responses(responses: Mapping[str, Any]) -> dict[str, str]:
+    """Pieces of wording (``utter_fragment_*`` in the domain) used to build longer texts."""
+    return {
+        name.removeprefix(FRAGMENT_PREFIX): str(variants[0]["text"])
+        for name, variants in responses.items()
+        if name.startswith(FRAGMENT_PREFIX)
+    }

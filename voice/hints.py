@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from liangwang.catalog.schema import DISTRICTS
 from liangwang.complaints.categories import load_categories
+from liangwang.conversation import Expect
+from liangwang.districts import DISTRICTS, short_name
 
 YES_NO = (
     "是", "是的", "对", "对的", "好", "好的", "没错", "可以",
@@ -25,7 +26,7 @@ ALWAYS = ("转人工", "再说一遍", "说慢一点")
 
 def _district_phrases() -> tuple[str, ...]:
     # People say 静安 as often as 静安区, and 浦东 for 浦东新区.
-    short = [d.removesuffix("区").removesuffix("新") for d in DISTRICTS]
+    short = [short_name(d) for d in DISTRICTS]
     return tuple(dict.fromkeys([*DISTRICTS, *short]))
 
 
@@ -34,15 +35,24 @@ def _complaint_phrases() -> tuple[str, ...]:
     return tuple(c.name for c in load_categories().items if c.code != "other")
 
 
-def _by_expectation() -> dict[str, tuple[str, ...]]:
-    return {"yes_no": YES_NO, "district": _district_phrases(), "complaint": _complaint_phrases()}
+def _by_expectation() -> dict[Expect, tuple[str, ...]]:
+    # Addresses and times are free text: no list could cover them, so they are heard openly.
+    return {
+        Expect.yes_no: YES_NO,
+        Expect.district: _district_phrases(),
+        Expect.complaint: _complaint_phrases(),
+    }
 
 
 @dataclass(frozen=True)
 class RecognitionHints:
-    by_expectation: Mapping[str, tuple[str, ...]] = field(default_factory=_by_expectation)
+    by_expectation: Mapping[Expect, tuple[str, ...]] = field(default_factory=_by_expectation)
 
-    def for_turn(self, expect: str | None, choices: Sequence[str] = ()) -> tuple[str, ...]:
+    def for_turn(self, expect: Expect | None, choices: Sequence[str] = ()) -> tuple[str, ...]:
+        """Offered choices win (they and yes/no are what a caller picks from); otherwise
+        the phrases for what the prompt expects, or none: open recognition."""
         if choices:
             return (*choices, *YES_NO)
-        return self.by_expectation.get(expect or "", ())
+        if expect is None:
+            return ()
+        return self.by_expectation.get(expect, ())

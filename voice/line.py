@@ -8,6 +8,8 @@ arrives as 20 ms frames of 16-bit PCM at ``CallLine.rate``; outbound audio is qu
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
@@ -26,9 +28,19 @@ class Dtmf:
     digit: str  # one of 0-9 * # A-D
 
 
+class HangupBy(StrEnum):
+    """Who ended the call."""
+
+    caller = "caller"
+    bot = "bot"  # the assistant said goodbye (or handed over)
+    timeout = "timeout"  # the line went quiet (no RTP, no SIP answer)
+    shutdown = "shutdown"  # the server is stopping
+    error = "error"  # a protocol error on the line
+
+
 @dataclass(frozen=True)
 class Hangup:
-    by: str = "caller"
+    by: HangupBy = HangupBy.caller
 
 
 InboundEvent = AudioFrame | Dtmf | Hangup

@@ -36,6 +36,17 @@ class Problem:
         return f"{', '.join(where)}: {self.message}" if where else self.message
 
 
+# What an operator is told about a broken catalog file, in Chinese and English.
+PROBLEMS = {
+    "invalid_json": "JSON 格式错误 / invalid JSON: {error}",
+    "invalid_yaml": "YAML 格式错误 / invalid YAML: {error}",
+    "duplicate_id": "重复的编号 / duplicate id '{id}'",
+    "name_taken": "名称「{name}」已用于 / name already used by {owner}",
+    "unknown_office_kind": "没有这类办事地点 / no office of kind '{kind}'",
+    "unknown_file_type": "不认识的文件类型 / unknown file type '{suffix}' (use .yml or .json)",
+}
+
+
 class CatalogError(ValueError):
     def __init__(self, problems: list[Problem]) -> None:
         super().__init__("\n".join(p.render() for p in problems))
@@ -61,7 +72,7 @@ def parse(text: str, fmt: str) -> tuple[Any, dict[PathKey, int]]:
             json.loads(text)
         except json.JSONDecodeError as exc:
             raise CatalogError(
-                [Problem(f"JSON 格式错误 / invalid JSON: {exc.msg}", line=exc.lineno)]
+                [Problem(PROBLEMS["invalid_json"].format(error=exc.msg), line=exc.lineno)]
             ) from None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -72,7 +83,8 @@ def parse(text: str, fmt: str) -> tuple[Any, dict[PathKey, int]]:
         raise CatalogError(
             [
                 Problem(
-                    f"YAML 格式错误 / invalid YAML: {problem}", line=mark.line + 1 if mark else None
+                    PROBLEMS["invalid_yaml"].format(error=problem),
+                    line=mark.line + 1 if mark else None,
                 )
             ]
         ) from None
@@ -125,7 +137,7 @@ def _cross_checks(
             index = max(n for n, i in enumerate(ids) if i == dup)
             problems.append(
                 Problem(
-                    f"重复的编号 / duplicate id '{dup}'",
+                    PROBLEMS["duplicate_id"].format(id=dup),
                     f"{kind} {dup}",
                     "id",
                     _line_for((key, index, "id"), lines),
@@ -137,7 +149,7 @@ def _cross_checks(
             if name in owner and owner[name] != service.id:
                 problems.append(
                     Problem(
-                        f"名称「{name}」已用于 / name already used by {owner[name]}",
+                        PROBLEMS["name_taken"].format(name=name, owner=owner[name]),
                         f"service {service.id}",
                         "aliases",
                         _line_for(("services", index), lines),
@@ -149,7 +161,7 @@ def _cross_checks(
         if service.office_kind and service.office_kind not in kinds:
             problems.append(
                 Problem(
-                    f"没有这类办事地点 / no office of kind '{service.office_kind}'",
+                    PROBLEMS["unknown_office_kind"].format(kind=service.office_kind),
                     f"service {service.id}",
                     "office_kind",
                     _line_for(("services", index, "office_kind"), lines),
@@ -192,6 +204,4 @@ def format_of(path: Path) -> str:
         return "yaml"
     if suffix == ".json":
         return "json"
-    raise CatalogError(
-        [Problem(f"不认识的文件类型 / unknown file type '{suffix}' (use .yml or .json)")]
-    )
+    raise CatalogError([Problem(PROBLEMS["unknown_file_type"].format(suffix=suffix))])

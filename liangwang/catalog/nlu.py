@@ -13,8 +13,13 @@ from pathlib import Path
 
 import yaml
 
-from liangwang.catalog.districts import FORMER_NAMES
-from liangwang.catalog.schema import DISTRICTS, Service
+from liangwang.catalog.schema import Service
+from liangwang.districts import (
+    DISTRICT_SUFFIX,
+    DISTRICTS,
+    NEW_DISTRICT_SUFFIX,
+    district_names,
+)
 from liangwang.settings import PROJECT_ROOT
 
 TEMPLATES = PROJECT_ROOT / "data" / "nlu" / "ask_service_templates.yml"
@@ -36,6 +41,8 @@ _PUNCTUATION = re.compile(r"[、，,/／]")
 _PREFIXES = ("上海市", "中华人民共和国", "本市")
 _SUFFIXES = ("申领", "申请", "办理", "补办", "换领", "补领", "补换", "领取", "服务")
 _NOT_AN_ENDING = ("首次", "一站式", "损坏", "与", "和", "及")
+# "办老年卡" names the service as 老年卡: the verb in front is not part of the name.
+_DO_PREFIX = "办"
 
 
 def _speakable(name: str) -> str:
@@ -57,7 +64,7 @@ def _short_form(name: str) -> str:
             if short.endswith(suffix) and len(short) - len(suffix) >= 2:
                 short = short.removesuffix(suffix)
                 peeled = True
-    if short.startswith("办") and len(short) >= 3:
+    if short.startswith(_DO_PREFIX) and len(short) >= 3:
         short = short[1:]
     return _speakable(name) if short.endswith(_NOT_AN_ENDING) else short
 
@@ -94,16 +101,6 @@ def _verb_and_thing(name: str, names: list[str]) -> tuple[str, str]:
         if name.startswith(verb) and name.removeprefix(verb) in names:
             return verb, name.removeprefix(verb)
     return "", name
-
-
-def _district_names() -> dict[str, str]:
-    """Every way of naming a district → the official name."""
-    names = {}
-    for district in DISTRICTS:
-        names[district] = district
-        names[district.removesuffix("新区").removesuffix("区")] = district
-    names.update(FORMER_NAMES)
-    return names
 
 
 class _Block(str):
@@ -162,8 +159,12 @@ def _district_words() -> tuple[list[str], list[str]]:
     """(names, split): how people name districts, and the official "X区" forms the
     tokenizer must cut in two — the entity is the name (徐汇, 闸北), "区" is not part of it,
     as in 住[徐汇](district)区. 浦东新区 is a name in itself."""
-    names = [n for n in _district_names() if not n.endswith("区") or n.endswith("新区")]
-    split = [f"{n}区" for n in names if not n.endswith("区")]
+    names = [
+        n
+        for n in district_names()
+        if not n.endswith(DISTRICT_SUFFIX) or n.endswith(NEW_DISTRICT_SUFFIX)
+    ]
+    split = [n + DISTRICT_SUFFIX for n in names if not n.endswith(DISTRICT_SUFFIX)]
     return names, split
 
 
@@ -191,7 +192,7 @@ def generate(services: list[Service]) -> GeneratedNlu:
             name = things[(number + k) % len(things)]
             template = _fitting(phrasings, number + 3 * k, name)
             asked[intent].append(_fill(template, name, service, own))
-    districts = _district_names()
+    districts = district_names()
     district_words, district_split = _district_words()
     # Longest first: the lookup regex takes the first alternative that matches.
     service_words = sorted(

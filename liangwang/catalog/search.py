@@ -32,6 +32,17 @@ from pypinyin import Style, lazy_pinyin
 
 from liangwang.catalog.schema import Service
 
+# Why a service matched, shown to staff and in the search API ("why each matched").
+WHY = {
+    "named": "说到了「{name}」",
+    "sounds_same": "读音和「{name}」一样",
+    "sounds_close": "读音和「{name}」相近",
+    "shares_characters": "和「{name}」有{count}个字相同",
+    "shares_sounds": "和「{name}」有{count}个字读音相同",
+    "similar_words": "用词相近",
+}
+# Marks a character gram, so that a character never meets a syllable.
+CHARACTER_MARK = "字"
 KIND_WEIGHT = {"official": 1.0, "alias": 0.97, "colloquial": 0.95}
 # Found: some direct evidence from a name, or words strongly alike. A single shared
 # syllable (今天 ~ 公积金) is neither.
@@ -72,7 +83,7 @@ def grams(text: str) -> Counter[str]:
     """What search compares: the sounds of a text, and its characters (marked, so that a
     character never meets a syllable)."""
     found = sound_grams(text)
-    found.update(f"字{ch}" for ch in normalize(text))
+    found.update(f"{CHARACTER_MARK}{ch}" for ch in normalize(text))
     return found
 
 
@@ -178,11 +189,11 @@ class CatalogIndex:
         weight = KIND_WEIGHT[entry.kind]
         cover = _cover(len(entry.text), len(q))
         if entry.text and entry.text in q:
-            return weight * cover, f"说到了「{entry.text}」"
+            return weight * cover, WHY["named"].format(name=entry.text)
         if len(entry.syl) >= 2 and entry.syl_joined in q_syl_joined:
-            return 0.93 * weight * cover, f"读音和「{entry.text}」一样"
+            return 0.93 * weight * cover, WHY["sounds_same"].format(name=entry.text)
         if len(entry.syl) >= 2 and entry.fuzzy_joined in q_fuzzy_joined:
-            return 0.85 * weight * cover, f"读音和「{entry.text}」相近"
+            return 0.85 * weight * cover, WHY["sounds_close"].format(name=entry.text)
         # Part of a name: judged against the name and against what was said, so that a
         # short partial answer ("社会保障") counts as much as a long sentence quoting it.
         run = _longest_common_run(entry.text, q)
@@ -192,9 +203,9 @@ class CatalogIndex:
             0.58 * weight * _partial(syl_run, len(entry.syl), len(q_syl)) if syl_run >= 2 else 0.0
         )
         if chars >= sounds and chars > 0:
-            return chars, f"和「{entry.text}」有{run}个字相同"
+            return chars, WHY["shares_characters"].format(name=entry.text, count=run)
         if sounds > 0:
-            return sounds, f"和「{entry.text}」有{syl_run}个字读音相同"
+            return sounds, WHY["shares_sounds"].format(name=entry.text, count=syl_run)
         return 0.0, ""
 
     def search(self, query: str, limit: int = 5) -> list[Candidate]:
@@ -215,7 +226,7 @@ class CatalogIndex:
                 evidence[entry.service_id] = (score, why)
         candidates = []
         for sid in shortlist:
-            name_score, why = evidence.get(sid, (0.0, "用词相近"))
+            name_score, why = evidence.get(sid, (0.0, WHY["similar_words"]))
             score = cosines[sid] + NAME_TIEBREAK * name_score
             candidates.append(
                 Candidate(sid, self.services[sid].name, round(score, 4), [why], name_score)

@@ -31,6 +31,13 @@ class ImportReport:
     changed: int  # services or offices whose stored content differs from before
 
 
+# What an operator is told when a catalog file cannot be imported, in Chinese and English.
+PROBLEMS = {
+    "unreadable": "读不了文件 / cannot read file: {error}",
+    "name_in_catalog": "名称「{name}」已用于目录里的 / name already used by {owner}",
+}
+
+
 def office_kinds(session: Session) -> set[str]:
     return set(session.scalars(select(CatalogOffice.kind).distinct()))
 
@@ -39,7 +46,7 @@ def read_catalog_file(session: Session, path: Path) -> CatalogFile:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise CatalogError([Problem(f"读不了文件 / cannot read file: {exc}")]) from None
+        raise CatalogError([Problem(PROBLEMS["unreadable"].format(error=exc))]) from None
     return load(text, format_of(path), known_office_kinds=office_kinds(session))
 
 
@@ -135,7 +142,7 @@ def import_catalog(session: Session, catalog: CatalogFile) -> ImportReport:
     incoming_ids = {s.id for s in catalog.services}
     clashes = [
         Problem(
-            f"名称「{name}」已用于目录里的 / name already used by {names_elsewhere[name]}",
+            PROBLEMS["name_in_catalog"].format(name=name, owner=names_elsewhere[name]),
             f"service {s.id}",
             "aliases",
         )

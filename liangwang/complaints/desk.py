@@ -7,9 +7,8 @@ from sqlalchemy.orm import Session
 from liangwang.complaints import tickets
 from liangwang.complaints.categories import Categories, load_categories
 from liangwang.complaints.models import ComplaintDraft
-from liangwang.complaints.tickets import NewTicket
-from liangwang.intake import Filed
-from liangwang.models import utcnow
+from liangwang.complaints.tickets import Filed, NewTicket
+from liangwang.db import utcnow
 
 
 class StoredDesk:

@@ -6,11 +6,24 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, event
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ColumnElement,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    and_,
+    event,
+    or_,
+)
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from liangwang.db import Base
-from liangwang.models import utcnow
+from liangwang.db import Base, utcnow
 
 
 class Status(StrEnum):
@@ -25,6 +38,21 @@ class Status(StrEnum):
 
 
 FINAL = frozenset({Status.closed, Status.withdrawn, Status.merged})
+
+
+class TicketAction(StrEnum):
+    """What happened to a ticket: the ``action`` of each audit row."""
+
+    file = "file"  # 受理
+    dispatch = "dispatch"  # 派单
+    start = "start"  # 开始处置
+    answer = "answer"  # 答复
+    close = "close"  # 办结
+    return_ = "return"  # 退回 (wrong department)
+    withdraw = "withdraw"  # 撤回
+    merge = "merge"  # 并单
+    add_information = "add_information"  # 补充
+    rate = "rate"  # 好差评
 
 
 class Ticket(Base):
@@ -67,6 +95,28 @@ class Ticket(Base):
     @property
     def is_open(self) -> bool:
         return self.status not in FINAL
+
+    @hybrid_property
+    def has_news(self) -> bool:
+        """Its status changed since the citizen was last told (never news: just received)."""
+        return self.status != Status.received and self.notified_status != self.status
+
+    @has_news.inplace.expression
+    @classmethod
+    def _has_news_expression(cls) -> ColumnElement[bool]:
+        return and_(
+            cls.status != Status.received,
+            or_(cls.notified_status.is_(None), cls.notified_status != cls.status),
+        )
+
+    @property
+    def awaiting_rating(self) -> bool:
+        """办结 and not yet rated: the citizen is asked for 好差评."""
+        return self.status == Status.closed and self.rating is None
+
+    def mark_told(self) -> None:
+        """The citizen has now heard the current status."""
+        self.notified_status = self.status
 
 
 class TicketEvent(Base):

@@ -6,7 +6,8 @@ from collections.abc import Mapping
 
 from liangwang.complaints.categories import Categories
 from liangwang.complaints.models import Status, Ticket
-from liangwang.guide import Say
+from liangwang.spoken import grouped
+from liangwang.wording import Say
 
 
 def status_says(ticket: Ticket, categories: Categories, fragments: Mapping[str, str]) -> list[Say]:
@@ -16,7 +17,7 @@ def status_says(ticket: Ticket, categories: Categories, fragments: Mapping[str, 
         Say(
             "utter_ticket_status",
             {
-                "number": " ".join(ticket.number),
+                "number": grouped(ticket.number),
                 "category": category.name if category else ticket.category,
                 "status": status,
             },

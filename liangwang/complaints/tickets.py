@@ -14,25 +14,29 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from liangwang.catalog.districts import parse_district
 from liangwang.complaints import validation
 from liangwang.complaints.categories import Categories, load_categories
-from liangwang.complaints.models import FINAL, Status, Ticket, TicketEvent
+from liangwang.complaints.models import FINAL, Status, Ticket, TicketAction, TicketEvent
 from liangwang.complaints.validation import InvalidInput
-from liangwang.models import utcnow
+from liangwang.db import utcnow
+from liangwang.districts import parse_district
+from liangwang.labels import TICKET_NOTES
 
 # action → (states it may start from, state it leads to)
-TRANSITIONS: dict[str, tuple[frozenset[Status], Status]] = {
-    "dispatch": (frozenset({Status.received, Status.returned}), Status.dispatched),
-    "start": (frozenset({Status.dispatched}), Status.processing),
-    "answer": (frozenset({Status.processing}), Status.answered),
-    "close": (frozenset({Status.answered}), Status.closed),
-    "return": (frozenset({Status.dispatched, Status.processing}), Status.returned),
-    "withdraw": (
+TRANSITIONS: dict[TicketAction, tuple[frozenset[Status], Status]] = {
+    TicketAction.dispatch: (frozenset({Status.received, Status.returned}), Status.dispatched),
+    TicketAction.start: (frozenset({Status.dispatched}), Status.processing),
+    TicketAction.answer: (frozenset({Status.processing}), Status.answered),
+    TicketAction.close: (frozenset({Status.answered}), Status.closed),
+    TicketAction.return_: (frozenset({Status.dispatched, Status.processing}), Status.returned),
+    TicketAction.withdraw: (
         frozenset({Status.received, Status.dispatched, Status.returned, Status.processing}),
         Status.withdrawn,
     ),
-    "merge": (frozenset({Status.received, Status.dispatched, Status.returned}), Status.merged),
+    TicketAction.merge: (
+        frozenset({Status.received, Status.dispatched, Status.returned}),
+        Status.merged,
+    ),
 }
 DUPLICATE_WINDOW = timedelta(days=14)
 DUPLICATE_RADIUS_M = 300.0
@@ -44,6 +48,13 @@ class TransitionNotAllowed(ValueError):
         super().__init__(f"cannot {action} a ticket that is {status}")
         self.action = action
         self.status = status
+
+
+@dataclass(frozen=True)
+class Filed:
+    number: str
+    sla_hours: int
+    merged_into: str | None = None
 
 
 @dataclass(frozen=True)
@@ -158,7 +169,12 @@ def file_ticket(
     )
     ticket.events.append(
         TicketEvent(
-            at=now, actor=actor, action="file", from_status=None, to_status=Status.received, note=""
+            at=now,
+            actor=actor,
+            action=TicketAction.file,
+            from_status=None,
+            to_status=Status.received,
+            note="",
         )
     )
     try:
@@ -180,7 +196,7 @@ def file_ticket(
 def transition(
     session: Session,
     ticket: Ticket,
-    action: str,
+    action: TicketAction,
     *,
     actor: str,
     note: str = "",
@@ -219,7 +235,14 @@ def merge(
     """并单: the ticket follows ``into`` from now on."""
     if into.id == ticket.id or not into.is_open:
         raise TransitionNotAllowed("merge", into.status)
-    transition(session, ticket, "merge", actor=actor, note=f"并入 {into.number}", now=now)
+    transition(
+        session,
+        ticket,
+        TicketAction.merge,
+        actor=actor,
+        note=TICKET_NOTES["merged_into"].format(number=into.number),
+        now=now,
+    )
     ticket.merged_into_id = into.id
     return ticket
 
@@ -238,7 +261,7 @@ def add_information(
         TicketEvent(
             at=now,
             actor=actor,
-            action="add_information",
+            action=TicketAction.add_information,
             from_status=ticket.status,
             to_status=ticket.status,
             note=extra,
@@ -270,7 +293,7 @@ def rate(
         TicketEvent(
             at=now,
             actor=actor,
-            action="rate",
+            action=TicketAction.rate,
             from_status=ticket.status,
             to_status=ticket.status,
             note=f"{stars} {comment}".strip(),

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from liangwang.complaints import tickets
 from liangwang.complaints.categories import Categories
-from liangwang.complaints.models import Status, Ticket
+from liangwang.complaints.models import Ticket
 from liangwang.complaints.status import status_says
-from liangwang.guide import Say
+from liangwang.wording import Say
 
 
 def pending_updates(
@@ -18,15 +19,25 @@ def pending_updates(
 ) -> list[tuple[Ticket, list[Say]]]:
     """Tickets of ``channel`` whose status changed since the citizen was last told."""
     query = select(Ticket).where(
-        Ticket.channel == channel,
-        Ticket.identity.is_not(None),
-        Ticket.status != Status.received,
-        or_(Ticket.notified_status.is_(None), Ticket.notified_status != Ticket.status),
+        Ticket.channel == channel, Ticket.identity.is_not(None), Ticket.has_news
     )
     out = []
     for ticket in session.scalars(query.order_by(Ticket.updated_at)):
         says = [Say("utter_fragment_ticket_update"), *status_says(ticket, categories, fragments)]
-        if ticket.status == Status.closed and ticket.rating is None:
+        if ticket.awaiting_rating:
             says.append(Say("utter_ask_rating"))
         out.append((ticket, says))
     return out
+
+
+def news_for(
+    session: Session, identity: str, categories: Categories, fragments: Mapping[str, str]
+) -> list[Say]:
+    """What changed on the citizen's tickets since they were last told, on any channel
+    (how phone callers hear status changes: when they next call); marks it told."""
+    says: list[Say] = []
+    for ticket in tickets.for_identity(session, identity):
+        if ticket.has_news:
+            says += status_says(ticket, categories, fragments)
+            ticket.mark_told()
+    return says

@@ -8,7 +8,8 @@ import uuid
 import httpx
 import pytest
 
-from liangwang.ops.harness import RunningStack
+from liangwang.spoken import grouped
+from ops.harness import RunningStack
 from tests.e2e.talk import texts
 
 pytestmark = pytest.mark.e2e
@@ -72,9 +73,9 @@ def test_full_intake_with_read_back_correction_and_filing(stack: RunningStack) -
     added = talk(stack, cid, "我要补充一下", "旁边那盏灯也不亮了")
     assert added[0] == ["好的，请说要补充的内容。"] and "已经补充到编号" in added[1][0]
     status = texts(stack.say(cid, "我上次投诉的怎么样了"))
-    assert " ".join(number) in status[0] and "已受理" in status[0]
+    assert grouped(number) in status[0] and "已受理" in status[0]
     by_number = texts(stack.say(new_id(), f"帮我查一下编号 {' '.join(number)}"))
-    assert " ".join(number) in by_number[0]
+    assert grouped(number) in by_number[0]
 
 
 def test_dropped_conversation_resumes_where_it_stopped(stack: RunningStack) -> None:

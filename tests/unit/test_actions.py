@@ -16,9 +16,9 @@ import actions.conversation as conversation_actions
 import actions.service_guide as service_guide_actions
 from actions.conversation import ActionFallbackChain, ActionHandoff, ActionRepeat
 from actions.services import Services
-from liangwang.complaints.validation import grouped
-from liangwang.intake import IntakeState
-from liangwang.models import HandoffRequest
+from liangwang.complaints.intake import IntakeState
+from liangwang.handoff import HandoffRequest
+from liangwang.spoken import grouped
 
 
 def user(intent: str, text: str, channel: str = "web") -> dict[str, Any]:

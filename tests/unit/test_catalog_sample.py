@@ -7,8 +7,8 @@ from collections import Counter
 
 from liangwang.catalog import nlu
 from liangwang.catalog.loader import load
-from liangwang.catalog.schema import DISTRICTS
 from liangwang.catalog.store import SAMPLE_CATALOG
+from liangwang.districts import DISTRICTS
 
 CATALOG = load(SAMPLE_CATALOG.read_text(encoding="utf-8"), "yaml")
 

@@ -9,10 +9,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from liangwang.catalog.guide import Guide, GuideState, Turn
 from liangwang.catalog.loader import load
 from liangwang.catalog.schema import Office, Service
 from liangwang.catalog.search import Candidate, CatalogIndex
-from liangwang.guide import Guide, GuideState, Say, Turn, fragments_from_responses, parse_age
+from liangwang.spoken import parse_age
+from liangwang.wording import Say, fragments_from_responses
 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOG = load((ROOT / "tests" / "fixtures" / "catalog_mini.yml").read_text(), "yaml")
@@ -44,7 +46,7 @@ def names(says: list[Say]) -> list[str]:
 
 
 def test_every_response_the_guide_can_use_exists_in_the_domain() -> None:
-    import liangwang.guide as module
+    import liangwang.catalog.guide as module
 
     source = Path(module.__file__).read_text()
     used = set(re.findall(r'"(utter_[a-z_]+[a-z])"', source))
@@ -257,7 +259,7 @@ def test_coming_back_after_a_detour_that_was_not_a_service(guide: Guide) -> None
 
 def test_no_response_variable_shadows_a_message_field() -> None:
     # Rasa treats these keys of a custom action's message as the message itself.
-    import liangwang.guide as module
+    import liangwang.catalog.guide as module
 
     source = Path(module.__file__).read_text()
     for reserved in ("text", "image", "buttons", "custom", "attachment", "elements"):

@@ -9,9 +9,9 @@ from pathlib import Path
 import yaml
 
 from liangwang.complaints.categories import load_categories
-from liangwang.complaints.tickets import NewTicket
-from liangwang.guide import Say
-from liangwang.intake import Filed, Intake, IntakeState, Message
+from liangwang.complaints.intake import Intake, IntakeState, Message
+from liangwang.complaints.tickets import Filed, NewTicket
+from liangwang.wording import Say
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,7 +48,7 @@ def names(says: list[Say]) -> list[str]:
 
 
 def test_every_response_intake_uses_exists_in_the_domain() -> None:
-    import liangwang.intake as module
+    import liangwang.complaints.intake as module
 
     responses = yaml.safe_load((ROOT / "bot" / "domain.yml").read_text())["responses"]
     used = set(re.findall(r'"(utter_[a-z_]+[a-z])"', Path(module.__file__).read_text()))

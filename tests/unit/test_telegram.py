@@ -10,6 +10,7 @@ from channels.telegram import build_application
 from liangwang.conversation import BotMessage
 from liangwang.dialogue import DialogueError, RecordingEngine, UserTurn, check_length
 from liangwang.settings import Settings
+from liangwang.spoken import grouped
 from tests.fakes.telegram_api import FakeTelegram, RunningFake
 
 USER = {"id": 42, "is_bot": False, "first_name": "王阿姨"}
@@ -130,9 +131,9 @@ async def test_status_changes_are_pushed_to_the_citizen(db_url: str) -> None:
     from channels.telegram import push_updates_once
     from liangwang.complaints import tickets
     from liangwang.complaints.tickets import NewTicket
-    from liangwang.db import make_engine, make_session_factory, unit_of_work
+    from liangwang.db import sessions_for, unit_of_work
 
-    sessions = make_session_factory(make_engine(db_url))
+    sessions = sessions_for(db_url)
     with unit_of_work(sessions) as s:
         t = tickets.file_ticket(
             s,
@@ -161,4 +162,4 @@ async def test_status_changes_are_pushed_to_the_citizen(db_url: str) -> None:
     [sent] = fake.messages()
     assert int(sent["chat_id"]) == 42
     assert "新进展" in str(sent["text"]) and "区绿化市容局" in str(sent["text"])
-    assert " ".join(number) in str(sent["text"])
+    assert grouped(number) in str(sent["text"])

@@ -12,13 +12,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from liangwang.complaints import tickets
 from liangwang.complaints.models import AuditTrailIsAppendOnly, Status, Ticket, TicketEvent
 from liangwang.complaints.tickets import NewTicket, TransitionNotAllowed
-from liangwang.complaints.validation import (
-    InvalidInput,
-    grouped,
-    phone_number,
-    spoken_digits,
-)
+from liangwang.complaints.validation import InvalidInput, phone_number
 from liangwang.db import unit_of_work
+from liangwang.spoken import grouped, spoken_digits
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
@@ -207,7 +203,7 @@ def test_spoken_digits(spoken: str, digits: str) -> None:
 
 
 def test_ticket_numbers_in_what_people_say() -> None:
-    from liangwang.complaints.validation import ticket_number
+    from liangwang.spoken import ticket_number
 
     assert ticket_number("帮我查一下编号 8 2 9 8 7 8") == "829878"
     assert ticket_number("编号是幺二三四五六") == "123456"

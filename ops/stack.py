@@ -7,8 +7,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from liangwang.ops.rasa_engine import BOT_DIR, rasa_bin, rasa_env
 from liangwang.settings import PROJECT_ROOT, Settings
+from ops.rasa_engine import BOT_DIR, rasa_bin, rasa_env
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,7 @@ def telegram_spec(settings: Settings) -> ProcessSpec:
 def phone_spec(settings: Settings) -> ProcessSpec:
     return ProcessSpec(
         name="phone",
-        argv=[sys.executable, "-m", "liangwang.cli", "phone"],
+        argv=[sys.executable, "-m", "ops.cli", "phone"],
         health_url="",  # SIP and AudioSocket: healthy while it runs
         env=app_env(),
     )

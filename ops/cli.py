@@ -9,12 +9,12 @@ import time
 import uuid
 from collections.abc import Sequence
 
-from liangwang.catalog import commands as catalog_commands
-from liangwang.catalog.commands import seed_sample_catalog_if_empty
 from liangwang.conversation import BotMessage
 from liangwang.db import migrate
 from liangwang.dialogue import DialogueError, MessageTooLong, RasaRestEngine, UserTurn
 from liangwang.settings import Settings, load_settings
+from ops import catalog_commands
+from ops.catalog_commands import seed_sample_catalog_if_empty
 from voice import commands as voice_commands
 from voice import model_commands
 
@@ -30,9 +30,7 @@ def _print_replies(replies: list[BotMessage]) -> None:
 
 
 async def _chat(settings: Settings, once: str | None, conversation_id: str) -> int:
-    engine = RasaRestEngine(
-        settings.rasa_url, timeout_s=settings.turn_timeout_s, max_chars=settings.max_message_chars
-    )
+    engine = RasaRestEngine.from_settings(settings)
     try:
         if once is not None:
             _print_replies(await engine.send(UserTurn(conversation_id, once, "cli")))
@@ -69,7 +67,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from liangwang.ops.rasa_engine import train
+    from ops.rasa_engine import train
 
     settings = load_settings()
     started = time.monotonic()
@@ -82,13 +80,13 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(_args: argparse.Namespace) -> int:
-    from liangwang.ops.rasa_engine import validate
+    from ops.rasa_engine import validate
 
     return validate(load_settings())
 
 
 def cmd_test_dialogue(_args: argparse.Namespace) -> int:
-    from liangwang.ops.rasa_engine import test_stories, train
+    from ops.rasa_engine import test_stories, train
 
     settings = load_settings()
     model, _ = train(settings)
@@ -103,7 +101,7 @@ def cmd_db_upgrade(_args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(_args: argparse.Namespace) -> int:
-    from liangwang.ops.doctor import run_checks
+    from ops.doctor import run_checks
 
     checks = run_checks(load_settings())
     for check in checks:
@@ -112,9 +110,9 @@ def cmd_doctor(_args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from liangwang.ops.rasa_engine import train
-    from liangwang.ops.stack import build_stack
-    from liangwang.ops.supervisor import supervise
+    from ops.rasa_engine import train
+    from ops.stack import build_stack
+    from ops.supervisor import supervise
 
     started = time.monotonic()
     settings = load_settings()

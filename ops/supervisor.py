@@ -18,7 +18,7 @@ from typing import TextIO
 
 import httpx
 
-from liangwang.ops.stack import ProcessSpec
+from ops.stack import ProcessSpec
 
 GRACE_S = 10.0
 

@@ -12,8 +12,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.exc import SQLAlchemyError
 
 from liangwang.db import alembic_config, make_engine
-from liangwang.ops.rasa_engine import model_path, rasa_bin
 from liangwang.settings import Settings
+from ops.rasa_engine import model_path, rasa_bin
 
 
 @dataclass(frozen=True)

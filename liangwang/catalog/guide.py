@@ -14,14 +14,16 @@ Conversation shape, a little at a time:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any, Protocol
 
-from liangwang.catalog.districts import parse_district
 from liangwang.catalog.schema import Material, Office, Service
 from liangwang.catalog.search import Candidate, choices, close_candidates, is_found
+from liangwang.districts import parse_district
+from liangwang.spoken import parse_age
+from liangwang.wording import Say
 
 FOLLOW_UPS = (
     "ask_materials",
@@ -44,28 +46,57 @@ class CatalogView(Protocol):
     def offices(self, kind: str, district: str) -> list[Office]: ...
 
 
+class Awaiting(StrEnum):
+    """What the guide's last question asked for."""
+
+    service = "service"  # which service
+    choice = "choice"  # one of the offered services (or yes/no to a single guess)
+    more_steps = "more_steps"  # read the next step?
+    district = "district"  # the district, to answer a pending question
+    eligibility = "eligibility"  # the answer to an eligibility question
+
+
+class Answer(StrEnum):
+    """How one eligibility answer came out."""
+
+    pass_ = "pass"
+    fail = "fail"
+    unknown = "unknown"
+
+
 @dataclass
 class GuideState:
     service_id: str | None = None
     previous_service_id: str | None = None
     district: str | None = None
-    awaiting: str | None = None  # service | choice | more_steps | district | eligibility
+    awaiting: Awaiting | None = None
     step: int = 0  # index of the next step to read
     candidates: list[str] = field(default_factory=list)
     pending_question: str | None = None  # follow-up to answer once we know the district
     eligibility_index: int = 0
-    eligibility_results: list[str] = field(default_factory=list)  # pass | fail | unknown
+    eligibility_results: list[Answer] = field(default_factory=list)
     reasks: int = 0
+
+    def __post_init__(self) -> None:
+        # The slot gives the vocabularies back as plain strings.
+        self.awaiting = Awaiting(self.awaiting) if self.awaiting else None
+        self.eligibility_results = [Answer(r) for r in self.eligibility_results]
 
     @classmethod
     def from_slot(cls, value: Any) -> GuideState:
         if not isinstance(value, dict):
             return cls()
         known = {k: v for k, v in value.items() if k in cls.__dataclass_fields__}
-        return cls(**known)
+        try:
+            return cls(**known)
+        except ValueError:  # a slot from an older version of the guide: start afresh
+            return cls()
 
     def to_slot(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        data["awaiting"] = str(self.awaiting) if self.awaiting else None
+        data["eligibility_results"] = [str(r) for r in self.eligibility_results]
+        return data
 
 
 @dataclass(frozen=True)
@@ -76,37 +107,11 @@ class Turn:
     district: str | None = None  # entity value, if NLU found one
 
 
-@dataclass(frozen=True)
-class Say:
-    response: str
-    vars: dict[str, str] = field(default_factory=dict)
-    buttons: list[dict[str, str]] = field(default_factory=list)
-
-
 Reply = tuple[list[Say], GuideState]
 Fragments = Mapping[str, str]
 
-_CHINESE_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5,
-                   "六": 6, "七": 7, "八": 8, "九": 9}  # fmt: skip
 _ORDINALS = (("第一", 0), ("第二", 1), ("第三", 2), ("头一个", 0), ("前面", 0), ("后面", -1),
              ("最后", -1), ("1", 0), ("2", 1), ("3", 2))  # fmt: skip
-
-
-def parse_age(text: str) -> int | None:
-    """An age said in digits or Chinese numerals: "72岁", "七十二", "六十八了", "八十"."""
-    digits = re.search(r"\d{1,3}", text)
-    if digits:
-        return int(digits.group())
-    match = re.search(
-        r"([一二三四五六七八九两]?)十([一二三四五六七八九]?)|([一二三四五六七八九])", text
-    )
-    if not match:
-        return None
-    if match.group(3):
-        return _CHINESE_DIGITS[match.group(3)]
-    tens = _CHINESE_DIGITS[match.group(1)] if match.group(1) else 1
-    ones = _CHINESE_DIGITS[match.group(2)] if match.group(2) else 0
-    return tens * 10 + ones
 
 
 def _ordinal(text: str, count: int) -> int | None:
@@ -173,24 +178,31 @@ class Guide:
         close = choices(candidates)
         if not close:
             if turn.intent == "ask_service_guide":
-                state.awaiting = "service"
+                state.awaiting = Awaiting.service
                 return [Say("utter_ask_which_service")], state
-            state.awaiting = "service"
+            state.awaiting = Awaiting.service
             return [Say("utter_service_not_found")], state
         if len(close) == 1 and not is_found(candidates):
             # Only a guess: confirm it rather than read out the wrong guide.
-            state.awaiting = "choice"
+            state.awaiting = Awaiting.choice
             state.candidates = [close[0].service_id]
-            buttons = [{"title": "是", "payload": "是的"}, {"title": "不是", "payload": "不是"}]
+            buttons = [
+                {"title": self.fragments["button_yes"], "payload": self.fragments["payload_yes"]},
+                {"title": self.fragments["button_no"], "payload": self.fragments["payload_no"]},
+            ]
             return [Say("utter_confirm_service", {"name": close[0].name}, buttons)], state
         if len(close) > 1:
-            state.awaiting = "choice"
+            state.awaiting = Awaiting.choice
             state.candidates = [c.service_id for c in close]
             options = self.fragments["option_separator"].join(
                 self.fragments["option"].format(number=n, name=c.name)
                 for n, c in enumerate(close, 1)
             )
-            buttons = [{"title": c.name, "payload": f"第{n}个"} for n, c in enumerate(close, 1)]
+            choice = self.fragments["choice_payload"]
+            buttons = [
+                {"title": c.name, "payload": choice.format(number=n)}
+                for n, c in enumerate(close, 1)
+            ]
             return [Say("utter_which_service", {"options": options}, buttons)], state
         return self._start(state, close[0].service_id)
 
@@ -238,7 +250,7 @@ class Guide:
             say = Say("utter_guide_step", {"number": str(state.step + 1), "step": text})
         state.step += 1
         if state.step < len(steps):
-            state.awaiting = "more_steps"
+            state.awaiting = Awaiting.more_steps
             return [say, Say("utter_ask_continue")], state
         state.awaiting = None
         return [say, Say("utter_guide_done")], state
@@ -249,17 +261,17 @@ class Guide:
         return self._read_step(state)
 
     def _yes_no(self, state: GuideState, turn: Turn) -> Reply:
-        if state.awaiting == "more_steps":
+        if state.awaiting == Awaiting.more_steps:
             if turn.intent == "affirm":
                 return self._read_step(state)
             state.awaiting = None
             return [Say("utter_guide_stopped")], state
-        if state.awaiting == "eligibility":
+        if state.awaiting == Awaiting.eligibility:
             return self._eligibility_answer(state, turn)
-        if state.awaiting == "choice" and state.candidates:
+        if state.awaiting == Awaiting.choice and state.candidates:
             if turn.intent == "affirm":
                 return self._start(state, state.candidates[0])
-            state.awaiting = "service"
+            state.awaiting = Awaiting.service
             state.candidates = []
             return [Say("utter_ask_which_service")], state
         return [Say("utter_anything_else")], state
@@ -294,11 +306,11 @@ class Guide:
             state.service_id = close[0].service_id
             state.step = 0
         if state.service_id is None:
-            state.awaiting = "service"
+            state.awaiting = Awaiting.service
             state.pending_question = question
             return [Say("utter_ask_which_service")], state
         if self._needs_district(question, self._service(state)) and state.district is None:
-            state.awaiting = "district"
+            state.awaiting = Awaiting.district
             state.pending_question = question
             return [Say("utter_ask_district")], state
         state.awaiting = None
@@ -439,34 +451,34 @@ class Guide:
     def _next_eligibility_question(self, state: GuideState) -> Reply:
         questions = self._service(state).eligibility
         if state.eligibility_index < len(questions):
-            state.awaiting = "eligibility"
+            state.awaiting = Awaiting.eligibility
             question = questions[state.eligibility_index].question
             return [Say("utter_eligibility_question", {"question": question})], state
         state.awaiting = None
         fails = [
             q.fail_reason
             for q, r in zip(questions, state.eligibility_results, strict=True)
-            if r == "fail"
+            if r == Answer.fail
         ]
         if fails:
             reasons = self.fragments["list_separator"].join(fails)
             return [Say("utter_eligible_no", {"reasons": reasons})], state
-        if "unknown" in state.eligibility_results:
+        if Answer.unknown in state.eligibility_results:
             return [Say("utter_eligible_uncertain")], state
         return [Say("utter_eligible_yes")], state
 
     def _eligibility_answer(self, state: GuideState, turn: Turn) -> Reply:
-        if state.awaiting != "eligibility" or state.service_id is None:
+        if state.awaiting != Awaiting.eligibility or state.service_id is None:
             return [Say("utter_anything_else")], state
         question = self._service(state).eligibility[state.eligibility_index]
-        result: str | None = None
+        result: Answer | None = None
         if question.kind == "yes_no" and turn.intent in ("affirm", "deny"):
             answer = turn.intent == "affirm"
-            result = "pass" if answer == question.expect else "fail"
+            result = Answer.pass_ if answer == question.expect else Answer.fail
         elif question.kind == "age_at_least":
             age = parse_age(turn.text)
             if age is not None and question.min_age is not None:
-                result = "pass" if age >= question.min_age else "fail"
+                result = Answer.pass_ if age >= question.min_age else Answer.fail
         if result is None:
             if state.reasks < MAX_REASKS:
                 state.reasks += 1
@@ -479,20 +491,8 @@ class Guide:
                     Say(hint),
                     Say("utter_eligibility_question", {"question": question.question}),
                 ], state
-            result = "unknown"
+            result = Answer.unknown
         state.reasks = 0
         state.eligibility_results.append(result)
         state.eligibility_index += 1
         return self._next_eligibility_question(state)
-
-
-FRAGMENT_PREFIX = "utter_fragment_"
-
-
-def fragments_from_responses(responses: Mapping[str, Any]) -> dict[str, str]:
-    """Pieces of wording (``utter_fragment_*`` in the domain) used to build longer texts."""
-    return {
-        name.removeprefix(FRAGMENT_PREFIX): str(variants[0]["text"])
-        for name, variants in responses.items()
-        if name.startswith(FRAGMENT_PREFIX)
-    }

@@ -21,14 +21,14 @@ from liangwang.catalog.store import (
     load_services,
     read_catalog_file,
 )
-from liangwang.db import make_engine, make_session_factory, migrate, unit_of_work
+from liangwang.db import migrate, sessions_for, unit_of_work
 from liangwang.settings import PROJECT_ROOT, Settings, load_settings
 
 
 def _sessions() -> sessionmaker[Session]:
     settings = load_settings()
     migrate(settings.effective_database_url)
-    return make_session_factory(make_engine(settings.effective_database_url))
+    return sessions_for(settings.effective_database_url)
 
 
 def import_file(path: Path) -> int:
@@ -56,7 +56,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def seed_sample_catalog_if_empty(settings: Settings) -> None:
     """First start: load the sample catalog so the assistant has something to explain."""
-    sessions = make_session_factory(make_engine(settings.effective_database_url))
+    sessions = sessions_for(settings.effective_database_url)
     with unit_of_work(sessions) as session:
         empty = session.scalar(select(func.count()).select_from(CatalogService)) == 0
         if empty:

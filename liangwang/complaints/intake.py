@@ -15,40 +15,63 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any, Protocol
 
-from liangwang.catalog.districts import parse_district
-from liangwang.catalog.schema import DISTRICTS
+from liangwang import wording
 from liangwang.complaints import validation
 from liangwang.complaints.categories import Categories
-from liangwang.complaints.tickets import NewTicket
-from liangwang.complaints.validation import InvalidInput, grouped
-from liangwang.guide import Say
+from liangwang.complaints.tickets import Filed, NewTicket
+from liangwang.complaints.validation import InvalidInput
+from liangwang.districts import DISTRICTS, parse_district, short_name
+from liangwang.spoken import grouped, spoken_digits
+from liangwang.wording import Say
+
+
+class Step(StrEnum):
+    """Where a complaint's intake is: the question being asked, or how it ended."""
+
+    resume_offer = "resume_offer"  # a saved draft: continue it?
+    description = "description"
+    category = "category"  # the inferred category: right?
+    category_name = "category_name"  # which category, then
+    district = "district"
+    address = "address"
+    when = "when"
+    phone = "phone"
+    contact_public = "contact_public"  # may the department see the contact?
+    photo = "photo"  # Telegram only
+    readback = "readback"
+    correct_which = "correct_which"  # which part of the read-back is wrong
+    duplicate = "duplicate"  # merge with a nearby report (并单)?
+    done = "done"  # filed
+    gave_up = "gave_up"  # nothing filed; the draft is kept
+
+
+# The questions in the order they are asked (each may be skipped when already answered).
+ORDER = (
+    Step.description, Step.category, Step.district, Step.address, Step.when, Step.phone,
+    Step.contact_public, Step.photo, Step.readback,
+)  # fmt: skip
+FINISHED = frozenset({Step.done, Step.gave_up})
 
 MAX_REASKS = 2
 # Words that only say "I want to complain", with nothing about what happened.
 TRIGGER_ONLY = ("我要投诉", "我要找茬", "我要反映", "反映问题", "我想投诉", "我要举报", "投诉",
                 "找茬", "提意见", "我要提意见", "反映个情况", "有个问题要反映")  # fmt: skip
 SKIP_WORDS = ("跳过", "不知道", "不记得", "不留", "不用", "没有", "算了", "不清楚")
-FIELDS = ("description", "category", "district", "address", "when", "phone", "contact_public")
-FIELD_WORDS = {  # what people call a field when they correct it
-    "description": ("问题", "内容", "情况", "说的"),
-    "category": ("类别", "类型", "种类"),
-    "district": ("区",),
-    "address": ("地址", "地点", "位置", "路", "小区", "地方"),
-    "when": ("时间", "什么时候", "日子"),
-    "phone": ("电话", "号码", "手机"),
-    "contact_public": ("公开", "给部门看", "姓名"),
+# What people call a field of the read-back when they correct it.
+FIELD_WORDS = {
+    Step.description: ("问题", "内容", "情况", "说的"),
+    Step.category: ("类别", "类型", "种类"),
+    Step.district: ("区",),
+    Step.address: ("地址", "地点", "位置", "路", "小区", "地方"),
+    Step.when: ("时间", "什么时候", "日子"),
+    Step.phone: ("电话", "号码", "手机"),
+    Step.contact_public: ("公开", "给部门看", "姓名"),
 }
-
-
-@dataclass(frozen=True)
-class Filed:
-    number: str
-    sla_hours: int
-    merged_into: str | None = None
 
 
 class TicketDesk(Protocol):
@@ -61,7 +84,7 @@ class TicketDesk(Protocol):
 
 @dataclass
 class IntakeState:
-    step: str = "description"
+    step: Step = Step.description
     category: str | None = None
     description: str = ""
     district: str | None = None
@@ -79,16 +102,24 @@ class IntakeState:
     filed_number: str | None = None
     merged_into: str | None = None
     sla_hours: int | None = None
-    resume_step: str | None = None  # set while offering to continue a saved draft
+    resume_step: Step | None = None  # set while offering to continue a saved draft
+
+    def __post_init__(self) -> None:
+        # A slot or a saved draft gives the steps back as plain strings.
+        self.step = Step(self.step)
+        self.resume_step = Step(self.resume_step) if self.resume_step else None
 
     @classmethod
     def from_dict(cls, value: Any) -> IntakeState | None:
-        if not isinstance(value, dict) or "step" not in value:
+        if not isinstance(value, dict) or value.get("step") not in set(Step):
             return None
         return cls(**{k: v for k, v in value.items() if k in cls.__dataclass_fields__})
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        data["step"] = str(self.step)
+        data["resume_step"] = str(self.resume_step) if self.resume_step else None
+        return data
 
 
 Reply = tuple[list[Say], IntakeState]
@@ -114,7 +145,7 @@ _DISTRICT_FILLER = re.compile(r"我家|我住|住在|我在|就在|是在|在|�
 def _more_than_district(text: str) -> bool:
     rest = text
     for name in DISTRICTS:
-        rest = rest.replace(name, "").replace(name.removesuffix("区").removesuffix("新"), "")
+        rest = rest.replace(name, "").replace(short_name(name), "")
     rest = _DISTRICT_FILLER.sub("", rest)
     return len([c for c in rest if c.isalnum()]) >= 2
 
@@ -128,10 +159,18 @@ def _yes(message: Message) -> bool | None:
 
 
 class Intake:
-    def __init__(self, categories: Categories, channel: str, identity: str) -> None:
+    def __init__(
+        self,
+        categories: Categories,
+        channel: str,
+        identity: str,
+        fragments: Mapping[str, str] | None = None,
+    ) -> None:
         self.categories = categories
         self.channel = channel
         self.identity = identity
+        # Small pieces of the domain's wording for the read-back and the filed text.
+        self.fragments = fragments if fragments is not None else wording.fragments()
 
     # -- start ------------------------------------------------------------------------
 
@@ -149,15 +188,12 @@ class Intake:
         stripped = text
         for word in sorted(TRIGGER_ONLY, key=len, reverse=True):
             stripped = stripped.replace(word, "")
-        return (
-            len(validation.spoken_digits(stripped)) == 0
-            and len([c for c in stripped if c.isalnum()]) <= 2
-        )
+        return len(spoken_digits(stripped)) == 0 and len([c for c in stripped if c.isalnum()]) <= 2
 
     def resume(self, draft: IntakeState) -> IntakeState:
         """Offer to continue a saved draft before anything else."""
         draft.resume_step = draft.step
-        draft.step = "resume_offer"
+        draft.step = Step.resume_offer
         draft.reasks = 0
         return draft
 
@@ -168,7 +204,7 @@ class Intake:
             if again is not None:
                 return again
         if answer:
-            state.step = state.resume_step or "description"
+            state.step = state.resume_step or Step.description
             state.resume_step = None
             state.reasks = 0
             return [], state
@@ -178,78 +214,71 @@ class Intake:
 
     def handle(self, state: IntakeState, message: Message, desk: TicketDesk) -> Reply:
         """Take the citizen's answer to the current question."""
-        handlers: dict[str, Callable[[IntakeState, Message], Reply]] = {
-            "resume_offer": self._on_resume_offer,
-            "description": self._on_description,
-            "category": self._on_category,
-            "category_name": self._on_category_name,
-            "district": self._on_district,
-            "address": self._on_address,
-            "when": self._on_when,
-            "phone": self._on_phone,
-            "contact_public": self._on_contact_public,
-            "photo": self._on_photo,
-            "readback": lambda s, m: self._on_readback(s, m, desk),
-            "correct_which": self._on_correct_which,
-            "duplicate": lambda s, m: self._on_duplicate(s, m, desk),
+        handlers: dict[Step, Callable[[IntakeState, Message], Reply]] = {
+            Step.resume_offer: self._on_resume_offer,
+            Step.description: self._on_description,
+            Step.category: self._on_category,
+            Step.category_name: self._on_category_name,
+            Step.district: self._on_district,
+            Step.address: self._on_address,
+            Step.when: self._on_when,
+            Step.phone: self._on_phone,
+            Step.contact_public: self._on_contact_public,
+            Step.photo: self._on_photo,
+            Step.readback: lambda s, m: self._on_readback(s, m, desk),
+            Step.correct_which: self._on_correct_which,
+            Step.duplicate: lambda s, m: self._on_duplicate(s, m, desk),
         }
         return handlers[state.step](state, message)
 
     def prompt(self, state: IntakeState) -> list[Say]:
         """The question for the current step."""
-        if state.step == "category":
+        if state.step == Step.category:
             name = self.categories.by_code[state.category or "other"].name
             return [Say("utter_complaint_confirm_category", {"category": name})]
-        if state.step == "readback":
+        if state.step == Step.readback:
             return [Say("utter_complaint_readback", self._summary(state))]
-        if state.step == "resume_offer":
+        if state.step == Step.resume_offer:
             return [Say("utter_complaint_resume_offer", {"description": state.description})]
-        if state.step == "duplicate":
+        if state.step == Step.duplicate:
             number, address = state.duplicates[0]
+            address = address or self.fragments["place_nearby"]
             return [
                 Say(
                     "utter_complaint_duplicate_offer",
-                    {"number": grouped(number), "address": address or "附近"},
+                    {
+                        "number": grouped(number),
+                        Step.address: address or self.fragments["place_nearby"],
+                    },
                 )
             ]
-        if state.step == "phone" and state.phone:
+        if state.step == Step.phone and state.phone:
             return [Say("utter_complaint_confirm_caller_phone", {"phone": grouped(state.phone)})]
         return [Say(f"utter_ask_complaint_{state.step}")]
 
     # -- the fields ---------------------------------------------------------------------
 
-    def _next(self, state: IntakeState, after: str) -> Reply:
+    def _next(self, state: IntakeState, after: Step) -> Reply:
         state.reasks = 0
         if state.correcting:
             state.correcting = False
-            state.step = "readback"
+            state.step = Step.readback
             return [], state
-        order = [
-            "description",
-            "category",
-            "district",
-            "address",
-            "when",
-            "phone",
-            "contact_public",
-            "photo",
-            "readback",
-        ]
-        following = order[order.index(after) + 1 :]
+        following = ORDER[ORDER.index(after) + 1 :]
         for step in following:
-            if step == "category" and state.category is not None and after != "description":
+            if step == Step.category and state.category is not None and after != Step.description:
                 continue
-            if step == "district" and state.district:
+            if step == Step.district and state.district:
                 continue
-            if step == "address" and (state.address or state.lat is not None):
+            if step == Step.address and (state.address or state.lat is not None):
                 continue
-            if step == "contact_public" and not state.phone:
+            if step == Step.contact_public and not state.phone:
                 continue
-            if step == "photo" and (self.channel != "telegram" or state.media_url):
+            if step == Step.photo and (self.channel != "telegram" or state.media_url):
                 continue
             state.step = step
             return [], state
-        state.step = "readback"
+        state.step = Step.readback
         return [], state
 
     def _reask(self, state: IntakeState, hint: str) -> Reply | None:
@@ -267,7 +296,7 @@ class Intake:
         if not state.correcting or state.category is None:
             inferred = self.categories.infer(text)
             state.category = inferred.code if inferred else "other"
-        return self._next(state, "description")
+        return self._next(state, Step.description)
 
     def _on_description(self, state: IntakeState, message: Message) -> Reply:
         try:
@@ -282,23 +311,23 @@ class Intake:
             if again is not None:
                 return again
             # A complaint without words cannot be filed: offer a person instead of looping.
-            state.step = "gave_up"
+            state.step = Step.gave_up
             return [Say("utter_complaint_offer_human")], state
 
     def _on_category(self, state: IntakeState, message: Message) -> Reply:
         answer = _yes(message)
         if answer is True:
-            return self._next(state, "category")
+            return self._next(state, Step.category)
         inferred = self.categories.infer(message.text)
         if inferred is not None:  # "不对，是噪声" corrects in one go
             state.category = inferred.code
-            return self._next(state, "category")
+            return self._next(state, Step.category)
         if answer is False:
-            state.step = "category_name"
+            state.step = Step.category_name
             state.reasks = 0
             return [], state
         again = self._reask(state, "utter_complaint_hint_yes_no")
-        return again if again is not None else self._next(state, "category")
+        return again if again is not None else self._next(state, Step.category)
 
     def _on_category_name(self, state: IntakeState, message: Message) -> Reply:
         inferred = self.categories.infer(message.text)
@@ -309,12 +338,12 @@ class Intake:
             state.category = "other"  # 12345 sorts it out; never a loop
         else:
             state.category = inferred.code
-        return self._next(state, "category")
+        return self._next(state, Step.category)
 
     def _on_district(self, state: IntakeState, message: Message) -> Reply:
         if message.lat is not None:
             state.lat, state.long = message.lat, message.long
-            return self._next(state, "district")
+            return self._next(state, Step.district)
         district = parse_district(message.text)
         if district is None and not _is_skip(message.text):
             again = self._reask(state, "utter_complaint_hint_district")
@@ -323,12 +352,12 @@ class Intake:
         state.district = district
         if district and not state.address and _more_than_district(message.text):
             state.address = message.text.strip()  # "杨浦区国和路100号" gives both
-        return self._next(state, "district")
+        return self._next(state, Step.district)
 
     def _on_address(self, state: IntakeState, message: Message) -> Reply:
         if message.lat is not None:
             state.lat, state.long = message.lat, message.long
-            return self._next(state, "address")
+            return self._next(state, Step.address)
         text = message.text.strip()
         if len([c for c in text if c.isalnum()]) < 2 or len(text) > 300:
             again = self._reask(state, "utter_complaint_hint_address")
@@ -338,22 +367,20 @@ class Intake:
         state.address = text
         if not state.district:
             state.district = parse_district(text)
-        return self._next(state, "address")
+        return self._next(state, Step.address)
 
     def _on_when(self, state: IntakeState, message: Message) -> Reply:
         text = message.text.strip()
         state.when = None if _is_skip(text) else text[:100]
-        return self._next(state, "when")
+        return self._next(state, Step.when)
 
     def _on_phone(self, state: IntakeState, message: Message) -> Reply:
         answer = _yes(message)
         if state.phone and answer is True:  # "就用这个号码吗？" — yes
-            return self._next(state, "phone")
-        if _is_skip(message.text) or (
-            answer is False and not validation.spoken_digits(message.text)
-        ):
+            return self._next(state, Step.phone)
+        if _is_skip(message.text) or (answer is False and not spoken_digits(message.text)):
             state.phone = None
-            return self._next(state, "phone")
+            return self._next(state, Step.phone)
         try:
             state.phone = validation.phone_number(message.text)
         except InvalidInput:
@@ -361,7 +388,7 @@ class Intake:
             if again is not None:
                 return again
             state.phone = None
-        return self._next(state, "phone")
+        return self._next(state, Step.phone)
 
     def _on_contact_public(self, state: IntakeState, message: Message) -> Reply:
         answer = _yes(message)
@@ -370,31 +397,32 @@ class Intake:
             if again is not None:
                 return again
         state.contact_public = bool(answer)  # unclear twice: kept private
-        return self._next(state, "contact_public")
+        return self._next(state, Step.contact_public)
 
     def _on_photo(self, state: IntakeState, message: Message) -> Reply:
         if message.media_url:
             state.media_url = message.media_url
-        return self._next(state, "photo")
+        return self._next(state, Step.photo)
 
     # -- read-back, corrections, duplicates, filing ---------------------------------------
 
     def _summary(self, state: IntakeState) -> dict[str, str]:
         place = " ".join(p for p in (state.district or "", state.address) if p)
+        words = self.fragments
         if not place and state.lat is not None:
-            place = "您发的位置"
+            place = words["place_shared_location"]
         return {
-            "category": self.categories.by_code[state.category or "other"].name,
-            "description": state.description,
-            "place": place or "没说",
-            "when": state.when or "没说",
-            "phone": grouped(state.phone) if state.phone else "没留",
-            "public": "可以" if state.contact_public else "不公开",
+            Step.category: self.categories.by_code[state.category or "other"].name,
+            Step.description: state.description,
+            "place": place or words["not_said"],
+            Step.when: state.when or words["not_said"],
+            Step.phone: grouped(state.phone) if state.phone else words["no_phone"],
+            "public": words["contact_public" if state.contact_public else "contact_private"],
         }
 
-    def _field_named(self, text: str) -> str | None:
-        for name in FIELDS:
-            if any(word in text for word in FIELD_WORDS[name]):
+    def _field_named(self, text: str) -> Step | None:
+        for name, words in FIELD_WORDS.items():
+            if any(word in text for word in words):
                 return name
         return None
 
@@ -406,12 +434,12 @@ class Intake:
         if named is not None:
             return self._correct(state, named)
         if answer is False:
-            state.step = "correct_which"
+            state.step = Step.correct_which
             return [], state
         again = self._reask(state, "utter_complaint_hint_readback")
         if again is not None:
             return again
-        state.step = "gave_up"  # no explicit yes: nothing is filed; the draft is kept
+        state.step = Step.gave_up  # no explicit yes: nothing is filed; the draft is kept
         return [Say("utter_complaint_not_filed")], state
 
     def _on_correct_which(self, state: IntakeState, message: Message) -> Reply:
@@ -420,21 +448,25 @@ class Intake:
             again = self._reask(state, "utter_complaint_hint_which_field")
             if again is not None:
                 return again
-            state.step = "readback"
+            state.step = Step.readback
             return [], state
         return self._correct(state, named)
 
-    def _correct(self, state: IntakeState, name: str) -> Reply:
+    def _correct(self, state: IntakeState, name: Step) -> Reply:
         state.correcting = True
         state.reasks = 0
-        state.step = {"category": "category_name", "district": "district"}.get(name, name)
-        if name == "address":
+        state.step = Step.category_name if name == Step.category else name
+        if name == Step.address:
             state.address, state.lat, state.long = "", None, None
         return [], state
 
     def new_ticket(self, state: IntakeState) -> NewTicket:
         details = (
-            state.description if not state.when else f"{state.description}\n（时间：{state.when}）"
+            self.fragments["description_with_time"].format(
+                description=state.description, when=state.when
+            )
+            if state.when
+            else state.description
         )
         return NewTicket(
             category=state.category or "other",
@@ -455,7 +487,7 @@ class Intake:
         found = desk.duplicates(self.new_ticket(state))
         if found:
             state.duplicates = [[number, address] for number, address in found[:1]]
-            state.step = "duplicate"
+            state.step = Step.duplicate
             state.reasks = 0
             return [], state
         return self._file(state, desk, None)
@@ -474,7 +506,7 @@ class Intake:
         state.filed_number = filed.number
         state.merged_into = filed.merged_into
         state.sla_hours = filed.sla_hours
-        state.step = "done"
+        state.step = Step.done
         return [], state
 
     def done_messages(self, state: IntakeState) -> list[Say]:

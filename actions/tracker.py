@@ -1,0 +1,47 @@
+"""Reading the tracker and answering through the dispatcher: the little every action needs.
+
+Channels send their own name and facts about the turn (a caller's number, a shared
+location, a photo) as message metadata; these helpers are the one place that reads them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from liangwang.conversation import Channel
+from liangwang.wording import Say
+
+
+def latest_intent(tracker: Tracker) -> str:
+    """The intent of the citizen's latest message ("" when NLU gave none)."""
+    return str((tracker.latest_message.get("intent") or {}).get("name") or "")
+
+
+def latest_text(tracker: Tracker) -> str:
+    return str(tracker.latest_message.get("text") or "")
+
+
+def metadata(tracker: Tracker) -> dict[str, Any]:
+    value = tracker.latest_message.get("metadata")
+    return value if isinstance(value, dict) else {}
+
+
+def channel(tracker: Tracker) -> str:
+    """Our channel name, which every channel sends as metadata; a message without it came
+    straight to Rasa's REST webhook, which is how the web chat talks."""
+    return str(metadata(tracker).get("channel") or Channel.web)
+
+
+def caller_phone(tracker: Tracker) -> str | None:
+    """The phone line's caller ID, if the turn came from a call."""
+    caller = metadata(tracker).get("caller")
+    return str(caller) if caller else None
+
+
+def utter(dispatcher: CollectingDispatcher, says: list[Say]) -> None:
+    """Send the responses the core chose, with their variables and buttons."""
+    for say in says:
+        dispatcher.utter_message(response=say.response, buttons=say.buttons or None, **say.vars)
