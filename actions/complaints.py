@@ -1,6 +1,6 @@
 """我要找茬 / 一网统管 actions: the complaint form, status, rating, withdrawal, greeting.
 
-Thin adapters: the intake state machine (liangwang.intake) and the ticket desk
+Thin adapters: the intake state machine (liangwang.complaints.intake) and the ticket desk
 (liangwang.complaints) decide; these read the tracker, save the draft after every turn,
 and send the responses the core chose.
 """
@@ -27,7 +27,8 @@ from actions.tracker import (
 from liangwang.complaints import tickets
 from liangwang.complaints.categories import load_categories
 from liangwang.complaints.desk import StoredDesk, delete_draft, load_draft, save_draft
-from liangwang.complaints.intake import FINISHED, Intake, IntakeState, Message, Step
+from liangwang.complaints.intake import Intake
+from liangwang.complaints.intake_state import FINISHED, IntakeState, Message, Step
 from liangwang.complaints.models import TicketAction
 from liangwang.complaints.status import status_says
 from liangwang.complaints.updates import news_for

@@ -12,7 +12,7 @@ import logging
 import signal
 from collections.abc import Callable
 
-from liangwang.db import make_engine, make_session_factory
+from liangwang.db import sessions_for
 from liangwang.dialogue import DialogueEngine, RasaRestEngine
 from liangwang.settings import Settings
 from liangwang.wording import responses
@@ -43,6 +43,8 @@ FIXED_PROMPTS = (
     "utter_goodbye",
 )
 
+PHONE_LINE_READY = "电话线路已启动 / phone line ready: SIP udp {sip}, AudioSocket tcp {audiosocket}"
+
 
 def call_config(settings: Settings) -> CallConfig:
     return CallConfig(
@@ -65,7 +67,7 @@ def build_engines(
 ) -> VoiceEngines:
     """Everything calls share. Raises ``ModelMissing`` when the configured model is not
     usable, naming the setting and the fix."""
-    sessions = make_session_factory(make_engine(settings.effective_database_url))
+    sessions = sessions_for(settings.effective_database_url)
     recognizer = recognizer or make_recognizer(settings, escape_phrases=ALWAYS)
     load = getattr(recognizer, "load", None)
     if callable(load):
@@ -79,12 +81,7 @@ def build_engines(
         recognizer=recognizer,
         synthesizer=synthesizer,
         vad=WebrtcVad(),
-        dialogue=dialogue
-        or RasaRestEngine(
-            settings.rasa_url,
-            timeout_s=settings.turn_timeout_s,
-            max_chars=settings.max_message_chars,
-        ),
+        dialogue=dialogue or RasaRestEngine.from_settings(settings),
         recorder=StoredTranscripts(sessions, settings.recordings_dir),
     )
 
@@ -124,8 +121,10 @@ async def serve_phone(settings: Settings, engines: VoiceEngines) -> None:
     await sip.start()
     await audiosocket.start()
     print(
-        f"电话线路已启动 / phone line ready: SIP udp {settings.host}:{settings.sip_port}, "
-        f"AudioSocket tcp {settings.host}:{settings.audiosocket_port}",
+        PHONE_LINE_READY.format(
+            sip=f"{settings.host}:{settings.sip_port}",
+            audiosocket=f"{settings.host}:{settings.audiosocket_port}",
+        ),
         flush=True,
     )
     stop = asyncio.Event()

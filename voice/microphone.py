@@ -7,13 +7,22 @@ from __future__ import annotations
 import asyncio
 import threading
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from liangwang.settings import Settings
 from voice.audio import Audio, frame_bytes
-from voice.line import AudioFrame, CallLine, Hangup
+from voice.events import CallEvent
+from voice.line import AudioFrame, CallLine, Hangup, HangupBy
 
 RATE = 16000
+
+# What the operator is told at the terminal, in Chinese and English.
+MESSAGES = {
+    "no_portaudio": "没有可用的声卡库 / PortAudio is not available: {error}",
+    "speak": "请对着麦克风说话，按 Ctrl-C 挂断。/ Speak; Ctrl-C hangs up.",
+    "no_device": "打不开麦克风或扬声器 / cannot open the microphone or speaker: {error}",
+}
 
 
 class MicrophoneLine(CallLine):
@@ -52,17 +61,23 @@ class MicrophoneLine(CallLine):
 
     async def hangup(self) -> None:
         self.ended.set()
-        self.inbound.put_nowait(Hangup(by="us"))
+        self.inbound.put_nowait(Hangup(by=HangupBy.bot))
 
 
-def run_microphone_call(settings: Settings, *, caller: str = "") -> int:
+def run_microphone_call(
+    settings: Settings,
+    *,
+    caller: str = "",
+    on_event: Callable[[CallEvent], None] | None = None,
+) -> int:
+    """One call through the sound card; ``on_event`` sees the call's events (the command
+    line prints them), so this module needs nothing from the command that runs it."""
     try:
         import sounddevice
     except OSError as exc:  # PortAudio itself is missing
-        print(f"没有可用的声卡库 / PortAudio is not available: {exc}")
+        print(MESSAGES["no_portaudio"].format(error=exc))
         return 1
     from voice.app import build_engines, call_config
-    from voice.commands import print_event
     from voice.session import CallSession
 
     engines = build_engines(settings)
@@ -74,9 +89,9 @@ def run_microphone_call(settings: Settings, *, caller: str = "") -> int:
             samplerate=RATE, blocksize=block, channels=1, dtype="int16", callback=line.on_block
         )
         with stream:
-            print("请对着麦克风说话，按 Ctrl-C 挂断。/ Speak; Ctrl-C hangs up.", flush=True)
+            print(MESSAGES["speak"], flush=True)
             try:
-                await CallSession(line, engines, call_config(settings), print_event).run()
+                await CallSession(line, engines, call_config(settings), on_event).run()
             finally:
                 await engines.dialogue.aclose()
 
@@ -85,6 +100,6 @@ def run_microphone_call(settings: Settings, *, caller: str = "") -> int:
     except KeyboardInterrupt:
         pass
     except sounddevice.PortAudioError as exc:
-        print(f"打不开麦克风或扬声器 / cannot open the microphone or speaker: {exc}")
+        print(MESSAGES["no_device"].format(error=exc))
         return 1
     return 0

@@ -14,48 +14,18 @@ draft in the database after every turn, so a dropped call loses nothing.
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
-from enum import StrEnum
-from typing import Any, Protocol
+from typing import Protocol
 
 from liangwang import wording
 from liangwang.complaints import validation
 from liangwang.complaints.categories import Categories
+from liangwang.complaints.intake_state import ORDER, IntakeState, Message, Step
 from liangwang.complaints.tickets import Filed, NewTicket
 from liangwang.complaints.validation import InvalidInput
 from liangwang.districts import DISTRICTS, parse_district, short_name
 from liangwang.spoken import grouped, spoken_digits
 from liangwang.wording import Say
-
-
-class Step(StrEnum):
-    """Where a complaint's intake is: the question being asked, or how it ended."""
-
-    resume_offer = "resume_offer"  # a saved draft: continue it?
-    description = "description"
-    category = "category"  # the inferred category: right?
-    category_name = "category_name"  # which category, then
-    district = "district"
-    address = "address"
-    when = "when"
-    phone = "phone"
-    contact_public = "contact_public"  # may the department see the contact?
-    photo = "photo"  # Telegram only
-    readback = "readback"
-    correct_which = "correct_which"  # which part of the read-back is wrong
-    duplicate = "duplicate"  # merge with a nearby report (并单)?
-    done = "done"  # filed
-    gave_up = "gave_up"  # nothing filed; the draft is kept
-
-
-# The questions in the order they are asked (each may be skipped when already answered).
-ORDER = (
-    Step.description, Step.category, Step.district, Step.address, Step.when, Step.phone,
-    Step.contact_public, Step.photo, Step.readback,
-)  # fmt: skip
-FINISHED = frozenset({Step.done, Step.gave_up})
 
 MAX_REASKS = 2
 # Words that only say "I want to complain", with nothing about what happened.
@@ -82,56 +52,7 @@ class TicketDesk(Protocol):
     def file(self, new: NewTicket, merge_into: str | None) -> Filed: ...
 
 
-@dataclass
-class IntakeState:
-    step: Step = Step.description
-    category: str | None = None
-    description: str = ""
-    district: str | None = None
-    address: str = ""
-    lat: float | None = None
-    long: float | None = None
-    when: str | None = None
-    phone: str | None = None
-    contact_public: bool | None = None
-    media_url: str | None = None
-    reasks: int = 0
-    correcting: bool = False  # answering one field, then back to the read-back
-    duplicates: list[list[str]] = field(default_factory=list)  # [[number, address], …]
-    idempotency_key: str = field(default_factory=lambda: uuid.uuid4().hex)
-    filed_number: str | None = None
-    merged_into: str | None = None
-    sla_hours: int | None = None
-    resume_step: Step | None = None  # set while offering to continue a saved draft
-
-    def __post_init__(self) -> None:
-        # A slot or a saved draft gives the steps back as plain strings.
-        self.step = Step(self.step)
-        self.resume_step = Step(self.resume_step) if self.resume_step else None
-
-    @classmethod
-    def from_dict(cls, value: Any) -> IntakeState | None:
-        if not isinstance(value, dict) or value.get("step") not in set(Step):
-            return None
-        return cls(**{k: v for k, v in value.items() if k in cls.__dataclass_fields__})
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["step"] = str(self.step)
-        data["resume_step"] = str(self.resume_step) if self.resume_step else None
-        return data
-
-
 Reply = tuple[list[Say], IntakeState]
-
-
-@dataclass(frozen=True)
-class Message:
-    text: str
-    intent: str = ""
-    lat: float | None = None  # a location shared on Telegram
-    long: float | None = None
-    media_url: str | None = None  # a photo sent on Telegram
 
 
 def _is_skip(text: str) -> bool:

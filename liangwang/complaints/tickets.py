@@ -43,6 +43,29 @@ DUPLICATE_RADIUS_M = 300.0
 EARTH_RADIUS_M = 6_371_000
 
 
+def _audit(
+    ticket: Ticket,
+    action: TicketAction,
+    *,
+    actor: str,
+    at: datetime,
+    note: str = "",
+    from_status: str | None = None,
+    to_status: str | None = None,
+) -> None:
+    """Add a row to the ticket's audit trail; the status stays unless one is given."""
+    ticket.events.append(
+        TicketEvent(
+            at=at,
+            actor=actor,
+            action=action,
+            from_status=ticket.status if to_status is None else from_status,
+            to_status=to_status or ticket.status,
+            note=note,
+        )
+    )
+
+
 class TransitionNotAllowed(ValueError):
     def __init__(self, action: str, status: str) -> None:
         super().__init__(f"cannot {action} a ticket that is {status}")
@@ -167,15 +190,8 @@ def file_ticket(
         expected_at=now + timedelta(hours=category.sla_hours),
         idempotency_key=new.idempotency_key,
     )
-    ticket.events.append(
-        TicketEvent(
-            at=now,
-            actor=actor,
-            action=TicketAction.file,
-            from_status=None,
-            to_status=Status.received,
-            note="",
-        )
+    _audit(
+        ticket, TicketAction.file, actor=actor, at=now, from_status=None, to_status=Status.received
     )
     try:
         with session.begin_nested():
@@ -211,15 +227,8 @@ def transition(
     now = now or utcnow()
     if department:
         ticket.department = department
-    ticket.events.append(
-        TicketEvent(
-            at=now,
-            actor=actor,
-            action=action,
-            from_status=ticket.status,
-            to_status=target,
-            note=note,
-        )
+    _audit(
+        ticket, action, actor=actor, at=now, from_status=ticket.status, to_status=target, note=note
     )
     ticket.status = target
     if note:
@@ -257,16 +266,7 @@ def add_information(
         raise InvalidInput("description_too_long")
     now = now or utcnow()
     ticket.description = f"{ticket.description}\n{extra}"
-    ticket.events.append(
-        TicketEvent(
-            at=now,
-            actor=actor,
-            action=TicketAction.add_information,
-            from_status=ticket.status,
-            to_status=ticket.status,
-            note=extra,
-        )
-    )
+    _audit(ticket, TicketAction.add_information, actor=actor, at=now, note=extra)
     ticket.updated_at = now
     session.flush()
     return ticket
@@ -289,16 +289,7 @@ def rate(
     now = now or utcnow()
     ticket.rating = stars
     ticket.rating_comment = comment.strip() or None
-    ticket.events.append(
-        TicketEvent(
-            at=now,
-            actor=actor,
-            action=TicketAction.rate,
-            from_status=ticket.status,
-            to_status=ticket.status,
-            note=f"{stars} {comment}".strip(),
-        )
-    )
+    _audit(ticket, TicketAction.rate, actor=actor, at=now, note=f"{stars} {comment}".strip())
     session.flush()
     return ticket
 
