@@ -55,7 +55,7 @@ def cmd_call(args: argparse.Namespace) -> int:
     if args.mic:
         from voice.microphone import run_microphone_call
 
-        return run_microphone_call(settings, caller=args.caller)
+        return run_microphone_call(settings, caller=args.caller, on_event=print_event)
     try:
         recording = Audio.from_wav(args.wav)
         from voice.file_line import FileLine

@@ -23,9 +23,11 @@ from __future__ import annotations
 import enum
 import re
 
+from liangwang.conversation import Expect
+
 # Expectations (``custom: {expect: …}`` on the dialogue's prompts) whose answers must not be
 # cut short: a confirmation, or free text that fills one slot of a form.
-CAREFUL_EXPECTATIONS = frozenset({"yes_no", "complaint", "address", "time"})
+CAREFUL_EXPECTATIONS = frozenset({Expect.yes_no, Expect.complaint, Expect.address, Expect.time})
 # Endings that promise more words: fillers, connectives, openers, an unfinished "I want…".
 UNFINISHED_ENDINGS = (
     "嗯", "呃", "啊", "哦", "那个", "这个", "就是", "就是说", "然后", "还有", "另外",

@@ -4,7 +4,31 @@ the benchmark reads their timestamps (monotonic seconds)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from time import monotonic
+
+
+class SpokeReason(StrEnum):
+    """Why we spoke: the dialogue's reply, or one of the line's own prompts."""
+
+    reply = "reply"  # the dialogue's answer to the caller
+    repeat = "repeat"  # the last answer again ("再说一遍" or ``*``)
+    reprompt = "reprompt"  # the caller has been silent
+    not_heard = "not-heard"  # nothing (or only a low-confidence guess) was recognised
+    slower = "slower"  # the caller asked us to speak more slowly
+    apology = "apology"  # an engine failed; the caller is handed to a person
+    goodbye = "goodbye"  # the last words before we hang up
+
+
+class CallEndReason(StrEnum):
+    """Why a call ended; also what ``CallSession.run`` returns and the transcript keeps."""
+
+    caller_hangup = "caller-hangup"
+    goodbye = "goodbye"  # the dialogue said goodbye
+    handoff = "handoff"  # transferred, or staff will call back
+    silence = "silence"  # the caller never answered the reprompts
+    error = "error"  # a bug in the call loop (logged)
+    cancelled = "cancelled"  # the server stopped the call
 
 
 @dataclass(frozen=True)
@@ -63,7 +87,7 @@ class Spoke(CallEvent):
     """A reply started playing; ``first_audio_at`` is when its first audio was queued."""
 
     texts: tuple[str, ...]
-    reason: str  # reply | repeat | reprompt | not-heard | slower | apology | goodbye
+    reason: SpokeReason
 
 
 @dataclass(frozen=True)
@@ -93,4 +117,4 @@ class PipelineFailed(CallEvent):
 
 @dataclass(frozen=True)
 class CallEnded(CallEvent):
-    reason: str  # caller-hangup | goodbye | handoff | silence | error
+    reason: CallEndReason

@@ -14,7 +14,7 @@ import numpy as np
 
 from voice.audio import Audio
 from voice.errors import RecognizerError
-from voice.line import AudioFrame, CallLine, Dtmf, Hangup
+from voice.line import AudioFrame, CallLine, Dtmf, Hangup, HangupBy
 from voice.ports import Transcript, TurnRecord
 
 
@@ -64,7 +64,7 @@ class FakeLine(CallLine):
 
     async def hangup(self) -> None:
         self.hung_up = True
-        self.inbound.put_nowait(Hangup(by="us"))
+        self.inbound.put_nowait(Hangup(by=HangupBy.bot))
 
     async def transfer(self, target: str) -> bool:
         self.transfers.append(target)

@@ -8,12 +8,11 @@ arrives as 20 ms frames of 16-bit PCM at ``CallLine.rate``; outbound audio is qu
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from enum import StrEnum
 
 from voice.audio import Audio
 

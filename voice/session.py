@@ -16,6 +16,13 @@ Turn-taking:
 - key ``0`` or "转人工" hands over to a person; an engine failure apologises and hands over.
 Nothing the caller said is lost: every turn goes to the transcript recorder, and a
 complaint being taken down is saved as a draft by the dialogue after every answer.
+
+The work is shared out so that each part can be read alone: the ``Listener``
+(voice/listener.py) turns frames into finished utterances, the ``Speaker``
+(voice/speaker.py) says things and remembers what it said, and a ``ReplyPlan``
+(voice/reply_plan.py) reads what a dialogue reply asks of the line. The session keeps the
+order of things: what a turn or a key means, when to reprompt, hand over or hang up, and
+the transcript.
 """
 
 from __future__ import annotations
@@ -24,34 +31,32 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from time import monotonic
 
-from liangwang.conversation import BotMessage
+from liangwang.conversation import VoiceCue
 from liangwang.dialogue import DialogueEngine, DialogueError, UserTurn
-from liangwang.guide import Say
-from liangwang.wording import render, responses
+from liangwang.wording import Say, render, responses
 from voice import events as ev
 from voice.audio import FRAME_MS, Audio
-from voice.endpointing import CAREFUL_EXPECTATIONS, Patience, judge
 from voice.errors import PipelineError
+from voice.events import CallEndReason, SpokeReason
 from voice.hints import RecognitionHints
 from voice.keypad import HANDOFF, HandOver, KeyAction, Keypad, RepeatLast, SendText
 from voice.line import AudioFrame, CallLine, Dtmf, Hangup, InboundEvent
+from voice.listener import SPECULATE_MS, Endpointing, Heard, Listener, RecognitionFailed
 from voice.ports import (
-    PreviewStream,
-    RecognizerStream,
     SpeechRecognizer,
     SpeechSynthesizer,
-    Transcript,
     TranscriptRecorder,
     TurnRecord,
     VoiceActivityDetector,
 )
-from voice.tts import speak_sentences
-from voice.vad import EndOfTurnDetector, TurnEvent
+from voice.reply_plan import ReplyPlan, keypad_menu
+from voice.speaker import Speaker
+
+# SPECULATE_MS lives with the listener; the voice benchmark reports it from here.
+__all__ = ["SPECULATE_MS", "CallConfig", "CallSession", "VoiceEngines"]
 
 log = logging.getLogger(__name__)
 
@@ -66,17 +71,6 @@ REPEAT_WORDS = ("再说一遍", "再说一次", "重复一遍", "重复一下", 
 SLOWER_WORDS = ("说慢一点", "说慢点", "慢一点", "慢点说", "慢一些", "太快了", "讲慢点")
 _NOT_WORDS = re.compile(r"[\s\W_]+")
 IDLE_WAIT_S = 0.2  # no frame for this long: count the time as silence
-PREROLL_FRAMES = 15  # 300 ms of audio kept from before speech was detected
-# Silence after which a decode-at-the-end engine starts decoding: most of its work is then
-# done while we still wait to be sure the caller has finished, and its words set how long
-# that wait is. Pauses between words are shorter; a decode overtaken by more speech is
-# dropped (it costs CPU, not time).
-SPECULATE_MS = 150
-# Careful answers (addresses, descriptions, confirmations) wait at least the default
-# patience anyway; they are decoded with a longer ending, because Whisper base hears a
-# name's last syllable better with it (南京西路 as 男君西路 when the audio stops 150 ms
-# after it, rightly from 200 ms on).
-CAREFUL_SPECULATE_MS = 250
 
 
 @dataclass(frozen=True)
@@ -94,13 +88,16 @@ class CallConfig:
     # Below this recogniser confidence the words are taken as not heard (asked again).
     min_confidence: float = 0.2
 
-    def end_silence(self, patience: Patience) -> int:
-        """Milliseconds of silence for ``patience``; the default stays between the other two."""
-        if patience is Patience.QUICK:
-            return min(self.quick_end_silence_ms, self.end_silence_ms)
-        if patience is Patience.HESITANT:
-            return max(self.hesitant_end_silence_ms, self.end_silence_ms)
-        return self.end_silence_ms
+    @property
+    def endpointing(self) -> Endpointing:
+        """The listener's share: when a turn is over."""
+        return Endpointing(
+            end_silence_ms=self.end_silence_ms,
+            quick_end_silence_ms=self.quick_end_silence_ms,
+            hesitant_end_silence_ms=self.hesitant_end_silence_ms,
+            max_turn_ms=round(self.max_turn_s * 1000),
+            min_confidence=self.min_confidence,
+        )
 
 
 @dataclass
@@ -113,17 +110,6 @@ class VoiceEngines:
     dialogue: DialogueEngine
     recorder: TranscriptRecorder
     hints: RecognitionHints = field(default_factory=RecognitionHints)
-
-
-@dataclass
-class _Turn:
-    stream: RecognizerStream
-    frames: list[bytes] = field(default_factory=list)
-    # Decoding started during the closing silence (see SPECULATE_MS); dropped when the
-    # caller speaks again, used when the turn ends with only silence after it.
-    preview: asyncio.Task[Transcript] | None = None
-    # Whether the preview's words have set this silence's patience yet.
-    judged: bool = False
 
 
 def _ticks(seconds: float) -> int:
@@ -143,32 +129,27 @@ class CallSession:
         on_event: Callable[[ev.CallEvent], None] | None = None,
     ) -> None:
         self.line = line
-        self.engines = engines
+        self.engines = engines  # read at each use: a test may swap the dialogue
         self.config = config
         self._on_event = on_event
-        self._detector = EndOfTurnDetector(
-            end_silence_ms=config.end_silence_ms, max_turn_ms=round(config.max_turn_s * 1000)
+        self._listener = Listener(
+            rate=line.rate,
+            vad=engines.vad,
+            recognizer=engines.recognizer,
+            endpointing=config.endpointing,
+            emit=self._emit,
         )
+        self._speaker = Speaker(line, engines.synthesizer, self._emit)
         self._keypad = Keypad(timeout_ticks=_ticks(config.digit_timeout_s))
-        self._preroll: deque[bytes] = deque(maxlen=PREROLL_FRAMES)
-        self._turn: _Turn | None = None
-        self._turn_index = 0
-        self._silent_ticks = 0
-        self._reprompts = 0
-        self._slow = False
-        self._last_said: list[str] = []
-        self._last_audio: list[Audio] = []
-        self._last_slow = False
-        self._turn_ended_at: float | None = None
-        self._latency_ms: int | None = None
-        self._hints: tuple[str, ...] = ()  # what the caller is likely to answer next
-        self._careful = False  # the answer must not be cut short (voice/endpointing.py)
-        self._ended: str | None = None
+        self._turn_index = 0  # the next transcript turn's number
+        self._silent_ticks = 0  # silence since we or the caller last did anything
+        self._reprompts = 0  # reprompts since the caller last answered
+        self._ended: CallEndReason | None = None
         self.conversation_id = f"{CHANNEL}:{line.caller or line.call_id}"
 
     # --- the loop ----------------------------------------------------------------------
 
-    async def run(self) -> str:
+    async def run(self) -> CallEndReason:
         """Run the call until it ends; returns why it ended. Never raises for one call's
         trouble: the caller hears an apology and is handed to a person."""
         await self._record(
@@ -188,18 +169,18 @@ class CallSession:
                 elif isinstance(event, Dtmf):
                     await self._key(event.digit)
                 elif isinstance(event, Hangup):
-                    self._ended = "caller-hangup"
+                    self._ended = CallEndReason.caller_hangup
         except asyncio.CancelledError:
-            self._ended = self._ended or "cancelled"
+            self._ended = self._ended or CallEndReason.cancelled
             raise
         except Exception:  # one call's bug must not take the line down
             log.exception("call %s failed", self.line.call_id)
-            self._ended = "error"
+            self._ended = CallEndReason.error
         finally:
             await self._finish_turn_on_hangup()
-            self._emit(ev.CallEnded(self._ended or "error"))
+            self._emit(ev.CallEnded(self._ended or CallEndReason.error))
             await self._record(self.engines.recorder.end_call, self.line.call_id, self._ended)
-        return self._ended or "error"
+        return self._ended or CallEndReason.error
 
     async def _next_event(self) -> InboundEvent | None:
         try:
@@ -210,113 +191,48 @@ class CallSession:
     # --- audio -------------------------------------------------------------------------
 
     async def _frame(self, pcm: bytes) -> None:
-        speech = self.engines.vad.is_speech(pcm, self.line.rate)
-        signal = self._detector.push(speech)
-        if self._turn is None:
-            self._preroll.append(pcm)
-            if signal is TurnEvent.SPEECH_STARTED:
-                typed = self._keypad.flush()  # keys pressed before speaking come first
-                if typed is not None:
-                    await self._key_action(typed)
-                await self._start_turn()
-            else:
-                await self._silence(1, heard_nothing=not speech)
+        try:
+            heard = await self._listener.frame(pcm)
+        except RecognitionFailed as failure:
+            await self._engine_failed(failure.cause)
             return
-        self._turn.frames.append(pcm)
-        await self._feed(pcm)
-        if self._turn is None:
-            return
-        if signal is not TurnEvent.TURN_ENDED:
-            self._speculate(self._turn)
-            signal = self._judge_patience(self._turn)
-        if signal is TurnEvent.TURN_ENDED:
+        if heard is Heard.SPEECH_STARTED:
+            typed = self._keypad.flush()  # keys pressed before speaking come first
+            if typed is not None:
+                await self._key_action(typed)
+            await self._start_turn()
+        elif heard is Heard.QUIET or heard is Heard.SOUND:
+            await self._silence(1, heard_nothing=heard is Heard.QUIET)
+        elif heard is Heard.TURN_ENDED:
             await self._end_turn()
 
-    def _speculate(self, turn: _Turn) -> None:
-        quiet_ms = self._detector.silence_frames * FRAME_MS
-        if quiet_ms == 0:
-            turn.preview = None  # the caller went on: that decode is out of date
-            if turn.judged:
-                turn.judged = False
-                self._detector.set_patience(self.config.end_silence_ms)
-        elif (
-            quiet_ms >= (CAREFUL_SPECULATE_MS if self._careful else SPECULATE_MS)
-            and turn.preview is None
-            and isinstance(turn.stream, PreviewStream)
-        ):
-            turn.preview = asyncio.create_task(asyncio.to_thread(turn.stream.preview))
-
-    def _judge_patience(self, turn: _Turn) -> TurnEvent:
-        """Once the preview's words are known, they set how long this silence may last."""
-        preview = turn.preview
-        if turn.judged or preview is None or not preview.done() or preview.exception():
-            return TurnEvent.NONE  # a failed decode fails at the end of the turn, as usual
-        turn.judged = True
-        heard = preview.result()
-        words = heard.text if heard.confidence >= self.config.min_confidence else ""
-        patience = judge(words, careful=self._careful)
-        ms = self.config.end_silence(patience)
-        self._emit(ev.PatienceSet(patience.value, ms))
-        return self._detector.set_patience(ms)
-
     async def _start_turn(self) -> None:
-        if self.line.playing:
-            self.line.stop_playback()
-            self._emit(ev.BargeIn())
+        self._speaker.interrupt()
         self._emit(ev.SpeechStarted())
         self._silent_ticks = 0
         try:
-            stream = await asyncio.to_thread(
-                self.engines.recognizer.start, self.line.rate, self._hints
-            )
-        except Exception as exc:
-            await self._engine_failed(exc)
-            return
-        self._turn = _Turn(stream)
-        preroll, self._preroll = list(self._preroll), deque(maxlen=PREROLL_FRAMES)
-        for pcm in preroll:
-            if self._turn is None:  # the recogniser failed on the way
-                return
-            self._turn.frames.append(pcm)
-            await self._feed(pcm)
-
-    async def _feed(self, pcm: bytes) -> None:
-        assert self._turn is not None
-        try:
-            await asyncio.to_thread(self._turn.stream.accept, pcm)
-        except Exception as exc:
-            self._turn = None
-            await self._engine_failed(exc)
+            await self._listener.start_turn()
+        except RecognitionFailed as failure:
+            await self._engine_failed(failure.cause)
 
     async def _end_turn(self) -> None:
-        assert self._turn is not None
-        turn, self._turn = self._turn, None
-        self._detector.reset()
-        caller_audio = Audio(b"".join(turn.frames), self.line.rate)
-        self._turn_ended_at = monotonic()
-        self._emit(ev.TurnEnded(caller_audio.duration_s))
+        utterance = self._listener.end_turn()
+        self._speaker.caller_finished()
+        self._emit(ev.TurnEnded(utterance.audio.duration_s))
         try:
-            if turn.preview is not None:
-                transcript = await turn.preview  # only silence came after it
-            else:
-                transcript = await asyncio.to_thread(turn.stream.finish)
-        except Exception as exc:
-            await self._engine_failed(exc, caller_audio=caller_audio)
+            transcript = await utterance.transcript()
+        except RecognitionFailed as failure:
+            await self._engine_failed(failure.cause, caller_audio=utterance.audio)
             return
         self._emit(ev.Recognized(transcript.text, transcript.confidence))
-        await self._heard(transcript.text, transcript.confidence, caller_audio)
+        await self._heard(transcript.text, transcript.confidence, utterance.audio)
 
     async def _finish_turn_on_hangup(self) -> None:
         """A caller who hangs up mid-sentence: keep what they said in the transcript."""
-        if self._turn is None:
-            return
-        turn, self._turn = self._turn, None
-        audio = Audio(b"".join(turn.frames), self.line.rate)
-        try:
-            text = (await asyncio.to_thread(turn.stream.finish)).text
-        except Exception:
-            text = ""
-        await self._record_turn(audio, text, None, "", [], [])
+        unfinished = await self._listener.hung_up()
+        if unfinished is not None:
+            audio, text = unfinished
+            await self._record_turn(audio, text, None, "", [], [])
 
     async def _silence(self, ticks: int, *, heard_nothing: bool = True) -> None:
         for _ in range(ticks):
@@ -338,13 +254,14 @@ class CallSession:
         if not plain or confidence < self.config.min_confidence:
             # A guess is not an answer: line noise under a yes/no question comes out of
             # Whisper as 对 with a few per cent confidence, and must not confirm anything.
-            await self._say_local(["utter_voice_not_heard"], "not-heard", audio, text, confidence)
+            await self._say(
+                ["utter_voice_not_heard"], SpokeReason.not_heard, audio, text, confidence
+            )
             return
         self._reprompts = 0
         if any(word in plain for word in SLOWER_WORDS):
-            self._slow = True
-            self._emit(ev.SlowedDown())
-            await self._say_local(["utter_voice_slower"], "slower", audio, text, confidence)
+            self._speaker.slow_down()
+            await self._say(["utter_voice_slower"], SpokeReason.slower, audio, text, confidence)
             await self._repeat(record=False)
         elif any(word in plain for word in REPEAT_WORDS):
             await self._repeat(caller_audio=audio, recognized=text, confidence=confidence)
@@ -354,9 +271,7 @@ class CallSession:
             )
 
     async def _key(self, digit: str) -> None:
-        if self.line.playing:
-            self.line.stop_playback()
-            self._emit(ev.BargeIn())
+        self._speaker.interrupt()
         self._silent_ticks = 0
         action = self._keypad.press(digit)
         if action is not None:
@@ -372,7 +287,7 @@ class CallSession:
             await self._exchange(HANDOFF, keys="0", caller_audio=None, recognized="")
         elif isinstance(action, SendText):
             self._emit(ev.KeysEntered(action.keys))
-            self._turn_ended_at = monotonic()
+            self._speaker.caller_finished()
             await self._exchange(action.text, keys=action.keys, caller_audio=None, recognized="")
 
     # --- talking -----------------------------------------------------------------------
@@ -395,82 +310,34 @@ class CallSession:
             self._emit(ev.PipelineFailed("dialogue-failed"))
             await self._apologise_and_hand_over(caller_audio, recognized, conf, keys)
             return
-        texts = [m.text for m in replies if m.text]
-        buttons = [b for m in replies for b in m.buttons]
-        texts += self._keypad_hint(buttons)
-        self._keypad.choices = buttons
-        self._keypad.expects_number = _wants(replies, "number")
-        expect = next((str(m.custom["expect"]) for m in replies if "expect" in m.custom), None)
-        self._careful = expect in CAREFUL_EXPECTATIONS or self._keypad.expects_number
-        titles = [str(b.get("title", "")) for b in buttons if b.get("payload") != HANDOFF]
-        self._hints = self.engines.hints.for_turn(expect, titles)
-        audio = await self._speak(texts, "reply")
-        await self._record_turn(caller_audio, recognized, conf, keys, texts, audio)
-        if _wants(replies, "transfer"):
+        plan = ReplyPlan.from_messages(replies)
+        self._keypad.choices = plan.choices
+        self._keypad.expects_number = plan.expects_number
+        self._listener.listen_for(plan.hints(self.engines.hints), careful=plan.careful)
+        audio = await self._speak(plan.texts, SpokeReason.reply)
+        await self._record_turn(caller_audio, recognized, conf, keys, plan.texts, audio)
+        if plan.wants(VoiceCue.transfer):
             await self._hand_over()
-        elif _wants(replies, "hangup"):
-            await self._hang_up("goodbye")
+        elif plan.wants(VoiceCue.hangup):
+            await self._hang_up(CallEndReason.goodbye)
 
-    def _keypad_hint(self, buttons: Sequence[dict[str, object]]) -> list[str]:
-        if not buttons:
-            return []
-        parts = [
-            render(
-                Say(
-                    "utter_voice_key_choice", {"key": str(index), "title": str(button.get("title"))}
-                )
-            )
-            for index, button in enumerate(buttons, start=1)
-            if button.get("payload") != HANDOFF
-        ]
-        return [render(Say("utter_voice_keys", {"choices": "".join(parts)}))]
+    async def _speak(self, texts: Sequence[str], reason: SpokeReason) -> list[Audio]:
+        audio = await self._speaker.speak(texts, reason)
+        self._silent_ticks = 0  # the caller's silence counts from the end of what we said
+        return audio
 
-    async def _speak(self, texts: Sequence[str], reason: str) -> list[Audio]:
-        """Synthesise sentence by sentence and queue each as soon as it is ready, so the
-        caller hears the first words while the rest is still being made."""
-        self._emit(ev.Spoke(tuple(texts), reason))
-        spoken: list[Audio] = []
-        for text in texts:
-            sentences = speak_sentences(self.engines.synthesizer, text, slow=self._slow)
-            while True:
-                try:
-                    audio = await asyncio.to_thread(self._next_clip, sentences)
-                except PipelineError as exc:
-                    log.warning("speech synthesis failed on call %s: %s", self.line.call_id, exc)
-                    self._emit(ev.PipelineFailed(exc.code))
-                    break
-                if audio is None:
-                    break
-                await self.line.play(audio)
-                if not spoken:
-                    self._first_audio_queued()
-                spoken.append(audio)
-        self._last_said, self._last_audio, self._last_slow = list(texts), spoken, self._slow
-        self._silent_ticks = 0
-        return spoken
-
-    def _next_clip(self, sentences: Iterator[Audio]) -> Audio | None:
-        """The next sentence, already at the line's rate: resampling is real work, done
-        here in the worker thread so the event loop keeps every call's audio on time."""
-        audio = next(sentences, None)
-        return None if audio is None else audio.resample(self.line.rate)
-
-    async def _say_local(
+    async def _say(
         self,
-        responses: Sequence[str],
-        reason: str,
+        names: Sequence[str],
+        reason: SpokeReason,
         caller_audio: Audio | None = None,
         recognized: str = "",
         confidence: float | None = None,
         keys: str = "",
     ) -> None:
         """Speak our own domain responses (no dialogue turn) and record the exchange."""
-        texts = [render(Say(name)) for name in responses]
-        last = self._last_said, self._last_audio, self._last_slow
-        audio = await self._speak(texts, reason)
-        if reason in ("not-heard", "slower"):
-            # "Repeat" afterwards should still repeat the real answer, not this aside.
-            self._last_said, self._last_audio, self._last_slow = last
+        texts, audio = await self._speaker.say(names, reason)
+        self._silent_ticks = 0
         await self._record_turn(caller_audio, recognized, confidence, keys, texts, audio)
 
     async def _repeat(
@@ -482,17 +349,8 @@ class CallSession:
         confidence: float | None = None,
         keys: str = "",
     ) -> None:
-        texts = self._last_said
-        if self._slow != self._last_slow or not self._last_audio:
-            audio = await self._speak(texts, "repeat")
-        else:
-            self._emit(ev.Spoke(tuple(texts), "repeat"))
-            for index, clip in enumerate(self._last_audio):
-                await self.line.play(clip)
-                if index == 0:
-                    self._first_audio_queued()
-            audio = self._last_audio
-            self._silent_ticks = 0
+        texts, audio = await self._speaker.repeat()
+        self._silent_ticks = 0
         if record:
             await self._record_turn(caller_audio, recognized, confidence, keys, texts, audio)
 
@@ -501,17 +359,18 @@ class CallSession:
         self._emit(ev.Reprompted(self._reprompts))
         if self._reprompts <= 2:
             name = "utter_voice_reprompt" if self._reprompts == 1 else "utter_voice_reprompt_again"
-            await self._say_local([name], "reprompt")
+            await self._say([name], SpokeReason.reprompt)
         elif self._reprompts == 3:
-            # Offer a person, with the same choices the text channels show as buttons.
+            # Offer a person, with the same choices the text channels show as buttons. Only
+            # the keys change: what to listen for stays as the last reply set it.
             buttons = list(responses()["utter_offer_human"][0].get("buttons", []))
-            texts = [render(Say("utter_offer_human")), *self._keypad_hint(buttons)]
+            texts = [render(Say("utter_offer_human")), *keypad_menu(buttons)]
             self._keypad.choices, self._keypad.expects_number = buttons, False
-            audio = await self._speak(texts, "reprompt")
+            audio = await self._speak(texts, SpokeReason.reprompt)
             await self._record_turn(None, "", None, "", texts, audio)
         else:
-            await self._say_local(["utter_voice_goodbye_silent"], "goodbye")
-            await self._hang_up("silence")
+            await self._say(["utter_voice_goodbye_silent"], SpokeReason.goodbye)
+            await self._hang_up(CallEndReason.silence)
 
     # --- ending ------------------------------------------------------------------------
 
@@ -519,14 +378,14 @@ class CallSession:
         code = exc.code if isinstance(exc, PipelineError) else "stt-failed"
         log.warning("speech engine failed on call %s: %r", self.line.call_id, exc)
         self._emit(ev.PipelineFailed(code))
-        self._detector.reset()
+        self._listener.start_over()
         await self._apologise_and_hand_over(caller_audio, "", None, "")
 
     async def _apologise_and_hand_over(
         self, caller_audio: Audio | None, recognized: str, conf: float | None, keys: str
     ) -> None:
-        await self._say_local(
-            ["utter_voice_error"], "apology", caller_audio, recognized, conf, keys
+        await self._say(
+            ["utter_voice_error"], SpokeReason.apology, caller_audio, recognized, conf, keys
         )
         # Ask the dialogue to record the handoff for staff; if it is down, the transcript
         # still holds everything the caller said.
@@ -541,12 +400,12 @@ class CallSession:
             transferred = await self.line.transfer(self.config.handoff_uri)
         self._emit(ev.HandedOver(transferred))
         if transferred:
-            self._ended = "handoff"
+            self._ended = CallEndReason.handoff
             return
-        await self._say_local(["utter_voice_callback"], "goodbye")
-        await self._hang_up("handoff")
+        await self._say(["utter_voice_callback"], SpokeReason.goodbye)
+        await self._hang_up(CallEndReason.handoff)
 
-    async def _hang_up(self, reason: str) -> None:
+    async def _hang_up(self, reason: CallEndReason) -> None:
         await self.line.wait_played()
         await self.line.hangup()
         self._ended = reason
@@ -560,13 +419,6 @@ class CallSession:
             channel=CHANNEL,
             metadata={"caller": self.line.caller, "call_id": self.line.call_id},
         )
-
-    def _first_audio_queued(self) -> None:
-        if self._turn_ended_at is None:
-            return
-        self._latency_ms = round((monotonic() - self._turn_ended_at) * 1000)
-        self._turn_ended_at = None
-        self._emit(ev.FirstAudio())
 
     def _emit(self, event: ev.CallEvent) -> None:
         if self._on_event is not None:
@@ -590,9 +442,8 @@ class CallSession:
             keys=keys,
             reply=tuple(reply),
             reply_audio=joined,
-            latency_ms=self._latency_ms,
+            latency_ms=self._speaker.take_latency(),
         )
-        self._latency_ms = None
         self._turn_index += 1
         await self._record(self.engines.recorder.add_turn, self.line.call_id, record)
 
@@ -601,8 +452,3 @@ class CallSession:
             await asyncio.to_thread(method, *args)
         except Exception:  # a full disk must not drop the call; the log says what was lost
             log.exception("could not record call %s", self.line.call_id)
-
-
-def _wants(replies: Sequence[BotMessage], what: str) -> bool:
-    """Domain responses mark what the phone line must do: ``custom: {voice: transfer}``."""
-    return any(m.custom.get("voice") == what for m in replies)

@@ -8,8 +8,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from liangwang.db import unit_of_work
-from liangwang.models import utcnow
+from liangwang.db import unit_of_work, utcnow
 from liangwang.transcripts import Call, CallTurn
 from voice.audio import Audio
 from voice.ports import TurnRecord

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from liangwang.ops.harness import RunningStack, make_stack
+from ops.harness import RunningStack, make_stack
 from voice.models import install_whisper_base
 
 

@@ -9,7 +9,7 @@ import uuid
 import httpx
 import pytest
 
-from liangwang.ops.harness import LIANGWANG, RunningStack
+from ops.harness import LIANGWANG, RunningStack
 from tests.e2e.talk import new_id, texts
 
 pytestmark = pytest.mark.e2e

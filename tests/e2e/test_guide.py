@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from liangwang.ops.harness import RunningStack
+from ops.harness import RunningStack
 from tests.e2e.talk import new_id, texts
 
 pytestmark = pytest.mark.e2e

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from liangwang.ops.harness import RunningStack
+from ops.harness import RunningStack
 from tests.e2e.talk import sounds_like
 from tests.sip_peers import Baresip
 from voice.audio import Audio

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from liangwang.ops.harness import make_stack
+from ops.harness import make_stack
 
 pytestmark = pytest.mark.e2e
 

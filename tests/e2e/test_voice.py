@@ -19,8 +19,8 @@ import httpx
 import pytest
 
 from liangwang.dialogue import RasaRestEngine
-from liangwang.ops.harness import LIANGWANG, RunningStack
 from liangwang.settings import Settings, SttEngine
+from ops.harness import LIANGWANG, RunningStack
 from tests.e2e.talk import sounds_like
 from voice import events as ev
 from voice.app import build_engines

@@ -16,7 +16,7 @@ import actions.conversation as conversation_actions
 import actions.service_guide as service_guide_actions
 from actions.conversation import ActionFallbackChain, ActionHandoff, ActionRepeat
 from actions.services import Services
-from liangwang.complaints.intake import IntakeState
+from liangwang.complaints.intake_state import IntakeState
 from liangwang.handoff import HandoffRequest
 from liangwang.spoken import grouped
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from liangwang.cli import main
+from ops.cli import main
 from voice.audio import Audio, alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
 from voice.errors import AudioFormatError
 from voice.fakes import tone

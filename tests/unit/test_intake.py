@@ -9,7 +9,8 @@ from pathlib import Path
 import yaml
 
 from liangwang.complaints.categories import load_categories
-from liangwang.complaints.intake import Intake, IntakeState, Message
+from liangwang.complaints.intake import Intake
+from liangwang.complaints.intake_state import IntakeState, Message
 from liangwang.complaints.tickets import Filed, NewTicket
 from liangwang.wording import Say
 

@@ -8,7 +8,7 @@ import threading
 
 from voice.audio import Audio, frame_bytes
 from voice.fakes import tone
-from voice.line import AudioFrame, Hangup
+from voice.line import AudioFrame, Hangup, HangupBy
 from voice.microphone import RATE, MicrophoneLine
 
 BLOCK = frame_bytes(RATE)
@@ -52,4 +52,4 @@ async def test_replies_at_other_rates_are_resampled_for_the_speaker() -> None:
 async def test_hangup_ends_the_call_loop() -> None:
     line = MicrophoneLine(asyncio.get_running_loop())
     await line.hangup()
-    assert line.inbound.get_nowait() == Hangup(by="us")
+    assert line.inbound.get_nowait() == Hangup(by=HangupBy.bot)

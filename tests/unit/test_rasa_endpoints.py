@@ -7,8 +7,8 @@ import subprocess
 
 import pytest
 
-from liangwang.ops.rasa_engine import BOT_DIR, rasa_env
 from liangwang.settings import PROJECT_ROOT, Settings
+from ops.rasa_engine import BOT_DIR, rasa_env
 
 PROBE = f"""
 from rasa.core.utils import read_endpoints_from_path
