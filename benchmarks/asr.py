@@ -12,7 +12,8 @@ from pathlib import Path
 
 from benchmarks.stack import percentile
 from voice.audio import Audio
-from voice.models import install_whisper_base, vosk_ko_files
+from voice.model_check import vosk_ko_files
+from voice.model_install import install_whisper_base
 from voice.ports import SpeechRecognizer
 from voice.stt_vosk import VoskRecognizer
 from voice.stt_whisper import WhisperRecognizer

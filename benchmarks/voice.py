@@ -34,7 +34,7 @@ from voice.app import build_engines, call_config, call_handler
 from voice.audio import Audio
 from voice.fakes import FakeLine
 from voice.line import AudioFrame, CallLine, Hangup
-from voice.models import install_whisper_base
+from voice.model_install import install_whisper_base
 from voice.session import SPECULATE_MS, CallConfig, CallSession, VoiceEngines
 from voice.telephony import PacedLine
 from voice.telephony.sip import SipServer

@@ -73,7 +73,7 @@ def check_model(settings: Settings) -> Check:
 def check_speech_model(settings: Settings) -> Check:
     """The phone line's recogniser model (optional: without it the line is skipped)."""
     from voice.errors import ModelMissing
-    from voice.models import require
+    from voice.model_check import require
 
     if not settings.phone_enabled:
         return Check(True, "电话线路已关闭（可选）", "phone line disabled (optional)")

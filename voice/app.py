@@ -20,8 +20,8 @@ from voice.errors import SynthesizerError
 from voice.events import CallEvent
 from voice.hints import ALWAYS
 from voice.line import CallHandler, CallLine
-from voice.models import make_recognizer
 from voice.ports import SpeechRecognizer
+from voice.recognizers import make_recognizer
 from voice.session import CallConfig, CallSession, VoiceEngines
 from voice.transcripts import StoredTranscripts
 from voice.tts import CachedSynthesizer, EspeakSynthesizer

@@ -9,12 +9,14 @@ import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
 
-from liangwang.settings import SttEngine, load_settings
-from voice.models import SPECS, WHISPER_BASE, FetchError, ModelStatus, Progress, fetch, status
+from liangwang.settings import load_settings
+from voice.model_check import ModelStatus, status
+from voice.model_install import FetchError, Progress, fetch
+from voice.model_specs import DEFAULT_SPECS, SPECS, VOSK_CN
 
 # What `fetch all` installs: every model this installation can use. vosk-ko is only
 # checked where pip put it, so listing it costs nothing.
-ALL = ("vosk-cn", "whisper-base", "vosk-ko")
+ALL = tuple(SPECS)  # vosk-cn, whisper-base, vosk-ko
 
 
 def _pad(text: str, width: int) -> str:
@@ -78,10 +80,10 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     settings = load_settings()
     if args.model is None:
         # No name: the model the configured engine needs.
-        wanted = [WHISPER_BASE.key if settings.stt_engine is SttEngine.whisper else "vosk-cn"]
+        wanted = [DEFAULT_SPECS[settings.stt_engine].key]
     else:
         wanted = list(ALL) if args.model == "all" else [args.model]
-    if (args.zip or args.url) and wanted != ["vosk-cn"]:
+    if (args.zip or args.url) and wanted != [VOSK_CN.key]:
         print("--zip/--url 只用于 vosk-cn / only apply to vosk-cn", file=sys.stderr)
         return 2
     failed = 0

@@ -28,20 +28,16 @@ from __future__ import annotations
 import json
 import logging
 import re
-import threading
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from voice.errors import AudioFormatError, ModelMissing, RecognizerError
+from liangwang.settings import SttEngine
+from voice.errors import AudioFormatError, RecognizerError
+from voice.model_loading import SharedModels
 from voice.ports import Transcript
 
 UNKNOWN = "[unk]"
-# Files every Vosk model folder has; checked before Kaldi is asked to load it, because a
-# failed Kaldi load only says "Failed to create a model".
-MODEL_LAYOUT = ("am/final.mdl", "conf/model.conf")
-VOSK_SETTING = "LIANGWANG_VOSK_MODEL"
-VOSK_FIX = "liangwang models fetch vosk-cn"
 
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 # Vosk puts a space between words; Chinese is written without them, Korean with them.
@@ -52,36 +48,19 @@ MAX_GRAMMAR_PHRASES = 64  # enough for the 16 districts in full and short form, 
 
 log = logging.getLogger(__name__)
 
-_models: dict[Path, Any] = {}
-_models_lock = threading.Lock()
+_models: SharedModels[Any] = SharedModels(SttEngine.vosk, "Vosk")
+
+
+def _open(folder: Path) -> Any:
+    import vosk  # imported here: loading Kaldi costs memory only for Vosk users
+
+    vosk.SetLogLevel(-1)  # Kaldi logs every load step to stderr; keep warnings
+    return vosk.Model(str(folder))
 
 
 def load_model(path: Path) -> Any:
     """The Vosk model at ``path``, loaded on first use and shared by the whole process."""
-    key = path.resolve()
-    with _models_lock:
-        model = _models.get(key)
-        if model is None:
-            missing = [name for name in MODEL_LAYOUT if not (key / name).is_file()]
-            if missing:
-                raise ModelMissing(
-                    f"Vosk model at {key} is missing or incomplete (no {', '.join(missing)})",
-                    setting=VOSK_SETTING,
-                    fix=VOSK_FIX,
-                )
-            import vosk  # imported here: loading Kaldi costs memory only for Vosk users
-
-            vosk.SetLogLevel(-1)  # Kaldi logs every load step to stderr; keep warnings
-            try:
-                model = vosk.Model(str(key))
-            except Exception as exc:  # vosk raises a bare Exception on any load failure
-                raise ModelMissing(
-                    f"Vosk model at {key} could not be loaded ({exc}); it may be corrupt",
-                    setting=VOSK_SETTING,
-                    fix=VOSK_FIX,
-                ) from exc
-            _models[key] = model
-        return model
+    return _models.get(path, _open)
 
 
 def join_words(words: Iterable[str]) -> str:
@@ -90,7 +69,10 @@ def join_words(words: Iterable[str]) -> str:
 
 
 class VoskRecognizer:
-    """``SpeechRecognizer`` backed by a Vosk model folder (8 kHz and 16 kHz input)."""
+    """``SpeechRecognizer`` backed by a Vosk model folder (8 kHz and 16 kHz input).
+
+    ``model_path`` is a folder already checked by ``voice.model_check`` (``make_recognizer``
+    does that); loading it still fails with ``ModelMissing`` when it is not a Vosk model."""
 
     name = "vosk"
 

@@ -36,7 +36,6 @@ import contextvars
 import logging
 import math
 import os
-import threading
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
@@ -44,14 +43,13 @@ from typing import Any
 
 import numpy as np
 
+from liangwang.settings import SttEngine
 from voice.audio import Audio
 from voice.errors import AudioFormatError, ModelMissing, RecognizerError
+from voice.model_loading import SharedModels
 from voice.ports import Transcript
 
 WHISPER_RATE = 16000
-MODEL_LAYOUT = ("model.bin", "config.json", "tokenizer.json")
-WHISPER_SETTING = "LIANGWANG_WHISPER_MODEL"
-WHISPER_FIX = "liangwang models fetch whisper-base"
 # Simplified-Chinese context: Whisper continues in the script and register of its prompt.
 DEFAULT_PROMPT = "以下是普通话的句子。"
 # With hints, the same context naming them; {} is the hints joined with 、.
@@ -77,8 +75,7 @@ _REPLACEMENT = "\ufffd"  # half a character: a multi-byte token cut off mid-way
 
 log = logging.getLogger(__name__)
 
-_models: dict[tuple[Path, str, int], Any] = {}
-_models_lock = threading.Lock()
+_models: SharedModels[Any] = SharedModels(SttEngine.whisper, "Whisper")
 # The window for the decode running in this thread (None: the full window). A context
 # variable, because calls share one model and decode at the same time.
 _encoder_window: contextvars.ContextVar[int | None] = contextvars.ContextVar(
@@ -126,33 +123,18 @@ def default_cpu_threads() -> int:
 
 def load_model(path: Path, *, compute_type: str = "int8", cpu_threads: int = 0) -> Any:
     """The Whisper model in folder ``path``, loaded once per process and shared."""
-    key = (path.resolve(), compute_type, cpu_threads or default_cpu_threads())
-    with _models_lock:
-        model = _models.get(key)
-        if model is None:
-            missing = [name for name in MODEL_LAYOUT if not (key[0] / name).is_file()]
-            if missing:
-                raise ModelMissing(
-                    f"Whisper model at {key[0]} is missing or incomplete (no {', '.join(missing)})",
-                    setting=WHISPER_SETTING,
-                    fix=WHISPER_FIX,
-                )
-            try:
-                model = _model_class()(
-                    str(key[0]),
-                    device="cpu",
-                    compute_type=compute_type,
-                    cpu_threads=key[2],
-                    local_files_only=True,  # never reach for the network, even by mistake
-                )
-            except Exception as exc:  # CTranslate2 raises RuntimeError/ValueError variants
-                raise ModelMissing(
-                    f"Whisper model at {key[0]} could not be loaded ({exc}); it may be corrupt",
-                    setting=WHISPER_SETTING,
-                    fix=WHISPER_FIX,
-                ) from exc
-            _models[key] = model
-        return model
+    threads = cpu_threads or default_cpu_threads()
+
+    def open_model(folder: Path) -> Any:
+        return _model_class()(
+            str(folder),
+            device="cpu",
+            compute_type=compute_type,
+            cpu_threads=threads,
+            local_files_only=True,  # never reach for the network, even by mistake
+        )
+
+    return _models.get(path, open_model, compute_type, threads)
 
 
 @cache
@@ -168,7 +150,10 @@ def to_simplified(text: str) -> str:
 
 
 class WhisperRecognizer:
-    """``SpeechRecognizer`` backed by a faster-whisper model folder."""
+    """``SpeechRecognizer`` backed by a faster-whisper model folder.
+
+    ``model_dir`` is a folder already checked by ``voice.model_check`` (``make_recognizer``
+    does that); loading it still fails with ``ModelMissing`` when it is not a Whisper model."""
 
     name = "whisper"
 

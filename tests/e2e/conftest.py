@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from ops.harness import RunningStack, make_stack
-from voice.models import install_whisper_base
+from voice.model_install import install_whisper_base
 
 
 @pytest.fixture(scope="session")

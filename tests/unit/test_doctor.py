@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from liangwang.ops.doctor import check_speech_model
 from liangwang.settings import Settings
-from voice.models import verify_vosk_ko
+from ops.doctor import check_speech_model
+from voice.model_install import verify_vosk_ko
 
 
 def test_a_missing_speech_model_is_reported_with_its_fix(tmp_path: Path) -> None:

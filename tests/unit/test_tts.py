@@ -15,14 +15,13 @@ import pytest
 
 from voice.audio import Audio
 from voice.errors import ModelMissing, SynthesizerError
+from voice.speech_text import read_numbers, split_sentences
 from voice.tts import (
     ESPEAK_RATE_HZ,
     VOICE_ID,
     CachedSynthesizer,
     EspeakSynthesizer,
     VoiceSettings,
-    read_numbers,
-    split_sentences,
 )
 
 WELCOME = "您好，这里是良旺助手。请问有什么可以帮您？"

@@ -21,7 +21,7 @@ import struct
 import uuid
 
 from voice.audio import frame_bytes
-from voice.line import AudioFrame, CallHandler, Dtmf, Hangup
+from voice.line import AudioFrame, CallHandler, Dtmf, Hangup, HangupBy
 from voice.telephony import PacedLine
 
 log = logging.getLogger(__name__)
@@ -75,9 +75,9 @@ class AudioSocketLine(PacedLine):
         return True
 
     async def hangup(self) -> None:
-        await self.end(by="bot", send_hangup=True)
+        await self.end(by=HangupBy.bot, send_hangup=True)
 
-    async def end(self, *, by: str, send_hangup: bool) -> None:
+    async def end(self, *, by: HangupBy, send_hangup: bool) -> None:
         if self.ended.is_set():
             return
         self.ended.set()
@@ -134,7 +134,7 @@ class AudioSocketServer:
         if self._server is not None:
             self._server.close()
         for line in list(self._lines):
-            await line.end(by="shutdown", send_hangup=True)
+            await line.end(by=HangupBy.shutdown, send_hangup=True)
         for task in list(self._connections):
             task.cancel()
         await asyncio.gather(*self._connections, return_exceptions=True)
@@ -195,17 +195,17 @@ class AudioSocketServer:
                         raise ProtocolError(f"bad DTMF payload {payload!r}")
                     line.inbound.put_nowait(Dtmf(digit))
                 elif kind == KIND_HANGUP:
-                    await line.end(by="caller", send_hangup=False)
+                    await line.end(by=HangupBy.caller, send_hangup=False)
                 elif kind == KIND_ERROR:
                     log.warning("Asterisk reported an error on %s: %s", line.call_id, payload.hex())
-                    await line.end(by="error", send_hangup=True)
+                    await line.end(by=HangupBy.error, send_hangup=True)
                 else:
                     raise ProtocolError(f"unknown frame type 0x{kind:02x}")
             except (asyncio.IncompleteReadError, ConnectionError):
-                await line.end(by="caller", send_hangup=False)  # Asterisk closed the socket
+                await line.end(by=HangupBy.caller, send_hangup=False)  # Asterisk closed the socket
             except ProtocolError as exc:
                 log.warning("AudioSocket call %s: %s; ending it", line.call_id, exc)
-                await line.end(by="error", send_hangup=True)
+                await line.end(by=HangupBy.error, send_hangup=True)
 
     async def _run_handler(self, line: AudioSocketLine) -> None:
         try:
@@ -214,4 +214,4 @@ class AudioSocketServer:
             raise
         except Exception:
             log.exception("call handler failed on AudioSocket call %s; hanging up", line.call_id)
-        await line.end(by="bot", send_hangup=True)
+        await line.end(by=HangupBy.bot, send_hangup=True)

@@ -1,8 +1,9 @@
 """SIP messages (RFC 3261): parsing and formatting, header access, and the values a UAS
 reads out of them (name-addrs, SIP/tel URIs, Vias, INFO DTMF bodies).
 
-Everything here is pure: no sockets, timers or call state. The transactions and dialogs
-that exchange these messages are in ``voice.telephony.sip``.
+Everything here is pure: no sockets, timers or call state. The transactions that exchange
+these messages are in ``voice.telephony.transactions``, the calls (dialogs) in
+``voice.telephony.sip_call`` and the server in ``voice.telephony.sip``.
 """
 
 from __future__ import annotations
@@ -198,6 +199,9 @@ class SipUri:
         else:
             host, _, port = hostport.partition(":")
         return cls(user, host, int(port) if port.isdigit() else None)
+
+
+SIP_PORT = 5060  # RFC 3261 19.1.2: the port when a URI or Via names none
 
 
 def uri_host(host: str) -> str:

@@ -17,256 +17,62 @@ top Via's ``rport`` says (RFC 3581), and in-dialog requests go to the address th
 from when the caller's Via shows it is behind NAT.
 
 The messages themselves (parsing, formatting, header values) are in
-``voice.telephony.message``; this module is the transactions, dialogs and calls.
+``voice.telephony.message``, the transactions (response cache, retransmissions, requests we
+send) in ``voice.telephony.transactions``, each call's dialog in ``voice.telephony.sip_call``;
+this module is the server: the socket, the routing of requests, and answering INVITEs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import logging
-import secrets
 import socket
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
 from typing import Any
 
-from voice.line import CallHandler, Dtmf, Hangup
+from voice.line import CallHandler, Dtmf, HangupBy
 from voice.telephony.message import (
+    SIP_PORT,
     NameAddr,
     SipMessage,
     SipParseError,
-    SipUri,
     Via,
     build_response,
     dtmf_from_info,
     split_list,
     uri_host,
 )
-from voice.telephony.rtp import RtpLine, RtpPortPool
-from voice.telephony.sdp import MediaAnswer, SdpError, build_answer, negotiate, parse_offer
+from voice.telephony.rtp import RtpPortPool
+from voice.telephony.sdp import MediaAnswer, SdpError, negotiate, parse_offer
+from voice.telephony.sip_call import CallState, SipCall, new_tag
+from voice.telephony.transactions import (
+    T1_S,
+    AckWaits,
+    Address,
+    ClientTransactions,
+    ResponseCache,
+    SentResponse,
+    new_branch,
+    transaction_key,
+)
 
 log = logging.getLogger(__name__)
 
-T2 = 4.0  # RFC 3261 17.1.2.2: the longest retransmission interval
 ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, NOTIFY"
 SERVER = "liangwang-assist"
-_RESPONSE_CACHE_S = 32.0  # RFC 3261 Timer J: how long a transaction's response is resent
-_SHUTDOWN_BYE_S = 2.0  # stop() does not wait the full 32 s for a vanished caller
-
-Address = tuple[str, int]
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
-
-
-def _new_tag() -> str:
-    return secrets.token_hex(6)
-
-
-def _new_branch() -> str:
-    return "z9hG4bK" + secrets.token_hex(10)  # RFC 3261 magic cookie + unique part
-
-
-# -- calls -----------------------------------------------------------------------------------
-
-
-class SipLine(RtpLine):
-    """The handler's view of one SIP call: RTP audio plus SIP hangup and transfer."""
-
-    def __init__(
-        self,
-        call: SipCall,
-        *,
-        caller: str,
-        media: MediaAnswer,
-        media_timeout: float | None,
-        on_media_timeout: Callable[[], None],
-    ) -> None:
-        super().__init__(
-            caller=caller,
-            call_id=call.call_id,
-            media=media,
-            media_timeout=media_timeout,
-            on_media_timeout=on_media_timeout,
-        )
-        self._call = call
-
-    async def hangup(self) -> None:
-        await self._call.hangup(by="bot")
-
-    async def transfer(self, target: str) -> bool:
-        return await self._call.transfer(target)
-
-
-class SipCall:
-    """One dialog (we are always the UAS) and the state of its INVITE transaction."""
-
-    def __init__(self, server: SipServer, invite: SipMessage, source: Address, media: MediaAnswer):
-        self._server = server
-        self.invite = invite
-        self.call_id = invite.call_id
-        self.invite_cseq = invite.cseq[0]
-        self.invite_branch = Via.parse(invite.values("Via")[0]).branch
-        self.source = source
-        self.local_tag = _new_tag()
-        self.remote_tag = NameAddr.parse(invite.header("From") or "").tag or ""
-        self.local_header = f"{invite.header('To')};tag={self.local_tag}"
-        self.remote_header = invite.header("From") or ""
-        self.route_set = invite.values("Record-Route")
-        contacts = invite.values("Contact")
-        self.remote_target = NameAddr.parse(contacts[0]).uri if contacts else self._from_uri()
-        self.local_host = server.advertised_host(source[0])
-        self.rtp_port = 0
-        self.cseq = secrets.randbelow(10_000) + 1
-        self.state = "proceeding"  # → answered → confirmed → ending → ended
-        self.acked = asyncio.Event()
-        self.ended = asyncio.Event()
-        self.answer_sdp = ""
-        self.sdp_version = 1
-        self.session_id = secrets.randbelow(2**31)
-        from_uri = SipUri.parse(self._from_uri())
-        caller = from_uri.user or from_uri.host  # the number; a bare host when there is none
-        self.line = SipLine(
-            self,
-            caller=caller,
-            media=media,
-            media_timeout=server.media_timeout,
-            on_media_timeout=self._media_timed_out,
-        )
-
-    def _from_uri(self) -> str:
-        return NameAddr.parse(self.remote_header).uri
-
-    @property
-    def contact(self) -> str:
-        user = SipUri.parse(self.invite.uri).user
-        at = f"{user}@" if user else ""
-        return f"<sip:{at}{uri_host(self.local_host)}:{self._server.port}>"
-
-    def destination(self) -> Address:
-        """Where in-dialog requests go: the first route, else the remote target — unless
-        the caller's INVITE came through NAT, in which case back where it came from."""
-        if self.route_set:
-            uri = SipUri.parse(NameAddr.parse(self.route_set[0]).uri)
-            if _is_ip(uri.host):
-                return uri.host, uri.port or 5060
-            return self.source
-        target = SipUri.parse(self.remote_target)
-        top_via = Via.parse(self.invite.values("Via")[0])
-        maybe_nat = top_via.host != self.source[0] or "rport" in top_via.params
-        if _is_ip(target.host) and (target.host == self.source[0] or not maybe_nat):
-            return target.host, target.port or 5060
-        return self.source
-
-    def sdp(self) -> str:
-        """Our answer; its version goes up only when its content changes (RFC 3264 8)."""
-        media = self.line.media
-
-        def render(version: int) -> str:
-            return build_answer(
-                media,
-                address=self.local_host,
-                port=self.rtp_port,
-                session_id=self.session_id,
-                version=version,
-            )
-
-        body = render(self.sdp_version)
-        if self.answer_sdp and body != self.answer_sdp:
-            self.sdp_version += 1
-            body = render(self.sdp_version)
-        self.answer_sdp = body
-        return body
-
-    async def end(self, by: str) -> None:
-        """Release everything; the handler sees ``Hangup(by)`` on its inbound queue."""
-        if self.state == "ended":
-            return
-        answered = self.state != "proceeding"
-        self.state = "ended"
-        self.ended.set()
-        if answered:
-            self.line.inbound.put_nowait(Hangup(by=by))
-        await self.line.close()
-        self._server._forget(self)
-        log.info("call %s from %s ended by %s", self.call_id, self.line.caller, by)
-
-    async def hangup(self, by: str = "bot", *, wait_s: float | None = None) -> None:
-        """Send BYE and wait (bounded) for its response, then end the call."""
-        if self.state in ("ending", "ended"):
-            await self.ended.wait()
-            return
-        if self.state == "proceeding":  # ringing (answer_delay): refuse instead of answering
-            self._server._reject(
-                self.invite, self.source, 480, "Temporarily Unavailable", tag=self.local_tag
-            )
-            await self.end(by)
-            return
-        self.state = "ending"
-        self.line.stop_playback()
-        timeout = self._server.t1 * 64 if wait_s is None else wait_s
-        # RFC 3261 15: no BYE before the 2xx is ACKed (or its retransmissions gave up).
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._acked_or_ended(), timeout)
-        if self.state != "ended":
-            response = await self._server.send_request(self, "BYE", timeout=timeout)
-            if response is None:
-                log.warning("no answer to BYE for %s; ending it anyway", self.call_id)
-        await self.end(by)
-
-    async def _acked_or_ended(self) -> None:
-        acked = asyncio.ensure_future(self.acked.wait())
-        ended = asyncio.ensure_future(self.ended.wait())
-        try:
-            await asyncio.wait({acked, ended}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            acked.cancel()
-            ended.cancel()
-
-    async def transfer(self, target: str) -> bool:
-        """REFER the caller to ``target`` (a SIP URI, or a number/user on the caller's host)."""
-        if self.state not in ("answered", "confirmed"):
-            return False
-        if ":" not in target:
-            host = SipUri.parse(self._from_uri()).host or self.source[0]
-            target = f"sip:{target}@{uri_host(host)}"
-        referred_by = f"<sip:{SipUri.parse(self.invite.uri).user or 'bot'}@{self.local_host}>"
-        response = await self._server.send_request(
-            self, "REFER", [("Refer-To", f"<{target}>"), ("Referred-By", referred_by)]
-        )
-        accepted = response is not None and response.status == 202
-        outcome = response.start_line if response is not None else "no answer"
-        log.info("transfer of %s to %s: %s", self.call_id, target, outcome)
-        return accepted
-
-    def _media_timed_out(self) -> None:
-        self._server._spawn(self.hangup(by="timeout"))
-
-
-# -- the server ------------------------------------------------------------------------------
-
-
-@dataclass
-class _Sent:
-    data: bytes
-    destination: Address
-    at: float
+MAX_FORWARDS = "70"  # RFC 3261 8.1.1.6
+SHUTDOWN_BYE_S = 2.0  # stop() does not wait the full 32 s for a vanished caller
+_MIN_DATAGRAM = 16  # shorter is a keep-alive (RFC 5626 CRLFs) or noise, never a message
 
 
 class _SipProtocol(asyncio.DatagramProtocol):
-    def __init__(self, server: SipServer) -> None:
-        self._server = server
+    def __init__(self, on_datagram: Callable[[bytes, Address], None]) -> None:
+        self._on_datagram = on_datagram
 
     def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
-        self._server._datagram(data, (str(addr[0]), int(str(addr[1]))))
+        self._on_datagram(data, (str(addr[0]), int(str(addr[1]))))
 
     def error_received(self, exc: Exception) -> None:
         log.debug("SIP socket: %s", exc)
@@ -286,12 +92,12 @@ class SipServer:
         handler: CallHandler,
         *,
         host: str = "0.0.0.0",
-        port: int = 5060,
+        port: int = SIP_PORT,
         rtp_ports: range = range(10_000, 20_000),
         public_host: str | None = None,
         answer_delay: float = 0.0,
         media_timeout: float | None = 60.0,
-        t1: float = 0.5,
+        t1: float = T1_S,
     ) -> None:
         self.handler = handler
         self.host = host
@@ -304,10 +110,9 @@ class SipServer:
         self._rtp = RtpPortPool(rtp_ports)
         self._transport: asyncio.DatagramTransport | None = None
         self._calls: dict[str, SipCall] = {}
-        self._responses: dict[tuple[str, int, str, str], _Sent] = {}
-        self._unacked: dict[tuple[str, int], asyncio.Task[None]] = {}
-        self._waiting: dict[str, asyncio.Future[SipMessage]] = {}
-        self._provisional: set[str] = set()
+        self._responses = ResponseCache()
+        self._ack_waits = AckWaits(self._send, t1=t1, on_no_ack=self._no_ack)
+        self._requests = ClientTransactions(self._send, t1=t1)
         self._tasks: set[asyncio.Task[None]] = set()  # request handling, hangups
         self._handlers: set[asyncio.Task[None]] = set()  # one per call, until it returns
 
@@ -316,7 +121,7 @@ class SipServer:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         transport, _ = await loop.create_datagram_endpoint(
-            lambda: _SipProtocol(self), local_addr=(self.host, self._requested_port)
+            lambda: _SipProtocol(self._datagram), local_addr=(self.host, self._requested_port)
         )
         self._transport = transport
         self.port = int(transport.get_extra_info("sockname")[1])
@@ -326,12 +131,12 @@ class SipServer:
         """Hang up every call (briefly waiting for each BYE's answer), give the handlers a
         moment to finish, cancel what is left, and close."""
         await asyncio.gather(
-            *(call.hangup(by="shutdown", wait_s=_SHUTDOWN_BYE_S) for call in self.calls),
+            *(call.hangup(by=HangupBy.shutdown, wait_s=SHUTDOWN_BYE_S) for call in self.calls),
             return_exceptions=True,
         )
         if self._handlers:
-            await asyncio.wait(self._handlers, timeout=_SHUTDOWN_BYE_S)
-        tasks = [*self._handlers, *self._tasks, *self._unacked.values()]
+            await asyncio.wait(self._handlers, timeout=SHUTDOWN_BYE_S)
+        tasks = [*self._handlers, *self._tasks, *self._ack_waits.tasks]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -358,12 +163,16 @@ class SipServer:
             except OSError:
                 return "127.0.0.1"
 
-    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+    # -- what calls use (``CallServer``) -----------------------------------------------
+
+    def spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        """Run ``coroutine`` as a task the server keeps (and cancels when it stops)."""
         task = asyncio.create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def _forget(self, call: SipCall) -> None:
+    def release(self, call: SipCall) -> None:
+        """Forget an ended call and free its RTP port."""
         if self._calls.get(call.call_id) is call:
             del self._calls[call.call_id]
         if call.rtp_port:
@@ -385,7 +194,7 @@ class SipServer:
         to_tag: str | None = None,
         headers: list[tuple[str, str]] | None = None,
         body: str = "",
-    ) -> _Sent:
+    ) -> SentResponse:
         """Send a response (and remember it, so a retransmitted request gets it again)."""
         top = Via.parse(split_list(request.header("Via") or "")[0])
         destination = self._response_destination(top, source)
@@ -401,44 +210,23 @@ class SipServer:
         )
         data = response.to_bytes()
         self._send(data, destination)
-        key = (request.call_id, request.cseq[0], request.method, top.branch)
-        sent = _Sent(data, destination, time.monotonic())
-        self._responses[key] = sent
-        if len(self._responses) > 256:
-            stale = [k for k, v in self._responses.items() if sent.at - v.at > _RESPONSE_CACHE_S]
-            for old in stale:
-                del self._responses[old]
+        sent = SentResponse(data, destination, time.monotonic())
+        self._responses.remember(transaction_key(request, top), sent)
         return sent
 
     @staticmethod
     def _response_destination(via: Via, source: Address) -> Address:
         if "rport" in via.params:  # RFC 3581: the caller wants answers where it sent from
             return source
-        return source[0], via.port or 5060  # RFC 3261 18.2.2: received address, sent-by port
+        return source[0], via.port or SIP_PORT  # RFC 3261 18.2.2: received address, sent-by port
 
-    def _retransmit_until_ack(self, call_id: str, cseq: int, sent: _Sent) -> None:
-        """RFC 3261 13.3.1.4 / 17.2.1: resend a final INVITE response until the ACK."""
-        data, to = sent.data, sent.destination
-
-        async def resend() -> None:
-            interval = self.t1
-            deadline = time.monotonic() + 64 * self.t1
-            while time.monotonic() + interval < deadline:
-                await asyncio.sleep(interval)
-                self._send(data, to)
-                interval = min(interval * 2, T2)
-            await asyncio.sleep(max(deadline - time.monotonic(), 0))
-            self._unacked.pop((call_id, cseq), None)
-            call = self._calls.get(call_id)
-            if call is not None and data.startswith(b"SIP/2.0 2") and not call.acked.is_set():
-                log.warning("no ACK for call %s; hanging up", call_id)
-                call.acked.set()  # stop waiting for it: RFC 3261 says BYE now
-                self._spawn(call.hangup(by="timeout"))
-
-        previous = self._unacked.pop((call_id, cseq), None)
-        if previous is not None:
-            previous.cancel()
-        self._unacked[(call_id, cseq)] = asyncio.create_task(resend())
+    def _no_ack(self, call_id: str, response: bytes) -> None:
+        """A final INVITE response was resent until Timer H without an ACK."""
+        call = self._calls.get(call_id)
+        if call is not None and response.startswith(b"SIP/2.0 2") and not call.acked.is_set():
+            log.warning("no ACK for call %s; hanging up", call_id)
+            call.acked.set()  # stop waiting for it: RFC 3261 says BYE now
+            self.spawn(call.hangup(by=HangupBy.timeout))
 
     async def send_request(
         self,
@@ -451,10 +239,10 @@ class SipServer:
         """An in-dialog request with retransmissions (RFC 3261 17.1.2); its final response,
         or None when none came within ``timeout`` (Timer F, 64·T1, by default)."""
         call.cseq += 1
-        branch = _new_branch()
+        branch = new_branch()
         lines = [
             ("Via", f"SIP/2.0/UDP {uri_host(call.local_host)}:{self.port};branch={branch};rport"),
-            ("Max-Forwards", "70"),
+            ("Max-Forwards", MAX_FORWARDS),
             ("From", call.local_header),
             ("To", call.remote_header),
             ("Call-ID", call.call_id),
@@ -464,28 +252,12 @@ class SipServer:
         lines += [("Contact", call.contact), ("User-Agent", SERVER)]
         lines += headers or []
         data = SipMessage(f"{method} {call.remote_target} SIP/2.0", lines).to_bytes()
-        destination = call.destination()
-        future: asyncio.Future[SipMessage] = asyncio.get_running_loop().create_future()
-        self._waiting[branch] = future
-        deadline = time.monotonic() + (64 * self.t1 if timeout is None else timeout)
-        interval = self.t1
-        try:
-            while (remaining := deadline - time.monotonic()) > 0:
-                self._send(data, destination)
-                with contextlib.suppress(TimeoutError):
-                    return await asyncio.wait_for(asyncio.shield(future), min(interval, remaining))
-                # After a provisional response the peer has the request: resend slowly.
-                interval = T2 if branch in self._provisional else min(interval * 2, T2)
-            return None
-        finally:
-            self._waiting.pop(branch, None)
-            self._provisional.discard(branch)
-            future.cancel()
+        return await self._requests.request(branch, data, call.destination(), timeout=timeout)
 
     # -- receiving -----------------------------------------------------------------------
 
     def _datagram(self, data: bytes, source: Address) -> None:
-        if len(data) < 16 or data.strip(b"\r\n") == b"":
+        if len(data) < _MIN_DATAGRAM or data.strip(b"\r\n") == b"":
             return  # keep-alive CRLFs (RFC 5626) and other noise
         try:
             message = SipMessage.parse(data)
@@ -493,25 +265,14 @@ class SipServer:
             log.debug("dropped a malformed SIP message from %s:%d: %s", *source, exc)
             return
         if not message.is_request:
-            self._on_response(message)
+            self._requests.on_response(message)
             return
         top = Via.parse(message.values("Via")[0])
-        cached = self._responses.get((message.call_id, message.cseq[0], message.method, top.branch))
+        cached = self._responses.get(transaction_key(message, top))
         if cached is not None and message.method != "ACK":
             self._send(cached.data, cached.destination)  # a retransmitted request
             return
-        self._spawn(self._on_request(message, source))
-
-    def _on_response(self, message: SipMessage) -> None:
-        vias = message.values("Via")
-        branch = Via.parse(vias[0]).branch if vias else ""
-        future = self._waiting.get(branch)
-        if future is None or future.done():
-            return
-        if message.status < 200:
-            self._provisional.add(branch)
-        else:
-            future.set_result(message)
+        self.spawn(self._on_request(message, source))
 
     async def _on_request(self, request: SipMessage, source: Address) -> None:
         method = request.method
@@ -528,7 +289,7 @@ class SipServer:
                     source,
                     200,
                     "OK",
-                    to_tag=_new_tag(),
+                    to_tag=new_tag(),
                     headers=[("Allow", ALLOW), ("Accept", "application/sdp")],
                 )
             elif method in ("BYE", "INFO", "NOTIFY"):
@@ -543,7 +304,7 @@ class SipServer:
     def _dialog(self, request: SipMessage) -> SipCall | None:
         """The call an in-dialog request belongs to: Call-ID and both tags must match."""
         call = self._calls.get(request.call_id)
-        if call is None or call.state == "ended":
+        if call is None or call.state is CallState.ended:
             return None
         to_tag = NameAddr.parse(request.header("To") or "").tag
         from_tag = NameAddr.parse(request.header("From") or "").tag or ""
@@ -557,7 +318,7 @@ class SipServer:
         if request.method == "BYE":
             self.respond(request, source, 200, "OK")
             call.acked.set()  # a BYE implies the caller considers the call established
-            await call.end(by="caller")
+            await call.end(by=HangupBy.caller)
         elif request.method == "INFO":
             digit = dtmf_from_info(request.content_type, request.body)
             if digit is not None:
@@ -567,14 +328,10 @@ class SipServer:
             self.respond(request, source, 200, "OK")
 
     def _on_ack(self, request: SipMessage) -> None:
-        task = self._unacked.pop((request.call_id, request.cseq[0]), None)
-        if task is not None:
-            task.cancel()
+        self._ack_waits.acked(request.call_id, request.cseq[0])
         call = self._calls.get(request.call_id)
         if call is not None and request.cseq[0] >= call.invite_cseq:
-            call.acked.set()
-            if call.state == "answered":
-                call.state = "confirmed"
+            call.confirm()
 
     async def _on_cancel(self, request: SipMessage, source: Address) -> None:
         call = self._calls.get(request.call_id)
@@ -583,13 +340,13 @@ class SipServer:
             self.respond(request, source, 481, "Call/Transaction Does Not Exist")
             return
         self.respond(request, source, 200, "OK")
-        if call.state != "proceeding":
+        if call.state is not CallState.proceeding:
             return  # already answered: the CANCEL has no effect (RFC 3261 9.2)
         sent = self.respond(
             call.invite, call.source, 487, "Request Terminated", to_tag=call.local_tag
         )
-        self._retransmit_until_ack(call.call_id, call.invite_cseq, sent)
-        await call.end(by="caller")
+        self._ack_waits.start(call.call_id, call.invite_cseq, sent)
+        await call.end(by=HangupBy.caller)
 
     # -- INVITE --------------------------------------------------------------------------
 
@@ -607,24 +364,31 @@ class SipServer:
             if option and option != "timer"  # session timers: a peer refresh is a re-INVITE
         ]
         if unsupported:
-            self._reject(
+            self.reject(
                 invite, source, 420, "Bad Extension", [("Unsupported", ", ".join(unsupported))]
             )
             return
         media = self._negotiate(invite)
         if media is None:
-            self._reject(invite, source, 488, "Not Acceptable Here")
+            self.reject(invite, source, 488, "Not Acceptable Here")
             return
-        call = SipCall(self, invite, source, media)
+        call = SipCall(
+            self,
+            invite,
+            source,
+            media,
+            local_host=self.advertised_host(source[0]),
+            media_timeout=self.media_timeout,
+        )
         self._calls[call.call_id] = call
         bound = await self._rtp.bind(self.host, call.line.datagram_protocol)
         if bound is None:
             log.warning("no free RTP port for call %s", call.call_id)
             self._calls.pop(call.call_id, None)
-            self._reject(invite, source, 503, "Service Unavailable", tag=call.local_tag)
+            self.reject(invite, source, 503, "Service Unavailable", tag=call.local_tag)
             return
         call.rtp_port = bound[1]
-        if call.state == "ended":  # cancelled while we were binding
+        if call.state is CallState.ended:  # cancelled while we were binding
             bound[0].close()
             self._rtp.release(call.rtp_port)
             return
@@ -632,7 +396,7 @@ class SipServer:
             self.respond(invite, source, 180, "Ringing", to_tag=call.local_tag)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(call.ended.wait(), self.answer_delay)
-            if call.state == "ended":
+            if call.ended.is_set():  # cancelled while ringing
                 return
         self._answer(call)
 
@@ -653,7 +417,7 @@ class SipServer:
             log.info("INVITE %s offers no G.711 over RTP/AVP", invite.call_id)
         return media
 
-    def _reject(
+    def reject(
         self,
         invite: SipMessage,
         source: Address,
@@ -663,10 +427,11 @@ class SipServer:
         *,
         tag: str | None = None,
     ) -> None:
+        """Answer an INVITE with a final error response (resent until ACKed)."""
         sent = self.respond(
-            invite, source, status, reason, to_tag=tag or _new_tag(), headers=headers
+            invite, source, status, reason, to_tag=tag or new_tag(), headers=headers
         )
-        self._retransmit_until_ack(invite.call_id, invite.cseq[0], sent)
+        self._ack_waits.start(invite.call_id, invite.cseq[0], sent)
 
     def _answer(self, call: SipCall) -> None:
         headers = [("Record-Route", route) for route in call.route_set]
@@ -680,8 +445,8 @@ class SipServer:
             headers=headers,
             body=call.sdp(),
         )
-        call.state = "answered"
-        self._retransmit_until_ack(call.call_id, call.invite_cseq, sent)
+        call.state = CallState.answered
+        self._ack_waits.start(call.call_id, call.invite_cseq, sent)
         call.line.start()
         task = asyncio.create_task(self._run_handler(call), name=f"call-{call.call_id}")
         self._handlers.add(task)
@@ -695,8 +460,8 @@ class SipServer:
             raise
         except Exception:
             log.exception("call handler failed on call %s; hanging it up", call.call_id)
-        if call.state != "ended":
-            await call.hangup(by="bot")
+        if call.state is not CallState.ended:
+            await call.hangup(by=HangupBy.bot)
 
     async def _on_reinvite(self, invite: SipMessage, source: Address) -> None:
         call = self._dialog(invite)
@@ -708,7 +473,7 @@ class SipServer:
             media = self._negotiate(invite, keep=current)
             if media is None or (media.codec_pt, media.alaw) != (current.codec_pt, current.alaw):
                 # Changing codec mid-call is not worth supporting: the same media or nothing.
-                self._reject(invite, source, 488, "Not Acceptable Here", tag=call.local_tag)
+                self.reject(invite, source, 488, "Not Acceptable Here", tag=call.local_tag)
                 return
             call.line.update_media(media)
         contacts = invite.values("Contact")
@@ -716,4 +481,4 @@ class SipServer:
             call.remote_target = NameAddr.parse(contacts[0]).uri
         headers = [("Contact", call.contact), ("Allow", ALLOW)]
         sent = self.respond(invite, source, 200, "OK", headers=headers, body=call.sdp())
-        self._retransmit_until_ack(call.call_id, invite.cseq[0], sent)
+        self._ack_waits.start(call.call_id, invite.cseq[0], sent)
