@@ -34,8 +34,9 @@ from voice.app import build_engines, call_config, call_handler
 from voice.audio import Audio
 from voice.fakes import FakeLine
 from voice.line import AudioFrame, CallLine, Hangup
+from voice.listener import SPECULATE_MS
 from voice.model_install import install_whisper_base
-from voice.session import SPECULATE_MS, CallConfig, CallSession, VoiceEngines
+from voice.session import CallConfig, CallSession, VoiceEngines
 from voice.telephony import PacedLine
 from voice.telephony.sip import SipServer
 

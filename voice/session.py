@@ -34,7 +34,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from liangwang.conversation import VoiceCue
+from liangwang.conversation import Channel, VoiceCue
 from liangwang.dialogue import DialogueEngine, DialogueError, UserTurn
 from liangwang.wording import Say, render, responses
 from voice import events as ev
@@ -44,7 +44,7 @@ from voice.events import CallEndReason, SpokeReason
 from voice.hints import RecognitionHints
 from voice.keypad import HANDOFF, HandOver, KeyAction, Keypad, RepeatLast, SendText
 from voice.line import AudioFrame, CallLine, Dtmf, Hangup, InboundEvent
-from voice.listener import SPECULATE_MS, Endpointing, Heard, Listener, RecognitionFailed
+from voice.listener import Endpointing, Heard, Listener, RecognitionFailed
 from voice.ports import (
     SpeechRecognizer,
     SpeechSynthesizer,
@@ -55,12 +55,8 @@ from voice.ports import (
 from voice.reply_plan import ReplyPlan, keypad_menu
 from voice.speaker import Speaker
 
-# SPECULATE_MS lives with the listener; the voice benchmark reports it from here.
-__all__ = ["SPECULATE_MS", "CallConfig", "CallSession", "VoiceEngines"]
-
 log = logging.getLogger(__name__)
 
-CHANNEL = "phone"
 GREETING = "/greet"
 # Each call is a new dialogue session: an unfinished form from a dropped call must not
 # swallow the next call's first words. Drafts are kept apart, by caller, and offered back.
@@ -145,7 +141,7 @@ class CallSession:
         self._silent_ticks = 0  # silence since we or the caller last did anything
         self._reprompts = 0  # reprompts since the caller last answered
         self._ended: CallEndReason | None = None
-        self.conversation_id = f"{CHANNEL}:{line.caller or line.call_id}"
+        self.conversation_id = Channel.phone.conversation_id(line.caller or line.call_id)
 
     # --- the loop ----------------------------------------------------------------------
 
@@ -416,7 +412,7 @@ class CallSession:
         return UserTurn(
             conversation_id=self.conversation_id,
             text=text,
-            channel=CHANNEL,
+            channel=Channel.phone,
             metadata={"caller": self.line.caller, "call_id": self.line.call_id},
         )
 
