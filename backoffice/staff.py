@@ -23,6 +23,7 @@ from liangwang.labels import STAFF_ACTION_NAMES, STATUS_NAMES
 
 router = APIRouter()
 
+
 @router.get("/", response_class=HTMLResponse)
 def staff_home(request: Request, state: State, session: DbSession) -> HTMLResponse:
     return state.templates.TemplateResponse(

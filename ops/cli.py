@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import subprocess
 import sys
 import time
 import uuid
@@ -110,14 +111,24 @@ def cmd_doctor(_args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from ops.rasa_engine import train
+    from ops.rasa_engine import model_path, train
     from ops.stack import build_stack
     from ops.supervisor import supervise
 
     started = time.monotonic()
     settings = load_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    model, trained = train(settings)
+    # Rasa's training output (hundreds of lines of warnings and progress bars) goes to a
+    # log file: the terminal shows one line for it, and where to look if it fails.
+    train_log = settings.data_dir / "logs" / "train.log"
+    train_log.parent.mkdir(parents=True, exist_ok=True)
+    if not model_path(settings).exists():
+        print(f"正在训练对话模型，需要几分钟 / training the model (minutes); log: {train_log}")
+    try:
+        model, trained = train(settings, log=train_log)
+    except subprocess.CalledProcessError:
+        print(f"训练失败 / training failed; see {train_log}", file=sys.stderr)
+        return 1
     print(("训练完成 / trained " if trained else "模型已是最新 / model up to date: ") + model.name)
     migrate(settings.effective_database_url)
     seed_sample_catalog_if_empty(settings)

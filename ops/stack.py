@@ -18,6 +18,8 @@ class ProcessSpec:
     health_url: str
     env: dict[str, str] = field(default_factory=dict)
     cwd: Path = PROJECT_ROOT
+    # Everything the process prints, kept in full (the terminal shows only what matters).
+    log_file: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,10 @@ class Stack:
     processes: list[ProcessSpec]
     # One line per optional part that was left out, saying why and how to turn it on.
     skipped: list[str]
+
+
+def log_file(settings: Settings, name: str) -> Path:
+    return settings.data_dir / "logs" / f"{name}.log"
 
 
 def rasa_spec(settings: Settings, model: Path) -> ProcessSpec:
@@ -46,6 +52,7 @@ def rasa_spec(settings: Settings, model: Path) -> ProcessSpec:
         ],
         health_url=f"{settings.rasa_url}/webhooks/rest/",
         env=rasa_env(settings),
+        log_file=log_file(settings, "rasa"),
     )
 
 
@@ -65,9 +72,14 @@ def action_server_spec(settings: Settings) -> ProcessSpec:
             "actions",
             "--port",
             str(settings.action_port),
+            # rasa_sdk reads its tracing settings from here and logs an error when the file
+            # is missing (default: endpoints.yml in the working directory). Ours has none.
+            "--endpoints",
+            str(BOT_DIR / "endpoints.yml"),
         ],
         health_url=f"http://{settings.host}:{settings.action_port}/health",
         env=app_env(),
+        log_file=log_file(settings, "actions"),
     )
 
 
@@ -88,6 +100,7 @@ def web_spec(settings: Settings) -> ProcessSpec:
         ],
         health_url=f"{settings.web_url}/healthz",
         env=app_env(),
+        log_file=log_file(settings, "web"),
     )
 
 
@@ -97,6 +110,7 @@ def telegram_spec(settings: Settings) -> ProcessSpec:
         argv=[sys.executable, "-m", "channels.telegram"],
         health_url="",  # polling bot: healthy while it runs
         env=app_env(),
+        log_file=log_file(settings, "telegram"),
     )
 
 
@@ -106,6 +120,7 @@ def phone_spec(settings: Settings) -> ProcessSpec:
         argv=[sys.executable, "-m", "ops.cli", "phone"],
         health_url="",  # SIP and AudioSocket: healthy while it runs
         env=app_env(),
+        log_file=log_file(settings, "phone"),
     )
 
 
@@ -114,7 +129,7 @@ def phone_unavailable(settings: Settings) -> str | None:
     if not settings.phone_enabled:
         return "跳过电话线路：LIANGWANG_PHONE_ENABLED=false / skipping the phone line: disabled"
     from voice.errors import ModelMissing
-    from voice.models import require
+    from voice.model_check import require
 
     try:
         require(settings)

@@ -150,10 +150,8 @@ def to_simplified(text: str) -> str:
 
 
 class WhisperRecognizer:
-    """``SpeechRecognizer`` backed by a faster-whisper model folder.
-
-    ``model_dir`` is a folder already checked by ``voice.model_check`` (``make_recognizer``
-    does that); loading it still fails with ``ModelMissing`` when it is not a Whisper model."""
+    """``SpeechRecognizer`` on faster-whisper, given a model folder that ``make_recognizer``
+    has checked (a folder that is not a Whisper model still fails with ``ModelMissing``)."""
 
     name = "whisper"
 

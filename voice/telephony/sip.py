@@ -417,6 +417,9 @@ class SipServer:
             log.info("INVITE %s offers no G.711 over RTP/AVP", invite.call_id)
         return media
 
+    def refuse(self, call: SipCall, status: int, reason: str) -> None:
+        self.reject(call.invite, call.source, status, reason, tag=call.local_tag)
+
     def reject(
         self,
         invite: SipMessage,

@@ -71,17 +71,8 @@ class CallServer(Protocol):
         """Send an in-dialog request; its final response, or None."""
         ...
 
-    def reject(
-        self,
-        invite: SipMessage,
-        source: Address,
-        status: int,
-        reason: str,
-        headers: list[tuple[str, str]] | None = None,
-        *,
-        tag: str | None = None,
-    ) -> None:
-        """Answer an INVITE with a final error response (resent until ACKed)."""
+    def refuse(self, call: SipCall, status: int, reason: str) -> None:
+        """Answer the call's INVITE with a final error response (it is still ringing)."""
         ...
 
     def spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
@@ -238,9 +229,7 @@ class SipCall:
             await self.ended.wait()
             return
         if self.state is CallState.proceeding:  # ringing (answer_delay): refuse instead
-            self._server.reject(
-                self.invite, self.source, 480, "Temporarily Unavailable", tag=self.local_tag
-            )
+            self._server.refuse(self, 480, "Temporarily Unavailable")
             await self.end(by)
             return
         self.state = CallState.ending
