@@ -14,9 +14,7 @@ router = APIRouter()
 
 @router.get("/calls", response_class=HTMLResponse)
 def call_list(request: Request, state: State, session: DbSession) -> HTMLResponse:
-    return state.templates.TemplateResponse(
-        request, "staff_calls.html", {"calls": recent_calls(session)}
-    )
+    return state.page(request, "staff_calls.html", {"calls": recent_calls(session)})
 
 
 @router.get("/calls/{call_pk}", response_class=HTMLResponse)
@@ -24,9 +22,7 @@ def call_detail(call_pk: int, request: Request, state: State, session: DbSession
     call = call_by_id(session, call_pk)
     if call is None:
         raise HTTPException(404, BACK_OFFICE_ERRORS["no_such_call"])
-    return state.templates.TemplateResponse(
-        request, "staff_call.html", {"call": call, "turns": list(call.turns)}
-    )
+    return state.page(request, "staff_call.html", {"call": call, "turns": list(call.turns)})
 
 
 @router.get("/recordings/{folder}/{name}")

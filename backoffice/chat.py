@@ -33,9 +33,7 @@ class ChatOut(BaseModel):
 
 @router.get("/", response_class=HTMLResponse)
 def chat_page(request: Request, state: State) -> HTMLResponse:
-    return state.templates.TemplateResponse(
-        request, "chat.html", {"max_chars": state.settings.max_message_chars}
-    )
+    return state.page(request, "chat.html", {"max_chars": state.settings.max_message_chars})
 
 
 @router.post("/api/chat")

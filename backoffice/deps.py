@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -23,6 +24,11 @@ class AppState:
     dialogue: DialogueEngine
     templates: Jinja2Templates
     catalog_index: IndexCache
+
+    def page(self, request: Request, template: str, context: dict[str, Any]) -> HTMLResponse:
+        """A server-rendered page: a template filled with plain values (never ORM sessions)."""
+        response: HTMLResponse = self.templates.TemplateResponse(request, template, context)
+        return response
 
 
 def get_state(request: Request) -> AppState:

@@ -26,15 +26,13 @@ router = APIRouter()
 
 @router.get("/", response_class=HTMLResponse)
 def staff_home(request: Request, state: State, session: DbSession) -> HTMLResponse:
-    return state.templates.TemplateResponse(
-        request, "staff_home.html", {"handoffs": open_handoffs(session)}
-    )
+    return state.page(request, "staff_home.html", {"handoffs": open_handoffs(session)})
 
 
 @router.get("/tickets", response_class=HTMLResponse)
 def ticket_list(request: Request, state: State, session: DbSession) -> HTMLResponse:
     rows = session.scalars(select(Ticket).order_by(Ticket.requested_at.desc()).limit(500)).all()
-    return state.templates.TemplateResponse(
+    return state.page(
         request,
         "staff_tickets.html",
         {
@@ -56,7 +54,7 @@ def ticket_detail(number: str, request: Request, state: State, session: DbSessio
         for a, (sources, _) in TRANSITIONS.items()
         if ticket.status in sources and a in STAFF_ACTION_NAMES
     ]
-    return state.templates.TemplateResponse(
+    return state.page(
         request,
         "staff_ticket.html",
         {

@@ -61,12 +61,23 @@ def app_env() -> dict[str, str]:
     return {**os.environ, "PYTHONUNBUFFERED": "1"}
 
 
-def action_server_spec(settings: Settings) -> ProcessSpec:
+def app_process(settings: Settings, name: str, argv: list[str], health_url: str) -> ProcessSpec:
+    """One of our own processes, run with this Python in the application environment
+    (``health_url`` empty: healthy while it runs)."""
     return ProcessSpec(
-        name="actions",
-        argv=[
-            sys.executable,
-            "-m",
+        name=name,
+        argv=[sys.executable, "-m", *argv],
+        health_url=health_url,
+        env=app_env(),
+        log_file=log_file(settings, name),
+    )
+
+
+def action_server_spec(settings: Settings) -> ProcessSpec:
+    return app_process(
+        settings,
+        "actions",
+        [
             "rasa_sdk",
             "--actions",
             "actions",
@@ -77,18 +88,15 @@ def action_server_spec(settings: Settings) -> ProcessSpec:
             "--endpoints",
             str(BOT_DIR / "endpoints.yml"),
         ],
-        health_url=f"http://{settings.host}:{settings.action_port}/health",
-        env=app_env(),
-        log_file=log_file(settings, "actions"),
+        f"http://{settings.host}:{settings.action_port}/health",
     )
 
 
 def web_spec(settings: Settings) -> ProcessSpec:
-    return ProcessSpec(
-        name="web",
-        argv=[
-            sys.executable,
-            "-m",
+    return app_process(
+        settings,
+        "web",
+        [
             "uvicorn",
             "backoffice.app:create_app",
             "--factory",
@@ -98,30 +106,16 @@ def web_spec(settings: Settings) -> ProcessSpec:
             str(settings.web_port),
             "--no-access-log",
         ],
-        health_url=f"{settings.web_url}/healthz",
-        env=app_env(),
-        log_file=log_file(settings, "web"),
+        f"{settings.web_url}/healthz",
     )
 
 
 def telegram_spec(settings: Settings) -> ProcessSpec:
-    return ProcessSpec(
-        name="telegram",
-        argv=[sys.executable, "-m", "channels.telegram"],
-        health_url="",  # polling bot: healthy while it runs
-        env=app_env(),
-        log_file=log_file(settings, "telegram"),
-    )
+    return app_process(settings, "telegram", ["channels.telegram"], health_url="")
 
 
 def phone_spec(settings: Settings) -> ProcessSpec:
-    return ProcessSpec(
-        name="phone",
-        argv=[sys.executable, "-m", "ops.cli", "phone"],
-        health_url="",  # SIP and AudioSocket: healthy while it runs
-        env=app_env(),
-        log_file=log_file(settings, "phone"),
-    )
+    return app_process(settings, "phone", ["ops.cli", "phone"], health_url="")
 
 
 def phone_unavailable(settings: Settings) -> str | None:
