@@ -154,7 +154,7 @@ def test_closed_loop_then_rating_and_withdraw(stack: RunningStack) -> None:
         )[-1]
     )
     ask = texts(stack.say(cid, "那个投诉不用处理了，撤回吧"))
-    assert " ".join(other) in ask[0]
+    assert grouped(other) in ask[0]
     done = texts(stack.say(cid, "对"))
     assert "已撤回" in done[0]
     [withdrawn] = httpx.get(f"{stack.web_url}/open311/v2/requests/{other}.json").json()
