@@ -38,8 +38,9 @@ make_env() {
 
 # System packages the voice pipeline and its tests use: espeak-ng (the voice pyttsx3
 # drives), baresip and SIPp (real SIP callers in the phone-line tests), PortAudio (the
-# microphone mode of `liangwang call`). Installed with apt when missing and allowed.
-SYSTEM_PACKAGES=(espeak-ng libespeak-ng1 baresip sip-tester libportaudio2)
+# microphone mode of `liangwang call`), sox (telephone-format WAVs in the audio tests).
+# Installed with apt when missing and allowed.
+SYSTEM_PACKAGES=(espeak-ng libespeak-ng1 baresip sip-tester libportaudio2 sox)
 missing_system_packages() {
   local pkg
   for pkg in "${SYSTEM_PACKAGES[@]}"; do

@@ -97,6 +97,9 @@ class Audio:
         data = source.read_bytes() if isinstance(source, Path) else source
         if not data:
             raise AudioFormatError("the audio is empty")
+        g711 = _g711_wav(data)
+        if g711 is not None:
+            return g711
         try:
             with wave.open(io.BytesIO(data), "rb") as wav:
                 channels, width, rate = wav.getnchannels(), wav.getsampwidth(), wav.getframerate()
@@ -111,6 +114,53 @@ class Audio:
         elif channels != 1:
             raise AudioFormatError(f"WAV must be mono or stereo, this one has {channels} channels")
         return cls(pcm, rate)
+
+
+# WAV format tags of telephone recordings (RIFF/WAVE, Microsoft's registered values).
+WAVE_FORMAT_ALAW = 6
+WAVE_FORMAT_MULAW = 7
+
+
+def _riff_chunks(data: bytes) -> dict[bytes, bytes] | None:
+    """The chunks of a RIFF/WAVE file by id (first of each), or None for another file."""
+    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        return None
+    chunks: dict[bytes, bytes] = {}
+    offset = 12
+    while offset + 8 <= len(data):
+        chunk_id, size = (
+            data[offset : offset + 4],
+            int.from_bytes(data[offset + 4 : offset + 8], "little"),
+        )
+        chunks.setdefault(chunk_id, data[offset + 8 : offset + 8 + size])
+        offset += 8 + size + (size & 1)  # chunks are padded to an even length
+    return chunks
+
+
+def _g711_wav(data: bytes) -> Audio | None:
+    """A μ-law or A-law WAV (as telephone systems record them) decoded to PCM; None for any
+    other WAV, which the ``wave`` module reads."""
+    chunks = _riff_chunks(data)
+    fmt = chunks.get(b"fmt ") if chunks else None
+    if chunks is None or fmt is None or len(fmt) < 16:
+        return None
+    tag = int.from_bytes(fmt[0:2], "little")
+    if tag not in (WAVE_FORMAT_ALAW, WAVE_FORMAT_MULAW):
+        return None
+    channels = int.from_bytes(fmt[2:4], "little")
+    rate = int.from_bytes(fmt[4:8], "little")
+    bits = int.from_bytes(fmt[14:16], "little")
+    if bits != 8:
+        raise AudioFormatError(f"G.711 WAV must have 8-bit samples, this one has {bits}-bit")
+    if channels not in (1, 2):
+        raise AudioFormatError(f"WAV must be mono or stereo, this one has {channels} channels")
+    payload = chunks.get(b"data", b"")
+    decode = ulaw_decode if tag == WAVE_FORMAT_MULAW else alaw_decode
+    pcm = decode(payload[: len(payload) // channels * channels])
+    if channels == 2:
+        stereo = np.frombuffer(pcm, dtype="<i2").reshape(-1, 2)
+        pcm = stereo.mean(axis=1).astype("<i2").tobytes()
+    return Audio(pcm, rate)
 
 
 # --- G.711 -------------------------------------------------------------------------------

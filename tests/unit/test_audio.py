@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import subprocess
 import wave
 from collections.abc import Callable
 from pathlib import Path
@@ -61,6 +62,35 @@ def test_unusual_rates_and_stereo_are_accepted_and_converted() -> None:
     stereo = Audio.from_wav(wav_bytes(channels=2, rate=11025, frames=11025))
     assert stereo.rate == 11025 and stereo.duration_s == pytest.approx(1.0)
     assert stereo.resample(8000).duration_s == pytest.approx(1.0, abs=0.01)
+
+
+@pytest.mark.parametrize(("encoding", "decode"), [("mu-law", ulaw_decode), ("a-law", alaw_decode)])
+def test_telephone_recordings_in_g711_wav_are_read(
+    tmp_path: Path, encoding: str, decode: Codec
+) -> None:
+    # Telephone systems record μ-law/A-law WAVs (format tags 7 and 6); sox writes real ones.
+    pcm = tmp_path / "call.wav"
+    pcm.write_bytes(tone(1000).to_wav())
+    telephone = tmp_path / f"call-{encoding}.wav"
+    subprocess.run(
+        ["sox", str(pcm), "-e", encoding, "-b", "8", "-r", "8000", str(telephone)], check=True
+    )
+    audio = Audio.from_wav(telephone)
+    assert audio.rate == 8000 and audio.duration_s == pytest.approx(1.0, abs=0.01)
+    payload = telephone.read_bytes()[-8000:]  # the data chunk ends the file: 1 s of codes
+    assert audio.pcm[-16000:] == decode(payload)
+    signal = tone(1000).samples().astype(np.float64)
+    noise = signal - audio.samples().astype(np.float64)
+    assert 10 * np.log10(np.sum(signal**2) / np.sum(noise**2)) > 30
+
+
+def test_g711_wav_with_other_than_8_bit_samples_is_a_clear_error() -> None:
+    fmt = (7).to_bytes(2, "little") + (1).to_bytes(2, "little") + (8000).to_bytes(4, "little")
+    fmt += (16000).to_bytes(4, "little") + (2).to_bytes(2, "little") + (16).to_bytes(2, "little")
+    body = b"WAVE" + b"fmt " + len(fmt).to_bytes(4, "little") + fmt + b"data" + bytes(4) + b""
+    riff = b"RIFF" + len(body).to_bytes(4, "little") + body
+    with pytest.raises(AudioFormatError, match="8-bit"):
+        Audio.from_wav(riff)
 
 
 def test_frames_are_20_ms_and_the_last_is_padded() -> None:
