@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks import asr, catalog, stack, tickets, tts, voice
+from benchmarks import asr, catalog, hearing, stack, tickets, tts, voice
 from benchmarks.machine import describe
 
 SUITES: dict[str, Callable[[], list[str]]] = {
@@ -14,6 +14,7 @@ SUITES: dict[str, Callable[[], list[str]]] = {
     "catalog": catalog.run,
     "tickets": tickets.run,
     "asr": asr.run,
+    "hearing": hearing.run,
     "tts": tts.run,
     "voice": voice.run,
 }
@@ -47,6 +48,7 @@ SECTION_TITLES = {
     "catalog": "## 一网通办",
     "tickets": "## 一网统管",
     "asr": "## Speech recognition",
+    "hearing": "## Hearing",
     "tts": "## Text-to-speech",
     "voice": "## Phone line",
 }

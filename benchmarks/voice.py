@@ -202,7 +202,8 @@ def run() -> list[str]:
         "",
         "The caller's words are the natural test recordings of tests/fixtures/voice, each",
         "through an 8 kHz μ-law round trip, delivered in real time (20 ms frames every",
-        "20 ms). Whisper (beam 1, int8, short encoder window) starts decoding after "
+        f"20 ms). Whisper (beam {settings.whisper_beam_size}, int8, short encoder window) "
+        "starts decoding after "
         f"{SPECULATE_MS} ms",
         "of silence; its words set the patience (voice/endpointing.py); then one Rasa turn",
         "and espeak-ng's first sentence.",
