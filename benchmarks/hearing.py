@@ -17,6 +17,7 @@ import yaml
 from benchmarks.cer import character_error_rate
 from benchmarks.stack import percentile
 from liangwang.conversation import Expect
+from liangwang.settings import Settings
 from voice.audio import Audio
 from voice.hints import ALWAYS, RecognitionHints
 from voice.model_install import install_whisper_base
@@ -41,11 +42,12 @@ def clips() -> list[tuple[str, str, Audio]]:
 
 def hear(
     recognizer: WhisperRecognizer, samples: list[tuple[str, str, Audio]], *, hinted: bool
-) -> tuple[list[tuple[str, str]], list[float]]:
-    """(expected, heard) pairs and the wait after each clip: fed in 20 ms frames as the call
-    loop feeds them, then finished."""
+) -> tuple[list[tuple[str, str]], list[float], list[float]]:
+    """(expected, heard) pairs, the recogniser's confidence and the wait after each clip:
+    fed in 20 ms frames as the call loop feeds them, then finished."""
     known = RecognitionHints()
     pairs: list[tuple[str, str]] = []
+    confidences: list[float] = []
     waits: list[float] = []
     for name, text, audio in samples:
         hints = known.for_turn(EXPECTED_KIND.get(name)) if hinted else ()
@@ -56,14 +58,21 @@ def hear(
         heard = stream.finish()
         waits.append(time.perf_counter() - started)
         pairs.append((text, heard.text))
-    return pairs, waits
+        confidences.append(heard.confidence)
+    return pairs, confidences, waits
 
 
-def escapes_heard(pairs: list[tuple[str, str]]) -> str:
-    """How many of the always-on phrases (转人工, 再说一遍, 说慢一点) came through whole."""
-    spoken = [(said, heard) for said, heard in pairs if said in ALWAYS]
-    whole = sum(1 for said, heard in spoken if said in heard)
-    return f"{whole}/{len(spoken)}"
+def escapes_heard(pairs: list[tuple[str, str]], confidences: list[float]) -> str:
+    """How many of the always-on phrases (转人工, 再说一遍, 说慢一点) came through whole and
+    sure enough to act on (the call loop asks again below LIANGWANG_VOICE_MIN_CONFIDENCE)."""
+    floor = Settings().voice_min_confidence
+    spoken = [
+        (said, heard, sure)
+        for (said, heard), sure in zip(pairs, confidences, strict=True)
+        if said in ALWAYS
+    ]
+    acted_on = sum(1 for said, heard, sure in spoken if said in heard and sure >= floor)
+    return f"{acted_on}/{len(spoken)}"
 
 
 def run() -> list[str]:
@@ -75,10 +84,10 @@ def run() -> list[str]:
             recognizer = WhisperRecognizer(model_dir, beam_size=beam)
             recognizer.load()
             for hinted in (False, True):
-                pairs, waits = hear(recognizer, samples, hinted=hinted)
+                pairs, confidences, waits = hear(recognizer, samples, hinted=hinted)
                 rows.append(
                     f"| beam {beam}, {'with the line’s hints' if hinted else 'no hints'} "
-                    f"| {character_error_rate(pairs):.1%} | {escapes_heard(pairs)} "
+                    f"| {character_error_rate(pairs):.1%} | {escapes_heard(pairs, confidences)} "
                     f"| {statistics.median(waits) * 1000:.0f} ms "
                     f"({percentile(waits, 0.95) * 1000:.0f} ms) |"
                 )
@@ -92,7 +101,8 @@ def run() -> list[str]:
         "the decode after the clip ends, without the call loop's preview decode (the Phone "
         "line section measures the whole reply).",
         "",
-        "| setting | character error rate | escape phrases heard whole | wait after speech, "
+        "| setting | character error rate | escape phrases heard whole and above the "
+        "confidence floor | wait after speech, "
         "median (p95) |",
         "|---|---|---|---|",
         *rows,
