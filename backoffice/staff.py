@@ -1,5 +1,6 @@
 """Back office for staff: conversations waiting for a person (转人工), and tickets through
-their closed loop (受理 → 派单 → 处置 → 答复 → 办结, 退回/重派, 撤回), each step audited.
+their closed loop (受理 → 派单 → 处置 → 答复 → 办结, 退回/重派, 撤回), each step audited, with
+a call back (回访电话) staff can ask the phone line for.
 
 Staff accounts and sign-in are not built yet: deploy the back office on an internal
 network only.
@@ -14,12 +15,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import select
 
 from backoffice.deps import DbSession, State
-from liangwang.complaints import tickets
+from liangwang.complaints import callback_queue, tickets
+from liangwang.complaints.callbacks import CallbackPolicy
 from liangwang.complaints.categories import load_categories
 from liangwang.complaints.models import Ticket, TicketAction
 from liangwang.complaints.tickets import TRANSITIONS, TransitionNotAllowed
 from liangwang.handoff import open_handoffs
-from liangwang.labels import STAFF_ACTION_NAMES, STATUS_NAMES
+from liangwang.labels import BACK_OFFICE_ERRORS, STAFF_ACTION_NAMES, STATUS_NAMES
 
 router = APIRouter()
 
@@ -64,8 +66,32 @@ def ticket_detail(number: str, request: Request, state: State, session: DbSessio
             "allowed": allowed,
             "category": load_categories().by_code.get(ticket.category),
             "overdue": tickets.is_overdue(ticket),
+            "callbacks_on": bool(state.settings.callback_trunk_uri),
+            "callback_asked": callback_queue.state_of(ticket).staff_asked,
         },
     )
+
+
+@router.post("/tickets/{number}/callback")
+def ticket_callback(
+    number: str,
+    state: State,
+    session: DbSession,
+    staff: Annotated[str, Form(min_length=1, max_length=100)],
+) -> RedirectResponse:
+    """回访电话 now: queued for the phone line, which calls within the calling hours."""
+    ticket = tickets.by_number(session, number)
+    if ticket is None:
+        raise HTTPException(404, "no such ticket")
+    if not state.settings.callback_trunk_uri:
+        raise HTTPException(409, BACK_OFFICE_ERRORS["callbacks_off"])
+    try:
+        callback_queue.request(
+            session, ticket, actor=staff, policy=CallbackPolicy.from_settings(state.settings)
+        )
+    except callback_queue.NoContactPhone as exc:
+        raise HTTPException(409, BACK_OFFICE_ERRORS["no_contact_phone"]) from exc
+    return RedirectResponse(f"/staff/tickets/{number}", status_code=303)
 
 
 @router.post("/tickets/{number}/{action}")

@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks import asr, catalog, hearing, stack, tickets, tts, voice
+from benchmarks import asr, catalog, hearing, stack, tickets, tts, voice, voice_output
 from benchmarks.machine import describe
 
 SUITES: dict[str, Callable[[], list[str]]] = {
@@ -16,6 +16,7 @@ SUITES: dict[str, Callable[[], list[str]]] = {
     "asr": asr.run,
     "hearing": hearing.run,
     "tts": tts.run,
+    "voice_output": voice_output.run,
     "voice": voice.run,
 }
 OUT = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
@@ -50,6 +51,7 @@ SECTION_TITLES = {
     "asr": "## Speech recognition",
     "hearing": "## Hearing",
     "tts": "## Text-to-speech",
+    "voice_output": "## Voice output",
     "voice": "## Phone line",
 }
 

@@ -22,10 +22,27 @@ STAFF_ACTION_NAMES: dict[str, str] = {
 TICKET_NOTES = {
     "withdrawn_by_citizen": "市民撤回",
     "merged_into": "并入 {number}",
+    # Call backs (回访电话): every attempt, what came of it, a call staff asked for.
+    "callback_attempt": "{outcome} 回访电话第{attempt}次：{name}",
+    "callback_detail": "（{detail}）",
+    "callback_rated": "，评价{stars}分",
+    "callback_handoff": "，要求转人工",
+    "callback_gave_up": "；已打{attempts}次未告知，等市民下次来电时告诉他",
+    "callback_requested": "员工要求回访电话，{at}拨打",
+    "callback_now": "马上",
+    "callback_at": "{at} 后",
 }
+
+# How a call back went (liangwang.complaints.callbacks.Outcome), for staff.
+CALLBACK_OUTCOME_NAMES: dict[str, str] = {
+    "answered": "接通并告知了答复", "hung_up": "接通后没听完就挂断", "busy": "占线",
+    "no_answer": "无人接听", "declined": "拒接", "failed": "呼叫失败",
+}  # fmt: skip
 
 BACK_OFFICE_ERRORS = {
     "no_such_call": "没有这通电话",
     "no_such_recording": "没有这段录音",
     "unknown_district": "不认识的区：{district} / unknown district",
+    "no_contact_phone": "市民没有留电话，不能回访 / no contact phone: no call back",
+    "callbacks_off": "没有配置回访线路 / call backs are off (LIANGWANG_CALLBACK_TRUNK_URI)",
 }

@@ -6,10 +6,12 @@ process starts, so a bad value stops it with a message naming the variable.
 
 from __future__ import annotations
 
+from datetime import time
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -27,6 +29,26 @@ class Profile(StrEnum):
 class SttEngine(StrEnum):
     vosk = "vosk"  # the default: streaming Kaldi models (official Mandarin model via fetch)
     whisper = "whisper"  # faster-whisper with Whisper base from the package registry
+
+
+class TtsEngine(StrEnum):
+    auto = "auto"  # kokoro when its model is installed and loads, else espeak
+    kokoro = "kokoro"  # Kokoro-82M: a natural voice, about 0.5-1 CPU-s per second of speech
+    espeak = "espeak"  # espeak-ng through pyttsx3: robotic but light (the low-resource choice)
+
+
+class TtsSpeaker(StrEnum):
+    """Kokoro's Mandarin speakers (zf_ female, zm_ male). zf_xiaoxiao is the default: Whisper
+    transcribes her best after a telephone line (character error rate 0.19)."""
+
+    zf_xiaobei = "zf_xiaobei"
+    zf_xiaoni = "zf_xiaoni"
+    zf_xiaoxiao = "zf_xiaoxiao"
+    zf_xiaoyi = "zf_xiaoyi"
+    zm_yunjian = "zm_yunjian"
+    zm_yunxi = "zm_yunxi"
+    zm_yunxia = "zm_yunxia"
+    zm_yunyang = "zm_yunyang"
 
 
 class Settings(BaseSettings):
@@ -73,8 +95,16 @@ class Settings(BaseSettings):
     stt_engine: SttEngine = SttEngine.vosk
     vosk_model: Path = PROJECT_ROOT / "models" / "vosk-model-small-cn-0.22"
     whisper_model: Path = PROJECT_ROOT / "models" / "whisper-base"
-    # Beam 1 keeps Whisper fast enough for a phone turn on 2 cores.
-    whisper_beam_size: Annotated[int, Field(ge=1, le=10)] = 1
+    # Beam 5 hears telephone Mandarin far better than greedy decoding (docs/benchmarks.md,
+    # "Hearing": 7.6 % against 19.7 % character errors) for a little more decode time.
+    whisper_beam_size: Annotated[int, Field(ge=1, le=10)] = 5
+    # Speech synthesis: which engine, which Kokoro speaker, and the Kokoro model's speed
+    # input for callers who ask for slower speech (1.0 is its normal pace, about 2.8
+    # syllables a second; 0.8 makes a reply about 1.25 times as long).
+    tts_engine: TtsEngine = TtsEngine.auto
+    tts_speaker: TtsSpeaker = TtsSpeaker.zf_xiaoxiao
+    tts_slow_speed: Annotated[float, Field(ge=0.5, lt=1.0)] = 0.8
+    kokoro_model: Path = PROJECT_ROOT / "models" / "kokoro-v1.0-zh"
     sip_port: Port = 5060
     # Address put into SDP for our RTP; empty: the address SIP is bound to.
     sip_public_host: str = ""
@@ -99,6 +129,26 @@ class Settings(BaseSettings):
     # SIP URI of the staff line for "转人工" (REFER). Empty: staff call the citizen back.
     voice_handoff_uri: str = ""
 
+    # --- call backs (回访电话: liangwang/complaints/callbacks.py) ---------------------------
+    # Where the phone line calls a citizen back when their phone complaint is answered or
+    # closed: a SIP URI of the trunk or PBX with {number} for the number they left, e.g.
+    # sip:{number}@pbx.example. Empty: no call backs (news waits for their next call).
+    callback_trunk_uri: str = ""
+    # Who we are on the citizen's phone (the From user; a trunk may replace it).
+    callback_caller_id: str = "12345"
+    # Calling hours, local time in callback_timezone: no call back outside them.
+    callback_hours_start: time = time(9, 0)
+    callback_hours_end: time = time(20, 0)
+    callback_timezone: str = "Asia/Shanghai"
+    # Attempts for each news (答复, 办结) before it is left for the citizen's next call.
+    callback_max_attempts: Annotated[int, Field(ge=1, le=10)] = 3
+    # Seconds between two attempts for the same news (busy, no answer, failure).
+    callback_retry_gap_s: Annotated[float, Field(ge=1, le=7 * 86400)] = 3600.0
+    # Seconds a call back may ring before we give up (CANCEL).
+    callback_ring_timeout_s: Annotated[float, Field(ge=1, le=180)] = 45.0
+    # How often the phone line looks for call backs that are due (seconds).
+    callback_poll_s: Annotated[float, Field(gt=0, le=600)] = 15.0
+
     @model_validator(mode="after")
     def _patience_in_order(self) -> Settings:
         if not (
@@ -110,6 +160,20 @@ class Settings(BaseSettings):
                 "need LIANGWANG_VOICE_QUICK_END_SILENCE_MS <= LIANGWANG_VOICE_END_SILENCE_MS "
                 "<= LIANGWANG_VOICE_HESITANT_END_SILENCE_MS"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _callback_settings_usable(self) -> Settings:
+        try:
+            ZoneInfo(self.callback_timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            msg = f"LIANGWANG_CALLBACK_TIMEZONE: unknown time zone {self.callback_timezone!r}"
+            raise ValueError(msg) from None
+        if self.callback_hours_start >= self.callback_hours_end:
+            raise ValueError("LIANGWANG_CALLBACK_HOURS_START must be before ..._HOURS_END")
+        uri = self.callback_trunk_uri
+        if uri and (not uri.startswith(("sip:", "sips:")) or "{number}" not in uri):
+            raise ValueError("LIANGWANG_CALLBACK_TRUNK_URI must be a sip: URI with {number}")
         return self
 
     @model_validator(mode="after")

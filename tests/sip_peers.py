@@ -105,7 +105,8 @@ def _baresip_modules() -> Path:
 
 
 class Baresip:
-    """A baresip softphone that calls once, playing ``clip`` (audio or a WAV file) and
+    """A baresip softphone that calls once — or, with ``answer``, picks up a call to
+    ``sip:<user>@127.0.0.1:<sip_port>`` — playing ``clip`` (audio or a WAV file) and
     recording what it hears.
 
     The call lasts ``call_seconds`` at most (the clip is padded with silence to that
@@ -121,6 +122,7 @@ class Baresip:
         user: str = "13800138000",
         call_seconds: float = 20.0,
         codecs: str | None = None,
+        answer: bool = False,
     ) -> None:
         self.workdir = workdir
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -133,6 +135,8 @@ class Baresip:
         padding = max(call_seconds - source.duration_s, 0.0)
         write_wav(workdir / "source.wav", source + Audio.silence(padding))
         account = f"<sip:{user}@{LOCALHOST}>;regint=0"
+        if answer:  # picks up every incoming call at once (the citizen's phone, called back)
+            account += ";answermode=auto"
         if codecs:
             account += f";audio_codecs={codecs}"
         (workdir / "accounts").write_text(account + "\n")
@@ -540,3 +544,117 @@ class Sipp:
             output, _ = await process.communicate()
         text = messages.read_text(errors="replace") if messages.exists() else ""
         return SippResult(process.returncode or 0, text, output.decode(errors="replace"))
+
+
+# -- SIPp as the called phone (UAS) ---------------------------------------------------------
+
+_TO_TAG = ";tag=[pid]SIPpTag01[call_number]"
+
+
+def _uas_response(status: int, reason: str, *, tag: bool, cseq: str = "[last_CSeq:]") -> str:
+    to = "[last_To:]" + (_TO_TAG if tag else "")
+    lines = [f"SIP/2.0 {status} {reason}", "[last_Via:]", "[last_From:]", to]
+    lines += ["[last_Call-ID:]", cseq, "Content-Length: 0"]
+    return "<send><![CDATA[\n" + "\n".join(lines) + "\n]]></send>"
+
+
+def busy_phone() -> str:
+    """A phone that is busy: 100 Trying, then 486 Busy Here, then the ACK."""
+    return "\n".join(
+        [
+            '<recv request="INVITE"/>',
+            _uas_response(100, "Trying", tag=False),
+            _uas_response(486, "Busy Here", tag=True),
+            '<recv request="ACK"/>',
+        ]
+    )
+
+
+def unanswered_phone() -> str:
+    """A phone that rings until the caller gives up: 180 Ringing, then the caller's CANCEL
+    gets 200 and the INVITE 487 Request Terminated, which the caller ACKs."""
+    keep_cseq = (
+        '<recv request="INVITE"><action><ereg regexp="[0-9]+" search_in="hdr" '
+        'header="CSeq:" assign_to="invite_cseq"/></action></recv>'
+    )
+    return "\n".join(
+        [
+            keep_cseq,
+            _uas_response(180, "Ringing", tag=True),
+            '<recv request="CANCEL"/>',
+            _uas_response(200, "OK", tag=False),
+            _uas_response(487, "Request Terminated", tag=True, cseq="CSeq: [$invite_cseq] INVITE"),
+            '<recv request="ACK"/>',
+        ]
+    )
+
+
+class SippPhone:
+    """SIPp answering calls on ``127.0.0.1:port`` with a UAS scenario (``busy_phone``,
+    ``unanswered_phone``), ``calls`` times; ``finish`` waits for it and returns the result."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        steps: str,
+        *,
+        calls: int = 1,
+        timeout: float = 60.0,
+        port: int | None = None,
+    ):
+        if shutil.which("sipp") is None:
+            raise RuntimeError("SIPp is not installed (Debian: apt-get install sip-tester)")
+        self.workdir = workdir
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.port = port or free_port()
+        self.calls = calls
+        self.timeout = timeout
+        header = '<?xml version="1.0" encoding="ISO-8859-1" ?>'
+        scenario = f'{header}\n<scenario name="phone">\n{steps}\n</scenario>\n'
+        (workdir / "uas.xml").write_text(scenario)
+        self._process: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        self._process = await asyncio.create_subprocess_exec(
+            "sipp",
+            "-sf",
+            "uas.xml",
+            "-m",
+            str(self.calls),
+            "-i",
+            LOCALHOST,
+            "-p",
+            str(self.port),
+            "-mp",
+            str(free_port(pair=True)),
+            "-timeout",
+            f"{int(self.timeout)}s",
+            "-timeout_error",
+            "-nostdin",
+            "-trace_msg",
+            "-message_file",
+            str(self.workdir / "messages.log"),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            cwd=self.workdir,
+        )
+        await asyncio.sleep(0.3)  # SIPp binds its port at once; give it that moment
+
+    async def finish(self, timeout: float | None = None) -> SippResult:
+        process = self._process
+        assert process is not None
+        try:
+            output, _ = await asyncio.wait_for(process.communicate(), timeout or self.timeout + 15)
+        except TimeoutError:
+            process.kill()
+            output, _ = await process.communicate()
+        log = self.workdir / "messages.log"
+        text = log.read_text(errors="replace") if log.exists() else ""
+        return SippResult(process.returncode or 0, text, output.decode(errors="replace"))
+
+    async def stop(self) -> None:
+        process = self._process
+        if process is not None and process.returncode is None:
+            process.kill()
+            await process.wait()

@@ -1,8 +1,10 @@
 """Assemble the voice pipeline from settings and serve the phone line.
 
 ``build_engines`` loads what every call shares (recogniser, speech, VAD, the dialogue
-client, the transcript store) once per process; ``serve_phone`` answers SIP and AudioSocket
-calls with a ``CallSession`` each, until stopped.
+client, the transcript store) once per process; ``build_synthesizer`` chooses the voice
+(Kokoro, or espeak-ng when Kokoro is not wanted or cannot be used); ``serve_phone`` answers
+SIP and AudioSocket calls with a ``CallSession`` each — and, with a trunk configured, places
+call backs (voice/callbacks.py) — until stopped.
 """
 
 from __future__ import annotations
@@ -14,17 +16,21 @@ from collections.abc import Callable
 
 from liangwang.db import sessions_for
 from liangwang.dialogue import DialogueEngine, RasaRestEngine
-from liangwang.settings import Settings
+from liangwang.settings import Settings, TtsEngine
 from liangwang.wording import responses
-from voice.errors import SynthesizerError
+from voice.callbacks import start_callbacks, stop_callbacks
+from voice.errors import ModelMissing, SynthesizerError
 from voice.events import CallEvent
 from voice.hints import ALWAYS
 from voice.line import CallHandler, CallLine
-from voice.ports import SpeechRecognizer
+from voice.model_check import voice_status
+from voice.ports import SpeechRecognizer, SpeechSynthesizer
+from voice.prompts import PromptWarmer, fixed_sentences
 from voice.recognizers import make_recognizer
 from voice.session import CallConfig, CallSession, VoiceEngines
+from voice.speech_text import split_sentences
 from voice.transcripts import StoredTranscripts
-from voice.tts import CachedSynthesizer, EspeakSynthesizer
+from voice.tts import CachedSynthesizer, EspeakSynthesizer, KokoroSynthesizer
 from voice.vad import WebrtcVad
 
 log = logging.getLogger(__name__)
@@ -44,6 +50,13 @@ FIXED_PROMPTS = (
 )
 
 PHONE_LINE_READY = "电话线路已启动 / phone line ready: SIP udp {sip}, AudioSocket tcp {audiosocket}"
+# Printed once at start when Kokoro was wanted but the line speaks with espeak instead.
+VOICE_FALLBACK = (
+    "语音合成改用 espeak / speaking with espeak: LIANGWANG_TTS_ENGINE={engine}, but the "
+    "Kokoro voice at {path} {why}; fix: {fix} (or set LIANGWANG_TTS_ENGINE=espeak)"
+)
+VOICE_UNUSABLE = "is unusable ({problem})"
+VOICE_NOT_LOADING = "does not load ({error})"
 
 
 def call_config(settings: Settings) -> CallConfig:
@@ -56,6 +69,45 @@ def call_config(settings: Settings) -> CallConfig:
         digit_timeout_s=settings.voice_digit_timeout_s,
         handoff_uri=settings.voice_handoff_uri,
         min_confidence=settings.voice_min_confidence,
+    )
+
+
+def build_synthesizer(settings: Settings) -> tuple[CachedSynthesizer, str | None]:
+    """The voice ``LIANGWANG_TTS_ENGINE`` asks for, inside the WAV cache, and — when Kokoro
+    was wanted (auto or kokoro) but is missing or does not load — one line saying why and
+    how to fix it; espeak speaks instead, so the line never goes silent for want of a voice.
+
+    Kokoro's worker is started here (a few seconds), because "loads" can only be known by
+    loading it; espeak's workers start on first use."""
+    inner, note = _voice(settings)
+    return CachedSynthesizer(inner, settings.tts_cache_dir), note
+
+
+def _voice(settings: Settings) -> tuple[SpeechSynthesizer, str | None]:
+    if settings.tts_engine is TtsEngine.espeak:
+        return EspeakSynthesizer(), None
+    found = voice_status(settings)  # presence and sizes: quick
+    if found.problem is not None:
+        why = VOICE_UNUSABLE.format(problem=found.problem)
+        return EspeakSynthesizer(), _fallback(settings, why, found.fix)
+    kokoro = KokoroSynthesizer(
+        settings.kokoro_model,
+        speaker=settings.tts_speaker.value,
+        slow_speed=settings.tts_slow_speed,
+    )
+    try:
+        kokoro.start()
+    except (SynthesizerError, ModelMissing) as exc:
+        kokoro.close()
+        return EspeakSynthesizer(), _fallback(
+            settings, VOICE_NOT_LOADING.format(error=exc), found.fix
+        )
+    return kokoro, None
+
+
+def _fallback(settings: Settings, why: str, fix: str) -> str:
+    return VOICE_FALLBACK.format(
+        engine=settings.tts_engine.value, path=settings.kokoro_model, why=why, fix=fix
     )
 
 
@@ -72,9 +124,14 @@ def build_engines(
     load = getattr(recognizer, "load", None)
     if callable(load):
         load()  # pay for loading the model now, not on the first caller's first words
-    synthesizer = CachedSynthesizer(EspeakSynthesizer(), settings.tts_cache_dir)
+    synthesizer, note = build_synthesizer(settings)
+    if note is not None:
+        print(note, flush=True)  # once per process, before any call: the operator sees it
+    # Sentence by sentence, as the speaker plays them: whole prompts are never asked for, and
+    # with Kokoro (about a second per sentence) warming them too doubled a first start.
+    prompts = (str(responses()[name][0]["text"]) for name in FIXED_PROMPTS)
     try:
-        synthesizer.warm(str(responses()[name][0]["text"]) for name in FIXED_PROMPTS)
+        synthesizer.warm(sentence for text in prompts for sentence in split_sentences(text))
     except SynthesizerError as exc:  # a call can still synthesise them when needed
         log.warning("could not prepare the fixed prompts: %s", exc)
     return VoiceEngines(
@@ -100,6 +157,16 @@ def call_handler(
     return handle
 
 
+def prepare_prompts(engines: VoiceEngines) -> PromptWarmer | None:
+    """Every fixed sentence of the domain into the speech cache, in the background: the
+    call prompts are ready already (``build_engines``), the rest follow while calls run."""
+    if not isinstance(engines.synthesizer, CachedSynthesizer):
+        return None
+    warmer = PromptWarmer(engines.synthesizer, fixed_sentences(responses(), first=FIXED_PROMPTS))
+    warmer.start()
+    return warmer
+
+
 async def serve_phone(settings: Settings, engines: VoiceEngines) -> None:
     """Answer calls on SIP and AudioSocket until SIGINT/SIGTERM."""
     from voice.telephony.audiosocket import AudioSocketServer
@@ -120,6 +187,8 @@ async def serve_phone(settings: Settings, engines: VoiceEngines) -> None:
     )
     await sip.start()
     await audiosocket.start()
+    callbacks = start_callbacks(settings, sip.dial, engines, call_config(settings))
+    warmer = prepare_prompts(engines)
     print(
         PHONE_LINE_READY.format(
             sip=f"{settings.host}:{settings.sip_port}",
@@ -134,6 +203,9 @@ async def serve_phone(settings: Settings, engines: VoiceEngines) -> None:
     try:
         await stop.wait()
     finally:
+        if warmer is not None:
+            warmer.stop()
+        await stop_callbacks(callbacks)
         await sip.stop()
         await audiosocket.stop()
         await engines.dialogue.aclose()

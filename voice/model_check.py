@@ -9,9 +9,16 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from liangwang.settings import Settings, SttEngine
+from liangwang.settings import Settings, SttEngine, TtsEngine
 from voice.errors import ModelMissing
-from voice.model_specs import DEFAULT_SPECS, VOSK_KO, VOSK_KO_PREFIX, ExpectedFile, ModelSpec
+from voice.model_specs import (
+    DEFAULT_SPECS,
+    KOKORO_ZH,
+    VOSK_KO,
+    VOSK_KO_PREFIX,
+    ExpectedFile,
+    ModelSpec,
+)
 
 CHUNK = 1 << 20  # 1 MiB: large enough to stream fast, small enough to never matter in RAM
 
@@ -74,7 +81,9 @@ class ModelStatus:
     title: str
     setting: str
     path: Path
-    configured: bool  # the engine chosen by LIANGWANG_STT_ENGINE uses it
+    # the engine chosen by LIANGWANG_STT_ENGINE uses it, or (the voice) LIANGWANG_TTS_ENGINE
+    # would use it; the voice is never required: without it the line speaks with espeak
+    configured: bool
     installed: bool  # the folder exists
     verified: bool  # every recorded checksum was computed and matched
     problem: str | None  # why it cannot be used; None when usable
@@ -167,7 +176,7 @@ def configured_path(settings: Settings, engine: SttEngine) -> Path:
 
 
 def status(settings: Settings, *, deep: bool = True) -> list[ModelStatus]:
-    """Every speech model this installation knows about; the configured one is marked."""
+    """Every speech model this installation knows about; the configured ones are marked."""
     rows: list[ModelStatus] = []
     for engine in (SttEngine.vosk, SttEngine.whisper):
         path = configured_path(settings, engine)
@@ -177,7 +186,14 @@ def status(settings: Settings, *, deep: bool = True) -> list[ModelStatus]:
         ko = vosk_ko_files()
         path = ko[0] if ko else Path(VOSK_KO.dirname)
         rows.append(check(VOSK_KO, path, deep=deep))
+    rows.append(voice_status(settings, deep=deep))
     return rows
+
+
+def voice_status(settings: Settings, *, deep: bool = False) -> ModelStatus:
+    """The Kokoro voice at ``LIANGWANG_KOKORO_MODEL``; configured unless espeak was chosen."""
+    configured = settings.tts_engine is not TtsEngine.espeak
+    return check(KOKORO_ZH, settings.kokoro_model, deep=deep, configured=configured)
 
 
 def require(settings: Settings, *, deep: bool = False) -> tuple[ModelSpec, Path]:

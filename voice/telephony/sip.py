@@ -6,7 +6,8 @@ handles CANCEL before answer, OPTIONS, INFO DTMF (``application/dtmf-relay`` and
 ``application/dtmf``), re-INVITEs (same media), and REFER for transfers. Retransmitted
 requests get the response already sent (a cache keyed by transaction), never a second call.
 Every other method gets 501. No registration, authentication, TCP/TLS or SRTP: the service
-sits behind a trunk or PBX that routes calls to it.
+sits behind a trunk or PBX that routes calls to it, and ``dial`` places calls through it
+(call backs) from the same socket, with the same lines (``voice.telephony.sip_dialer``).
 
 Each call gets a ``SipLine`` (an ``RtpLine`` with SIP hangup and transfer), its own RTP
 socket from ``rtp_ports`` and its own handler task; a handler that raises is logged and its
@@ -45,8 +46,8 @@ from voice.telephony.message import (
     uri_host,
 )
 from voice.telephony.rtp import RtpPortPool
-from voice.telephony.sdp import MediaAnswer, SdpError, negotiate, parse_offer
-from voice.telephony.sip_call import CallState, SipCall, new_tag
+from voice.telephony.sip_call import CallState, SipCall, media_for, new_tag
+from voice.telephony.sip_dialer import Dialer, DialResult
 from voice.telephony.transactions import (
     T1_S,
     AckWaits,
@@ -111,8 +112,9 @@ class SipServer:
         self._transport: asyncio.DatagramTransport | None = None
         self._calls: dict[str, SipCall] = {}
         self._responses = ResponseCache()
-        self._ack_waits = AckWaits(self._send, t1=t1, on_no_ack=self._no_ack)
-        self._requests = ClientTransactions(self._send, t1=t1)
+        self._ack_waits = AckWaits(self.send, t1=t1, on_no_ack=self._no_ack)
+        self._requests = ClientTransactions(self.send, t1=t1)
+        self._dialer = Dialer(self)
         self._tasks: set[asyncio.Task[None]] = set()  # request handling, hangups
         self._handlers: set[asyncio.Task[None]] = set()  # one per call, until it returns
 
@@ -171,6 +173,25 @@ class SipServer:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    async def dial(
+        self, target: str, handler: CallHandler, *, caller_id: str, ring_timeout: float = 45.0
+    ) -> DialResult:
+        """Place a call to ``target`` (a SIP URI: a trunk or PBX with the number) from our
+        socket, as ``caller_id``; once answered ``handler`` runs on its line, as on a call we
+        answered, and we hang up when it returns. How the INVITE ended (voice.telephony.
+        sip_dialer): answered, refused (486, 480, 603…), or no response at all."""
+        return await self._dialer.dial(
+            target, handler, caller_id=caller_id, ring_timeout=ring_timeout
+        )
+
+    @property
+    def rtp_ports(self) -> RtpPortPool:
+        return self._rtp
+
+    def adopt(self, call: SipCall) -> None:
+        """A call we placed was answered: its dialog's requests come to it from now on."""
+        self._calls[call.call_id] = call
+
     def release(self, call: SipCall) -> None:
         """Forget an ended call and free its RTP port."""
         if self._calls.get(call.call_id) is call:
@@ -180,7 +201,8 @@ class SipServer:
 
     # -- sending -------------------------------------------------------------------------
 
-    def _send(self, data: bytes, destination: Address) -> None:
+    def send(self, data: bytes, destination: Address) -> None:
+        """Send one datagram from our SIP socket."""
         if self._transport is not None:
             self._transport.sendto(data, destination)
 
@@ -209,7 +231,7 @@ class SipServer:
             body=body.encode(),
         )
         data = response.to_bytes()
-        self._send(data, destination)
+        self.send(data, destination)
         sent = SentResponse(data, destination, time.monotonic())
         self._responses.remember(transaction_key(request, top), sent)
         return sent
@@ -265,12 +287,13 @@ class SipServer:
             log.debug("dropped a malformed SIP message from %s:%d: %s", *source, exc)
             return
         if not message.is_request:
-            self._requests.on_response(message)
+            if not self._dialer.on_response(message, source):
+                self._requests.on_response(message)
             return
         top = Via.parse(message.values("Via")[0])
         cached = self._responses.get(transaction_key(message, top))
         if cached is not None and message.method != "ACK":
-            self._send(cached.data, cached.destination)  # a retransmitted request
+            self.send(cached.data, cached.destination)  # a retransmitted request
             return
         self.spawn(self._on_request(message, source))
 
@@ -368,7 +391,7 @@ class SipServer:
                 invite, source, 420, "Bad Extension", [("Unsupported", ", ".join(unsupported))]
             )
             return
-        media = self._negotiate(invite)
+        media = media_for(invite)
         if media is None:
             self.reject(invite, source, 488, "Not Acceptable Here")
             return
@@ -399,23 +422,6 @@ class SipServer:
             if call.ended.is_set():  # cancelled while ringing
                 return
         self._answer(call)
-
-    @staticmethod
-    def _negotiate(invite: SipMessage, keep: MediaAnswer | None = None) -> MediaAnswer | None:
-        """Our answer to the INVITE's SDP offer; None when there is no acceptable one (an
-        INVITE without SDP, asking us to offer first, is among those: see the module doc)."""
-        if invite.content_type != "application/sdp":
-            log.info("INVITE %s has no SDP offer", invite.call_id)
-            return None
-        try:
-            offer = parse_offer(invite.body.decode("utf-8", errors="replace"))
-        except SdpError as exc:
-            log.info("INVITE %s has unreadable SDP: %s", invite.call_id, exc)
-            return None
-        media = negotiate(offer, keep=keep) if offer is not None else None
-        if media is None:
-            log.info("INVITE %s offers no G.711 over RTP/AVP", invite.call_id)
-        return media
 
     def refuse(self, call: SipCall, status: int, reason: str) -> None:
         self.reject(call.invite, call.source, status, reason, tag=call.local_tag)
@@ -473,7 +479,7 @@ class SipServer:
             return
         if invite.body:  # without a body the caller wants our offer: the current SDP
             current = call.line.media
-            media = self._negotiate(invite, keep=current)
+            media = media_for(invite, keep=current)
             if media is None or (media.codec_pt, media.alaw) != (current.codec_pt, current.alaw):
                 # Changing codec mid-call is not worth supporting: the same media or nothing.
                 self.reject(invite, source, 488, "Not Acceptable Here", tag=call.local_tag)

@@ -1,5 +1,5 @@
-"""One SIP call: the dialog (we are always the UAS), the state of its INVITE transaction,
-and ``SipLine``, the handler's view of it.
+"""One SIP call: the dialog (a call we answered, or one we placed: ``DialogIds``), the
+state of its INVITE transaction, and ``SipLine``, the handler's view of it.
 
 A call asks the server that answered it for what it cannot do alone (sending requests and
 responses, background tasks, releasing its RTP port) through ``CallServer``.
@@ -13,13 +13,14 @@ import ipaddress
 import logging
 import secrets
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
 from voice.line import Hangup, HangupBy
 from voice.telephony.message import SIP_PORT, NameAddr, SipMessage, SipUri, Via, uri_host
 from voice.telephony.rtp import RtpLine
-from voice.telephony.sdp import MediaAnswer, build_answer
+from voice.telephony.sdp import MediaAnswer, SdpError, build_answer, negotiate, parse_offer
 from voice.telephony.transactions import TIMEOUT_T1, Address
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,24 @@ def is_ip(host: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def media_for(message: SipMessage, keep: MediaAnswer | None = None) -> MediaAnswer | None:
+    """The media agreed from ``message``'s SDP: our answer to a caller's offer, or what the
+    answer to our offer chose. None when there is nothing acceptable — also for an INVITE
+    without SDP, which asks us to offer first (not supported). ``keep``: see ``negotiate``."""
+    if message.content_type != "application/sdp":
+        log.info("%s of %s has no SDP", message.method, message.call_id)
+        return None
+    try:
+        offer = parse_offer(message.body.decode("utf-8", errors="replace"))
+    except SdpError as exc:
+        log.info("%s of %s has unreadable SDP: %s", message.method, message.call_id, exc)
+        return None
+    media = negotiate(offer, keep=keep) if offer is not None else None
+    if media is None:
+        log.info("%s of %s offers no G.711 over RTP/AVP", message.method, message.call_id)
+    return media
 
 
 class CallServer(Protocol):
@@ -87,6 +106,8 @@ class CallServer(Protocol):
 class SipLine(RtpLine):
     """The handler's view of one SIP call: RTP audio plus SIP hangup and transfer."""
 
+    kind = "sip"
+
     def __init__(
         self,
         call: SipCall,
@@ -112,11 +133,64 @@ class SipLine(RtpLine):
         return await self._call.transfer(target)
 
 
-class SipCall:
-    """One dialog (we are always the UAS) and the state of its INVITE transaction.
+@dataclass(frozen=True)
+class DialogIds:
+    """Who is who in a dialog, seen from our side (RFC 3261 12.1): tags, the header values
+    for our in-dialog requests, where they go, and the users at either end."""
 
-    ``local_host`` is our address as the caller sees it; ``media_timeout`` hangs the call up
-    when its RTP stopped that many seconds ago (None: never)."""
+    local_tag: str
+    remote_tag: str
+    local_header: str  # our From in requests we send, with our tag
+    remote_header: str  # their To in requests we send, with their tag
+    remote_target: str  # their Contact: the Request-URI of our in-dialog requests
+    route_set: tuple[str, ...]
+    local_user: str  # our user part, for Contact and Referred-By
+    remote_user: str  # theirs: the number the line is with (or a bare host)
+
+    @classmethod
+    def answering(cls, invite: SipMessage) -> DialogIds:
+        """We are the UAS: the dialog the INVITE we answer creates."""
+        local_tag = new_tag()
+        remote_header = invite.header("From") or ""
+        remote_uri = NameAddr.parse(remote_header).uri
+        contacts = invite.values("Contact")
+        caller = SipUri.parse(remote_uri)
+        return cls(
+            local_tag=local_tag,
+            remote_tag=NameAddr.parse(remote_header).tag or "",
+            local_header=f"{invite.header('To')};tag={local_tag}",
+            remote_header=remote_header,
+            remote_target=NameAddr.parse(contacts[0]).uri if contacts else remote_uri,
+            route_set=tuple(invite.values("Record-Route")),
+            local_user=SipUri.parse(invite.uri).user,
+            remote_user=caller.user or caller.host,
+        )
+
+    @classmethod
+    def calling(cls, invite: SipMessage, answer: SipMessage) -> DialogIds:
+        """We are the UAC: the dialog our INVITE and its 2xx ``answer`` create."""
+        local_header = invite.header("From") or ""
+        remote_header = answer.header("To") or ""
+        contacts = answer.values("Contact")
+        callee = SipUri.parse(invite.uri)
+        return cls(
+            local_tag=NameAddr.parse(local_header).tag or "",
+            remote_tag=NameAddr.parse(remote_header).tag or "",
+            local_header=local_header,
+            remote_header=remote_header,
+            remote_target=NameAddr.parse(contacts[0]).uri if contacts else invite.uri,
+            route_set=tuple(reversed(answer.values("Record-Route"))),  # RFC 3261 12.1.2
+            local_user=SipUri.parse(NameAddr.parse(local_header).uri).user,
+            remote_user=callee.user or callee.host,
+        )
+
+
+class SipCall:
+    """One dialog and the state of its INVITE transaction: a call we answered, or (with
+    ``dialog=DialogIds.calling(...)``) one we placed and that was answered.
+
+    ``local_host`` is our address as the other end sees it; ``media_timeout`` hangs the call
+    up when its RTP stopped that many seconds ago (None: never)."""
 
     def __init__(
         self,
@@ -127,20 +201,22 @@ class SipCall:
         *,
         local_host: str,
         media_timeout: float | None,
+        dialog: DialogIds | None = None,
     ) -> None:
+        dialog = dialog or DialogIds.answering(invite)
         self._server = server
         self.invite = invite
         self.call_id = invite.call_id
         self.invite_cseq = invite.cseq[0]
         self.invite_branch = Via.parse(invite.values("Via")[0]).branch
         self.source = source
-        self.local_tag = new_tag()
-        self.remote_tag = NameAddr.parse(invite.header("From") or "").tag or ""
-        self.local_header = f"{invite.header('To')};tag={self.local_tag}"
-        self.remote_header = invite.header("From") or ""
-        self.route_set = invite.values("Record-Route")
-        contacts = invite.values("Contact")
-        self.remote_target = NameAddr.parse(contacts[0]).uri if contacts else self._from_uri()
+        self.dialog = dialog
+        self.local_tag = dialog.local_tag
+        self.remote_tag = dialog.remote_tag
+        self.local_header = dialog.local_header
+        self.remote_header = dialog.remote_header
+        self.route_set = list(dialog.route_set)
+        self.remote_target = dialog.remote_target
         self.local_host = local_host
         self.rtp_port = 0
         self.cseq = secrets.randbelow(10_000) + 1
@@ -150,22 +226,20 @@ class SipCall:
         self.answer_sdp = ""
         self.sdp_version = 1
         self.session_id = secrets.randbelow(2**31)
-        from_uri = SipUri.parse(self._from_uri())
-        caller = from_uri.user or from_uri.host  # the number; a bare host when there is none
         self.line = SipLine(
             self,
-            caller=caller,
+            caller=dialog.remote_user,
             media=media,
             media_timeout=media_timeout,
             on_media_timeout=self._media_timed_out,
         )
 
-    def _from_uri(self) -> str:
+    def _remote_uri(self) -> str:
         return NameAddr.parse(self.remote_header).uri
 
     @property
     def contact(self) -> str:
-        user = SipUri.parse(self.invite.uri).user
+        user = self.dialog.local_user
         at = f"{user}@" if user else ""
         return f"<sip:{at}{uri_host(self.local_host)}:{self._server.port}>"
 
@@ -258,9 +332,9 @@ class SipCall:
         if self.state not in (CallState.answered, CallState.confirmed):
             return False
         if ":" not in target:
-            host = SipUri.parse(self._from_uri()).host or self.source[0]
+            host = SipUri.parse(self._remote_uri()).host or self.source[0]
             target = f"sip:{target}@{uri_host(host)}"
-        referred_by = f"<sip:{SipUri.parse(self.invite.uri).user or 'bot'}@{self.local_host}>"
+        referred_by = f"<sip:{self.dialog.local_user or 'bot'}@{self.local_host}>"
         response = await self._server.send_request(
             self, "REFER", [("Refer-To", f"<{target}>"), ("Referred-By", referred_by)]
         )
