@@ -10,6 +10,9 @@ from pathlib import Path
 from liangwang.settings import PROJECT_ROOT, Settings
 from ops.rasa_engine import BOT_DIR, rasa_bin, rasa_env
 
+# What the phone line prints once SIP and AudioSocket listen (voice.app.PHONE_LINE_READY).
+PHONE_READY_MARK = "phone line ready"
+
 
 @dataclass(frozen=True)
 class ProcessSpec:
@@ -20,6 +23,9 @@ class ProcessSpec:
     cwd: Path = PROJECT_ROOT
     # Everything the process prints, kept in full (the terminal shows only what matters).
     log_file: Path | None = None
+    # For a process with no HTTP health check: it is ready once it prints a line holding
+    # this text (the phone line, once SIP and AudioSocket listen). Empty: ready at once.
+    ready_line: str = ""
 
 
 @dataclass(frozen=True)
@@ -61,15 +67,18 @@ def app_env() -> dict[str, str]:
     return {**os.environ, "PYTHONUNBUFFERED": "1"}
 
 
-def app_process(settings: Settings, name: str, argv: list[str], health_url: str) -> ProcessSpec:
+def app_process(
+    settings: Settings, name: str, argv: list[str], health_url: str, ready_line: str = ""
+) -> ProcessSpec:
     """One of our own processes, run with this Python in the application environment
-    (``health_url`` empty: healthy while it runs)."""
+    (``health_url`` and ``ready_line`` empty: healthy while it runs)."""
     return ProcessSpec(
         name=name,
         argv=[sys.executable, "-m", *argv],
         health_url=health_url,
         env=app_env(),
         log_file=log_file(settings, name),
+        ready_line=ready_line,
     )
 
 
@@ -115,7 +124,11 @@ def telegram_spec(settings: Settings) -> ProcessSpec:
 
 
 def phone_spec(settings: Settings) -> ProcessSpec:
-    return app_process(settings, "phone", ["ops.cli", "phone"], health_url="")
+    # Loading the speech models and preparing the call prompts takes a while (the natural
+    # voice makes them on a first start): ready when it says it listens.
+    return app_process(
+        settings, "phone", ["ops.cli", "phone"], health_url="", ready_line=PHONE_READY_MARK
+    )
 
 
 def phone_unavailable(settings: Settings) -> str | None:

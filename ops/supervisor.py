@@ -152,6 +152,8 @@ class Supervisor:
         self._pumps: list[asyncio.Task[None]] = []
         self._files: dict[str, RotatingFileHandler] = {}
         self._width = max((len(s.name) for s in specs), default=4)
+        # Processes that are ready when they print their ``ready_line``.
+        self._said_ready = {s.name: asyncio.Event() for s in specs if s.ready_line}
 
     def log(self, name: str, line: str) -> None:
         """A state line: shown, and kept in the child's log file."""
@@ -196,21 +198,24 @@ class Supervisor:
                 limit=LINE_LIMIT,
             )
             self._procs[spec.name] = proc
-            self._pumps.append(asyncio.create_task(self._pump(spec.name, proc)))
+            self._pumps.append(asyncio.create_task(self._pump(spec, proc)))
             where = self.log_file(spec.name)
             self.log(spec.name, f"started (pid {proc.pid})" + (f", log: {where}" if where else ""))
 
-    async def _pump(self, name: str, proc: asyncio.subprocess.Process) -> None:
+    async def _pump(self, spec: ProcessSpec, proc: asyncio.subprocess.Process) -> None:
         assert proc.stdout is not None
         quiet = QuietFilter()
         async for raw in proc.stdout:
             line = raw.decode("utf-8", "replace").rstrip()
-            self._write_file(name, line)
+            self._write_file(spec.name, line)
             if quiet.shows(line):
-                self._show(name, line)
+                self._show(spec.name, line)
+            if spec.ready_line and spec.ready_line in line:
+                self._said_ready[spec.name].set()
 
     async def wait_ready(self, timeout_s: float) -> float:
-        """Poll every health URL until all answer; returns seconds taken."""
+        """Poll every health URL (or wait for each ready line) until all are ready; returns
+        seconds taken."""
         started = time.monotonic()
         pending = {s.name: s for s in self._specs}
         async with httpx.AsyncClient(timeout=2.0) as client:
@@ -219,7 +224,7 @@ class Supervisor:
                     proc = self._procs[name]
                     if proc.returncode is not None:
                         raise ChildExited(name, proc.returncode)
-                    if not spec.health_url or await _healthy(client, spec.health_url):
+                    if await self._ready(client, spec):
                         del pending[name]
                         self.log(name, "ready / 就绪")
                 if time.monotonic() - started > timeout_s:
@@ -227,6 +232,11 @@ class Supervisor:
                 if pending:
                     await asyncio.sleep(0.25)
         return time.monotonic() - started
+
+    async def _ready(self, client: httpx.AsyncClient, spec: ProcessSpec) -> bool:
+        if spec.ready_line:
+            return self._said_ready[spec.name].is_set()
+        return not spec.health_url or await _healthy(client, spec.health_url)
 
     async def wait_any_exit(self) -> tuple[str, int]:
         waiters = {asyncio.create_task(proc.wait()): name for name, proc in self._procs.items()}

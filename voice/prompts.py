@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from voice.errors import PipelineError
@@ -23,6 +23,7 @@ from voice.tts import CachedSynthesizer
 log = logging.getLogger(__name__)
 
 VARIABLE = "{"
+IDLE_CHECK_S = 0.5  # while calls are going on, look again this often
 
 
 def fixed_sentences(responses: Mapping[str, Any], first: Iterable[str] = ()) -> list[str]:
@@ -42,12 +43,19 @@ def fixed_sentences(responses: Mapping[str, Any], first: Iterable[str] = ()) -> 
 
 
 class PromptWarmer:
-    """Synthesises sentences into the cache on a background thread, one at a time, so the
-    phone line can answer calls meanwhile (a call's own sentence waits for at most one)."""
+    """Synthesises sentences into the cache on a background thread, one at a time, and only
+    while no call is going on (``busy``): a caller never waits behind the warming for the
+    speech worker or the CPU, except for the one sentence being made when a call arrives."""
 
-    def __init__(self, synthesizer: CachedSynthesizer, sentences: list[str]) -> None:
+    def __init__(
+        self,
+        synthesizer: CachedSynthesizer,
+        sentences: list[str],
+        busy: Callable[[], bool] = lambda: False,
+    ) -> None:
         self._synthesizer = synthesizer
         self._sentences = sentences
+        self._busy = busy
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="prompt-warmer", daemon=True)
         self.made = 0
@@ -72,6 +80,8 @@ class PromptWarmer:
 
     def _run(self) -> None:
         for sentence in self._sentences:
+            while self._busy() and not self._stop.is_set():
+                self._stop.wait(IDLE_CHECK_S)
             if self._stop.is_set():
                 return
             try:

@@ -172,8 +172,8 @@ class WhisperRecognizer:
         self.model_dir = Path(model_dir)
         self.compute_type = compute_type
         self.cpu_threads = cpu_threads or default_cpu_threads()
-        # The phone line passes LIANGWANG_WHISPER_BEAM_SIZE (5: far fewer errors on telephone
-        # speech); 1 (greedy) stays the class default for quick tests and tools.
+        # The phone line passes LIANGWANG_WHISPER_BEAM_SIZE; 1 (greedy) is the cheapest, and
+        # 5 hears whole utterances better (docs/benchmarks.md, "Hearing").
         self.beam_size = beam_size
         self.initial_prompt = initial_prompt
         self.hint_prompt = hint_prompt

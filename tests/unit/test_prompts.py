@@ -54,3 +54,15 @@ def test_stopping_leaves_the_rest_for_later(tmp_path: Path) -> None:
     warmer.stop()  # before it starts: nothing is made
     warmer.start()
     assert warmer.wait(timeout_s=10) and warmer.made == 0 and inner.said == []
+
+
+def test_nothing_is_made_while_a_call_is_going_on(tmp_path: Path) -> None:
+    inner = RecordingSynthesizer()
+    calls = [True]
+    warmer = PromptWarmer(
+        CachedSynthesizer(inner, tmp_path), fixed_sentences(responses()), busy=lambda: calls[0]
+    )
+    warmer.start()
+    assert not warmer.wait(timeout_s=1.2) and inner.said == []
+    calls[0] = False  # the call ended
+    assert warmer.wait(timeout_s=60) and len(inner.said) == warmer.made > 100

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from liangwang.settings import Settings
-from ops.stack import ProcessSpec, build_stack, phone_unavailable
+from ops.stack import PHONE_READY_MARK, ProcessSpec, build_stack, phone_spec, phone_unavailable
 from ops.supervisor import supervise
 from voice.model_install import verify_vosk_ko
 
@@ -98,3 +98,37 @@ def test_the_phone_line_starts_when_its_model_is_usable(tmp_path: Path) -> None:
     stack = build_stack(settings, tmp_path / "model.tar.gz")
     assert stack.processes[-1].name == "phone"
     assert stack.processes[-1].argv[-1] == "phone"
+
+
+async def test_a_process_without_health_url_is_ready_when_it_prints_its_ready_line(
+    tmp_path: Path,
+) -> None:
+    # Like the phone line: it loads models first, then says it listens.
+    slow = ProcessSpec(
+        name="slow",
+        argv=[
+            sys.executable,
+            "-c",
+            "import time; print('loading', flush=True); time.sleep(1.5); "
+            f"print('all set: {PHONE_READY_MARK}: sip 5060', flush=True); time.sleep(60)",
+        ],
+        health_url="",
+        cwd=tmp_path,
+        ready_line=PHONE_READY_MARK,
+    )
+    ready: list[float] = []
+
+    def on_ready(elapsed: float) -> None:
+        ready.append(elapsed)
+        asyncio.get_running_loop().call_later(0.1, os.kill, os.getpid(), signal.SIGTERM)
+
+    assert await supervise([slow], on_ready=on_ready, out=io.StringIO()) == 0
+    assert len(ready) == 1 and ready[0] >= 1.5
+
+
+def test_the_phone_line_says_the_mark_the_supervisor_waits_for(tmp_path: Path) -> None:
+    from voice.app import PHONE_LINE_READY
+
+    assert PHONE_READY_MARK in PHONE_LINE_READY
+    phone = phone_spec(Settings(data_dir=tmp_path))
+    assert phone.ready_line == PHONE_READY_MARK and phone.health_url == ""
