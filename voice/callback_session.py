@@ -34,11 +34,11 @@ from liangwang.spoken import parse_age, spoken_digits
 from liangwang.wording import Say, render
 from voice import events as ev
 from voice.audio import FRAME_MS, Audio
+from voice.call_log import CallLog
 from voice.events import CallEndReason, SpokeReason
 from voice.hints import ALWAYS
 from voice.line import AudioFrame, CallLine, Dtmf, Hangup, InboundEvent
 from voice.listener import Heard, Listener, RecognitionFailed
-from voice.ports import TurnRecord
 from voice.session import IDLE_WAIT_S, REPEAT_WORDS, SLOWER_WORDS, CallConfig, VoiceEngines
 from voice.speaker import Speaker
 
@@ -110,7 +110,7 @@ class CallbackSession:
         )
         self._listener.listen_for(RATING_HINTS if script.asks_rating else ALWAYS, careful=False)
         self._speaker = Speaker(line, engines.synthesizer, self._emit)
-        self._turn_index = 0
+        self._log = CallLog(engines.recorder, line.call_id, self._speaker)
         self._silent_ms = 0
         self._misses = 0
         self._answer_queued = False
@@ -123,7 +123,7 @@ class CallbackSession:
     async def run(self) -> CallbackResult:
         """Run the call back until it ends; never raises for one call's trouble."""
         recorder = self.engines.recorder
-        await self._record(
+        await self._log.store(
             recorder.start_call, self.line.call_id, self.line.caller, f"{self.line.kind}-callback"
         )
         self._emit(ev.CallStarted(self.line.caller))
@@ -147,10 +147,10 @@ class CallbackSession:
         finally:
             unfinished = await self._listener.hung_up()
             if unfinished is not None:
-                await self._record_turn(unfinished[0], unfinished[1], None, "", [], [])
+                await self._log.turn(unfinished[0], unfinished[1], None, "", [], [])
             ended = self.result.ended or CallEndReason.error
             self._emit(ev.CallEnded(ended))
-            await self._record(recorder.end_call, self.line.call_id, ended)
+            await self._log.store(recorder.end_call, self.line.call_id, ended)
         return self.result
 
     async def _next_event(self) -> InboundEvent | None:
@@ -218,7 +218,7 @@ class CallbackSession:
     ) -> None:
         audio = await self._speaker.speak(texts, reason)
         self._silent_ms = 0
-        await self._record_turn(caller_audio, recognized, confidence, keys, texts, audio)
+        await self._log.turn(caller_audio, recognized, confidence, keys, texts, audio)
 
     async def _goodbye(self, names: Sequence[str], heard: tuple[Audio | None, str, str]) -> None:
         texts = [render(Say(name)) for name in names]
@@ -318,7 +318,7 @@ class CallbackSession:
     async def _repeat(self, audio: Audio | None, text: str, keys: str = "") -> None:
         texts, played = await self._speaker.repeat()
         self._silent_ms = 0
-        await self._record_turn(audio, text, None, keys, texts, played)
+        await self._log.turn(audio, text, None, keys, texts, played)
 
     async def _rate(self, stars: int, heard: tuple[Audio | None, str, str]) -> None:
         if await self._desk(self.desk.rate, stars):
@@ -361,32 +361,3 @@ class CallbackSession:
     def _emit(self, event: ev.CallEvent) -> None:
         if self._on_event is not None:
             self._on_event(event)
-
-    async def _record_turn(
-        self,
-        caller_audio: Audio | None,
-        recognized: str,
-        confidence: float | None,
-        keys: str,
-        reply: Sequence[str],
-        reply_audio: Sequence[Audio],
-    ) -> None:
-        joined = Audio.concat(reply_audio, reply_audio[0].rate) if reply_audio else None
-        record = TurnRecord(
-            index=self._turn_index,
-            caller_audio=caller_audio,
-            recognized=recognized,
-            confidence=confidence,
-            keys=keys,
-            reply=tuple(reply),
-            reply_audio=joined,
-            latency_ms=self._speaker.take_latency(),
-        )
-        self._turn_index += 1
-        await self._record(self.engines.recorder.add_turn, self.line.call_id, record)
-
-    async def _record(self, method: Callable[..., None], *args: object) -> None:
-        try:
-            await asyncio.to_thread(method, *args)
-        except Exception:  # a full disk must not drop the call; the log says what was lost
-            log.exception("could not record call back %s", self.line.call_id)

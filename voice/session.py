@@ -39,6 +39,7 @@ from liangwang.dialogue import DialogueEngine, DialogueError, UserTurn
 from liangwang.wording import Say, render, responses
 from voice import events as ev
 from voice.audio import FRAME_MS, Audio
+from voice.call_log import CallLog
 from voice.errors import PipelineError
 from voice.events import CallEndReason, SpokeReason
 from voice.hints import RecognitionHints
@@ -49,7 +50,6 @@ from voice.ports import (
     SpeechRecognizer,
     SpeechSynthesizer,
     TranscriptRecorder,
-    TurnRecord,
     VoiceActivityDetector,
 )
 from voice.reply_plan import ReplyPlan, keypad_menu
@@ -136,8 +136,8 @@ class CallSession:
             emit=self._emit,
         )
         self._speaker = Speaker(line, engines.synthesizer, self._emit)
+        self._log = CallLog(engines.recorder, line.call_id, self._speaker)
         self._keypad = Keypad(timeout_ticks=_ticks(config.digit_timeout_s))
-        self._turn_index = 0  # the next transcript turn's number
         self._silent_ticks = 0  # silence since we or the caller last did anything
         self._reprompts = 0  # reprompts since the caller last answered
         self._ended: CallEndReason | None = None
@@ -148,7 +148,7 @@ class CallSession:
     async def run(self) -> CallEndReason:
         """Run the call until it ends; returns why it ended. Never raises for one call's
         trouble: the caller hears an apology and is handed to a person."""
-        await self._record(
+        await self._log.store(
             self.engines.recorder.start_call, self.line.call_id, self.line.caller, self.line.kind
         )
         self._emit(ev.CallStarted(self.line.caller))
@@ -175,7 +175,7 @@ class CallSession:
         finally:
             await self._finish_turn_on_hangup()
             self._emit(ev.CallEnded(self._ended or CallEndReason.error))
-            await self._record(self.engines.recorder.end_call, self.line.call_id, self._ended)
+            await self._log.store(self.engines.recorder.end_call, self.line.call_id, self._ended)
         return self._ended or CallEndReason.error
 
     async def _next_event(self) -> InboundEvent | None:
@@ -228,7 +228,7 @@ class CallSession:
         unfinished = await self._listener.hung_up()
         if unfinished is not None:
             audio, text = unfinished
-            await self._record_turn(audio, text, None, "", [], [])
+            await self._log.turn(audio, text, None, "", [], [])
 
     async def _silence(self, ticks: int, *, heard_nothing: bool = True) -> None:
         for _ in range(ticks):
@@ -311,7 +311,7 @@ class CallSession:
         self._keypad.expects_number = plan.expects_number
         self._listener.listen_for(plan.hints(self.engines.hints), careful=plan.careful)
         audio = await self._speak(plan.texts, SpokeReason.reply)
-        await self._record_turn(caller_audio, recognized, conf, keys, plan.texts, audio)
+        await self._log.turn(caller_audio, recognized, conf, keys, plan.texts, audio)
         if plan.wants(VoiceCue.transfer):
             await self._hand_over()
         elif plan.wants(VoiceCue.hangup):
@@ -334,7 +334,7 @@ class CallSession:
         """Speak our own domain responses (no dialogue turn) and record the exchange."""
         texts, audio = await self._speaker.say(names, reason)
         self._silent_ticks = 0
-        await self._record_turn(caller_audio, recognized, confidence, keys, texts, audio)
+        await self._log.turn(caller_audio, recognized, confidence, keys, texts, audio)
 
     async def _repeat(
         self,
@@ -348,7 +348,7 @@ class CallSession:
         texts, audio = await self._speaker.repeat()
         self._silent_ticks = 0
         if record:
-            await self._record_turn(caller_audio, recognized, confidence, keys, texts, audio)
+            await self._log.turn(caller_audio, recognized, confidence, keys, texts, audio)
 
     async def _reprompt(self) -> None:
         self._reprompts += 1
@@ -363,7 +363,7 @@ class CallSession:
             texts = [render(Say("utter_offer_human")), *keypad_menu(buttons)]
             self._keypad.choices, self._keypad.expects_number = buttons, False
             audio = await self._speak(texts, SpokeReason.reprompt)
-            await self._record_turn(None, "", None, "", texts, audio)
+            await self._log.turn(None, "", None, "", texts, audio)
         else:
             await self._say(["utter_voice_goodbye_silent"], SpokeReason.goodbye)
             await self._hang_up(CallEndReason.silence)
@@ -419,32 +419,3 @@ class CallSession:
     def _emit(self, event: ev.CallEvent) -> None:
         if self._on_event is not None:
             self._on_event(event)
-
-    async def _record_turn(
-        self,
-        caller_audio: Audio | None,
-        recognized: str,
-        confidence: float | None,
-        keys: str,
-        reply: Sequence[str],
-        reply_audio: Sequence[Audio],
-    ) -> None:
-        joined = Audio.concat(reply_audio, reply_audio[0].rate) if reply_audio else None
-        record = TurnRecord(
-            index=self._turn_index,
-            caller_audio=caller_audio,
-            recognized=recognized,
-            confidence=confidence,
-            keys=keys,
-            reply=tuple(reply),
-            reply_audio=joined,
-            latency_ms=self._speaker.take_latency(),
-        )
-        self._turn_index += 1
-        await self._record(self.engines.recorder.add_turn, self.line.call_id, record)
-
-    async def _record(self, method: Callable[..., None], *args: object) -> None:
-        try:
-            await asyncio.to_thread(method, *args)
-        except Exception:  # a full disk must not drop the call; the log says what was lost
-            log.exception("could not record call %s", self.line.call_id)

@@ -142,11 +142,19 @@ def negotiate(offer: MediaOffer, *, keep: MediaAnswer | None = None) -> MediaAns
     )
 
 
-def build_answer(
-    answer: MediaAnswer, *, address: str, port: int, session_id: int, version: int
+def _session(
+    *,
+    address: str,
+    port: int,
+    session_id: int,
+    version: int,
+    codecs: list[tuple[int, str]],
+    dtmf_pt: int | None,
+    direction: str,
 ) -> str:
-    """Our SDP answer: one audio stream with the chosen codec (and telephone-event)."""
-    pts = [answer.codec_pt] + ([answer.dtmf_pt] if answer.dtmf_pt is not None else [])
+    """One audio stream over RTP/AVP: ``codecs`` as (payload type, rtpmap name), then
+    telephone-event for keys when ``dtmf_pt`` is set."""
+    pts = [pt for pt, _name in codecs] + ([dtmf_pt] if dtmf_pt is not None else [])
     lines = [
         "v=0",
         f"o=liangwang {session_id} {version} IN IP4 {address}",
@@ -154,15 +162,27 @@ def build_answer(
         f"c=IN IP4 {address}",
         "t=0 0",
         f"m=audio {port} RTP/AVP {' '.join(str(pt) for pt in pts)}",
-        f"a=rtpmap:{answer.codec_pt} {answer.codec_name}",
+        *(f"a=rtpmap:{pt} {name}" for pt, name in codecs),
     ]
-    if answer.dtmf_pt is not None:
-        lines += [
-            f"a=rtpmap:{answer.dtmf_pt} telephone-event/8000",
-            f"a=fmtp:{answer.dtmf_pt} 0-16",
-        ]
-    lines += ["a=ptime:20", f"a={answer.direction}"]
+    if dtmf_pt is not None:
+        lines += [f"a=rtpmap:{dtmf_pt} telephone-event/8000", f"a=fmtp:{dtmf_pt} 0-16"]
+    lines += ["a=ptime:20", f"a={direction}"]
     return "\r\n".join(lines) + "\r\n"
+
+
+def build_answer(
+    answer: MediaAnswer, *, address: str, port: int, session_id: int, version: int
+) -> str:
+    """Our SDP answer: one audio stream with the chosen codec (and telephone-event)."""
+    return _session(
+        address=address,
+        port=port,
+        session_id=session_id,
+        version=version,
+        codecs=[(answer.codec_pt, answer.codec_name)],
+        dtmf_pt=answer.dtmf_pt,
+        direction=answer.direction,
+    )
 
 
 TELEPHONE_EVENT_PT = 101  # the payload type we offer for RFC 4733 keys
@@ -170,19 +190,12 @@ TELEPHONE_EVENT_PT = 101  # the payload type we offer for RFC 4733 keys
 
 def build_offer(*, address: str, port: int, session_id: int, version: int = 1) -> str:
     """Our SDP offer for a call we place: PCMU, then PCMA, and telephone-event (keys)."""
-    pts = f"{PCMU} {PCMA} {TELEPHONE_EVENT_PT}"
-    lines = [
-        "v=0",
-        f"o=liangwang {session_id} {version} IN IP4 {address}",
-        "s=liangwang",
-        f"c=IN IP4 {address}",
-        "t=0 0",
-        f"m=audio {port} RTP/AVP {pts}",
-        f"a=rtpmap:{PCMU} PCMU/8000",
-        f"a=rtpmap:{PCMA} PCMA/8000",
-        f"a=rtpmap:{TELEPHONE_EVENT_PT} telephone-event/8000",
-        f"a=fmtp:{TELEPHONE_EVENT_PT} 0-16",
-        "a=ptime:20",
-        "a=sendrecv",
-    ]
-    return "\r\n".join(lines) + "\r\n"
+    return _session(
+        address=address,
+        port=port,
+        session_id=session_id,
+        version=version,
+        codecs=[(PCMU, "PCMU/8000"), (PCMA, "PCMA/8000")],
+        dtmf_pt=TELEPHONE_EVENT_PT,
+        direction="sendrecv",
+    )
