@@ -66,3 +66,9 @@ def command_line(pid: int) -> str:
 
 def child_processes(pid: int) -> list[int]:
     return _children(pid)
+
+
+def children_mib(pid: int | None = None) -> float:
+    """Resident memory of a process's descendants only (default: this process), in MiB."""
+    pid = os.getpid() if pid is None else pid
+    return rss_mib(pid) - own_rss_mib(pid)

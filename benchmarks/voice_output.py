@@ -9,13 +9,12 @@ bot/domain.yml with their slots filled as a real conversation fills them.
 
 from __future__ import annotations
 
-import os
 import tempfile
 import time
 from pathlib import Path
 
 from benchmarks.cer import character_error_rate
-from benchmarks.machine import own_rss_mib, rss_mib
+from benchmarks.machine import children_mib
 from liangwang.settings import Settings, TtsEngine, TtsSpeaker
 from liangwang.wording import Say, render
 from voice.app import build_synthesizer
@@ -92,6 +91,7 @@ def measure(
         settings = Settings(tts_engine=engine, data_dir=Path(cache))
         if speaker is not None:
             settings = settings.model_copy(update={"tts_speaker": speaker})
+        children_before = children_mib()
         started = time.perf_counter()
         cached, note = build_synthesizer(settings)
         synth = cached.inner
@@ -99,7 +99,7 @@ def measure(
         startup_s = time.perf_counter() - started
         if note is not None:
             return f"| {name} | not available: {note} | | | |"
-        workers_mib = rss_mib(os.getpid()) - own_rss_mib(os.getpid())  # the children
+        workers_mib = children_mib() - children_before  # the voice's speech workers
         clips, busy, audio_s = speak_all(synth, texts)
         close = getattr(synth, "close", None)
         if callable(close):

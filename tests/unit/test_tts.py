@@ -18,11 +18,14 @@ from voice.errors import ModelMissing, SynthesizerError
 from voice.speech_text import read_numbers, split_sentences
 from voice.tts import (
     ESPEAK_RATE_HZ,
+    NORMAL_WPM,
     VOICE_ID,
     CachedSynthesizer,
     EspeakSynthesizer,
     VoiceSettings,
 )
+from voice.tts.espeak import pyttsx3_backend
+from voice.tts.worker import WORKER_NICENESS, SpeechWorker
 
 WELCOME = "您好，这里是良旺助手。请问有什么可以帮您？"
 
@@ -295,3 +298,16 @@ def test_read_numbers(text: str, spoken: str) -> None:
 )
 def test_split_sentences(text: str, sentences: list[str]) -> None:
     assert split_sentences(text) == sentences
+
+
+def test_speech_workers_yield_the_cpu_to_the_call_loop() -> None:
+    # RTP is paced every 20 ms by the call loop; synthesis runs at a lower priority.
+    worker = SpeechWorker(VoiceSettings(VOICE_ID, NORMAL_WPM, 1.0), pyttsx3_backend, 10, 30)
+    try:
+        worker.start()
+        assert worker._process is not None and worker._process.pid is not None
+        stat = Path(f"/proc/{worker._process.pid}/stat").read_text()
+        nice = int(stat.rsplit(")", 1)[1].split()[16])  # field 19 of proc(5)
+        assert nice == os.nice(0) + WORKER_NICENESS
+    finally:
+        worker.close()

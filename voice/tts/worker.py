@@ -28,8 +28,13 @@ from pathlib import Path
 from voice.errors import ModelMissing, SynthesizerError
 from voice.tts.espeak import Backend, VoiceMissingError, VoiceSettings
 
+# Synthesis is bulk work that can wait a few milliseconds; the call loop must send an RTP
+# packet every 20 ms. On a small machine the worker therefore yields the CPU to it.
+WORKER_NICENESS = 10
+
 
 def _serve(conn: Connection, settings: VoiceSettings, workdir: Path, backend: Backend) -> None:
+    os.nice(WORKER_NICENESS)
     # pyttsx3 prints a line for every file it saves; keep the service's output clean.
     sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
     try:
