@@ -19,6 +19,8 @@ from ops.catalog_commands import seed_sample_catalog_if_empty
 from voice import commands as voice_commands
 from voice import model_commands
 
+TRAINING_STARTS = "正在训练对话模型，需要几分钟 / training the model (minutes); log: {log}"
+
 
 def _print_replies(replies: list[BotMessage]) -> None:
     if not replies:
@@ -111,7 +113,7 @@ def cmd_doctor(_args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from ops.rasa_engine import model_path, train
+    from ops.rasa_engine import train
     from ops.stack import build_stack
     from ops.supervisor import supervise
 
@@ -122,10 +124,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     # log file: the terminal shows one line for it, and where to look if it fails.
     train_log = settings.data_dir / "logs" / "train.log"
     train_log.parent.mkdir(parents=True, exist_ok=True)
-    if not model_path(settings).exists():
-        print(f"正在训练对话模型，需要几分钟 / training the model (minutes); log: {train_log}")
     try:
-        model, trained = train(settings, log=train_log)
+        model, trained = train(
+            settings,
+            log=train_log,
+            on_start=lambda: print(TRAINING_STARTS.format(log=train_log), flush=True),
+        )
     except subprocess.CalledProcessError:
         print(f"训练失败 / training failed; see {train_log}", file=sys.stderr)
         return 1

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -76,14 +76,23 @@ def rasa_env(settings: Settings, base: Mapping[str, str] | None = None) -> dict[
     return env
 
 
-def train(settings: Settings, *, force: bool = False, log: Path | None = None) -> tuple[Path, bool]:
+def train(
+    settings: Settings,
+    *,
+    force: bool = False,
+    log: Path | None = None,
+    on_start: Callable[[], None] | None = None,
+) -> tuple[Path, bool]:
     """Train unless a model for the current content hash exists. Returns (path, trained).
 
-    Rasa's output goes to the terminal, or to ``log`` when given.
+    Rasa's output goes to the terminal, or to ``log`` when given; ``on_start`` is called
+    just before training actually starts (e.g. to say it will take minutes).
     """
     target = model_path(settings)
     if target.exists() and not force:
         return target, False
+    if on_start is not None:
+        on_start()
     settings.models_dir.mkdir(parents=True, exist_ok=True)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     cmd = [

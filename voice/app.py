@@ -143,44 +143,28 @@ def build_engines(
     )
 
 
-class ActiveCalls:
-    """How many calls this process is answering: background work waits while any is."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def any(self) -> bool:
-        return self.count > 0
-
-
 def call_handler(
     engines: VoiceEngines,
     config: CallConfig,
     on_event: Callable[[CallLine, CallEvent], None] | None = None,
-    active: ActiveCalls | None = None,
 ) -> CallHandler:
-    calls = active or ActiveCalls()
-
     async def handle(line: CallLine) -> None:
         log.info("call %s from %s (%s)", line.call_id, line.caller, line.kind)
         listener = (lambda event: on_event(line, event)) if on_event else None
-        calls.count += 1
-        try:
-            reason = await CallSession(line, engines, config, on_event=listener).run()
-        finally:
-            calls.count -= 1
+        reason = await CallSession(line, engines, config, on_event=listener).run()
         log.info("call %s ended: %s", line.call_id, reason)
 
     return handle
 
 
-def prepare_prompts(engines: VoiceEngines, active: ActiveCalls) -> PromptWarmer | None:
+def prepare_prompts(engines: VoiceEngines, busy: Callable[[], bool]) -> PromptWarmer | None:
     """Every fixed sentence of the domain into the speech cache, in the background and only
-    between calls: the call prompts are ready already (``build_engines``)."""
+    while ``busy`` says no call is going on: the call prompts are ready already
+    (``build_engines``)."""
     if not isinstance(engines.synthesizer, CachedSynthesizer):
         return None
     sentences = fixed_sentences(responses(), first=FIXED_PROMPTS)
-    warmer = PromptWarmer(engines.synthesizer, sentences, busy=active.any)
+    warmer = PromptWarmer(engines.synthesizer, sentences, busy=busy)
     warmer.start()
     return warmer
 
@@ -190,8 +174,7 @@ async def serve_phone(settings: Settings, engines: VoiceEngines) -> None:
     from voice.telephony.audiosocket import AudioSocketServer
     from voice.telephony.sip import SipServer
 
-    active = ActiveCalls()
-    handler = call_handler(engines, call_config(settings), active=active)
+    handler = call_handler(engines, call_config(settings))
     sip = SipServer(
         handler,
         host=settings.host,
@@ -207,7 +190,8 @@ async def serve_phone(settings: Settings, engines: VoiceEngines) -> None:
     await sip.start()
     await audiosocket.start()
     callbacks = start_callbacks(settings, sip.dial, engines, call_config(settings))
-    warmer = prepare_prompts(engines, active)
+    # Any call, answered or placed (call backs), on either line keeps the warming waiting.
+    warmer = prepare_prompts(engines, busy=lambda: bool(sip.calls or audiosocket.lines))
     print(
         PHONE_LINE_READY.format(
             sip=f"{settings.host}:{settings.sip_port}",

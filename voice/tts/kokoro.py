@@ -33,12 +33,11 @@ import numpy as np
 
 from liangwang.settings import TtsSpeaker
 from voice.audio import Audio
-from voice.errors import AudioFormatError, SynthesizerError
 from voice.model_specs import KOKORO_MODEL_FILE, KOKORO_ZH, kokoro_voice_path
 from voice.speech_text import is_speakable, read_numbers
 from voice.tts.espeak import Backend, VoiceSettings
 from voice.tts.sentences import speak_sentences
-from voice.tts.worker import SpeechWorker
+from voice.tts.worker import SpeechWorker, audio_from_worker
 
 SAMPLE_RATE = 24000  # the model's output rate
 MAX_IDS = 510  # phoneme ids the model takes between its two pad tokens
@@ -261,14 +260,7 @@ class KokoroSynthesizer:
         if not is_speakable(text):
             return Audio(b"", SAMPLE_RATE)  # punctuation or nothing: nothing to say
         speed = self.slow_speed if slow else self.speed
-        wav = self._worker.request(encode_request(text, speed))
-        try:
-            audio = Audio.from_wav(wav)
-        except AudioFormatError as exc:
-            raise SynthesizerError(f"the Kokoro worker sent unusable audio: {exc}") from exc
-        if not audio.pcm:
-            raise SynthesizerError(f"Kokoro produced no audio for {text!r}")
-        return audio
+        return audio_from_worker(self._worker.request(encode_request(text, speed)), text)
 
     def synthesize_sentences(self, text: str, *, slow: bool = False) -> Iterator[Audio]:
         return speak_sentences(self, text, slow=slow)

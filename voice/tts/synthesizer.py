@@ -7,7 +7,6 @@ import json
 from collections.abc import Iterator
 
 from voice.audio import Audio
-from voice.errors import AudioFormatError, SynthesizerError
 from voice.speech_text import is_speakable, read_numbers
 from voice.tts.espeak import (
     ESPEAK_RATE_HZ,
@@ -19,7 +18,7 @@ from voice.tts.espeak import (
     pyttsx3_backend,
 )
 from voice.tts.sentences import speak_sentences
-from voice.tts.worker import SpeechWorker
+from voice.tts.worker import SpeechWorker, audio_from_worker
 
 # Bump when text normalisation or engine handling changes what a text sounds like, so
 # cached WAVs from an older version are not reused.
@@ -73,14 +72,7 @@ class EspeakSynthesizer:
         spoken = read_numbers(text).strip()
         if not is_speakable(spoken):
             return Audio(b"", ESPEAK_RATE_HZ)  # punctuation or nothing: nothing to say
-        wav = self._workers[slow].request(spoken)
-        try:
-            audio = Audio.from_wav(wav)
-        except AudioFormatError as exc:
-            raise SynthesizerError(f"the speech engine wrote an unusable WAV: {exc}") from exc
-        if not audio.pcm:
-            raise SynthesizerError(f"the speech engine produced no audio for {spoken!r}")
-        return audio
+        return audio_from_worker(self._workers[slow].request(spoken), spoken)
 
     def synthesize_sentences(self, text: str, *, slow: bool = False) -> Iterator[Audio]:
         return speak_sentences(self, text, slow=slow)

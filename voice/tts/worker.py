@@ -25,7 +25,8 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 
-from voice.errors import ModelMissing, SynthesizerError
+from voice.audio import Audio
+from voice.errors import AudioFormatError, ModelMissing, SynthesizerError
 from voice.tts.espeak import Backend, VoiceMissingError, VoiceSettings
 
 # Synthesis is bulk work that can wait a few milliseconds; the call loop must send an RTP
@@ -151,3 +152,14 @@ class SpeechWorker:
     def close(self) -> None:
         with self._lock:
             self._stop()
+
+
+def audio_from_worker(wav: bytes, text: str) -> Audio:
+    """A worker's WAV as ``Audio``; unreadable or empty audio for ``text`` is an error."""
+    try:
+        audio = Audio.from_wav(wav)
+    except AudioFormatError as exc:
+        raise SynthesizerError(f"the speech worker sent unusable audio: {exc}") from exc
+    if not audio.pcm:
+        raise SynthesizerError(f"the speech engine produced no audio for {text!r}")
+    return audio
