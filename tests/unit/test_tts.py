@@ -172,15 +172,26 @@ class RecordingSynth:
 def test_a_cache_hit_does_not_reach_the_engine(tmp_path: Path) -> None:
     inner = RecordingSynth()
     cache = CachedSynthesizer(inner, tmp_path)
+    cache.warm(["请稍等。"])
     first = cache.synthesize("请稍等。")
-    again = cache.synthesize("请稍等。")
-    assert again == first
     assert inner.calls == [("请稍等。", False)]
     cache.synthesize("请稍等。", slow=True)  # another speed is another entry
     assert len(inner.calls) == 2
     # A fresh cache over the same folder (a restarted service) still hits.
     assert CachedSynthesizer(inner, tmp_path).synthesize("请稍等。") == first
     assert len(inner.calls) == 2
+
+
+def test_what_was_not_prepared_is_spoken_but_never_stored(tmp_path: Path) -> None:
+    # A read-back holds the caller's phone number and words: it must not stay on disk.
+    inner = RecordingSynth()
+    cache = CachedSynthesizer(inner, tmp_path)
+    readback = "电话，13812345678。"
+    assert cache.synthesize(readback).duration_s > 0
+    assert list(cache.synthesize_sentences(readback))
+    assert len(inner.calls) == 2
+    assert not cache.path(readback).exists()
+    assert not list(tmp_path.rglob("*.wav"))
 
 
 def test_the_key_covers_voice_and_rate_settings(tmp_path: Path) -> None:
@@ -203,7 +214,8 @@ def test_a_corrupt_entry_is_synthesised_again(tmp_path: Path) -> None:
     cache.path("你好").parent.mkdir(parents=True)
     cache.path("你好").write_bytes(b"RIFF")
     assert cache.synthesize("你好").duration_s > 0
-    assert len(inner.calls) == 1
+    assert cache.warm(["你好"]) == 1  # made again and kept
+    assert len(inner.calls) == 2
     assert Audio.from_wav(cache.path("你好")).duration_s > 0
 
 
@@ -219,6 +231,11 @@ def test_warm_caches_whole_prompts_and_their_sentences(tmp_path: Path) -> None:
     assert len(inner.calls) == calls
 
 
+def _warmed(cache: CachedSynthesizer, text: str) -> Audio:
+    cache.warm([text])
+    return cache.synthesize(text)
+
+
 def test_concurrent_cache_use_never_sees_a_partial_file(tmp_path: Path) -> None:
     inner = RecordingSynth()
     texts = [f"第{i}句话。" for i in range(5)]
@@ -226,7 +243,7 @@ def test_concurrent_cache_use_never_sees_a_partial_file(tmp_path: Path) -> None:
     with ThreadPoolExecutor(max_workers=8) as pool:
         # A cache object per request, as separate processes would have.
         results = [
-            *pool.map(lambda text: CachedSynthesizer(inner, tmp_path).synthesize(text), jobs)
+            *pool.map(lambda text: _warmed(CachedSynthesizer(inner, tmp_path), text), jobs)
         ]
     for text, audio in zip(jobs, results, strict=True):
         assert audio == Audio.from_wav(_tone(text))
@@ -236,9 +253,10 @@ def test_concurrent_cache_use_never_sees_a_partial_file(tmp_path: Path) -> None:
 
 def test_cache_with_real_espeak(tmp_path: Path, synth: EspeakSynthesizer) -> None:
     cache = CachedSynthesizer(synth, tmp_path)
+    cache.warm([WELCOME])  # the whole text and its two sentences
     first = cache.synthesize(WELCOME)
     assert cache.synthesize(WELCOME) == first
-    assert (cache.hits, cache.misses) == (1, 1)
+    assert (cache.hits, cache.misses) == (2, 3)
 
 
 # --- text preparation ----------------------------------------------------------------------

@@ -1,5 +1,5 @@
-"""``CachedSynthesizer``: every synthesised text kept as a WAV on disk, so fixed prompts and
-repeated answers cost a file read."""
+"""``CachedSynthesizer``: the sentences the line says again and again (the domain's fixed
+prompts, the catalog's answers) kept as WAVs on disk, so saying them costs a file read."""
 
 from __future__ import annotations
 
@@ -20,8 +20,13 @@ from voice.tts.sentences import speak_sentences
 
 
 class CachedSynthesizer:
-    """Keeps every synthesised text as a WAV under ``cache_dir``, keyed by the sha256 of the
-    text, the speed and the inner synthesiser's ``identity`` (voice, rates, version).
+    """Keeps the texts it is asked to ``warm`` as WAVs under ``cache_dir``, keyed by the sha256
+    of the text, the speed and the inner synthesiser's ``identity`` (voice, rates, version).
+
+    Only warmed texts are written: anything else said during a call (a read-back of the
+    caller's description, their phone number, a ticket number) is synthesised and spoken
+    but never stored, so no caller's words lie on disk and the cache stays the size of the
+    domain and the catalog.
 
     Safe for concurrent use by threads and processes: a WAV is written to a temporary file
     and renamed into place, so a reader sees a whole file or none. Two simultaneous misses
@@ -45,6 +50,9 @@ class CachedSynthesizer:
         return self.cache_dir / key[:2] / f"{key}.wav"
 
     def synthesize(self, text: str, *, slow: bool = False) -> Audio:
+        return self._get(text, slow=slow, keep=False)
+
+    def _get(self, text: str, *, slow: bool, keep: bool) -> Audio:
         path = self.path(text, slow=slow)
         with contextlib.suppress(FileNotFoundError, AudioFormatError):
             audio = Audio.from_wav(path)
@@ -54,20 +62,21 @@ class CachedSynthesizer:
         audio = self.inner.synthesize(text, slow=slow)
         with self._count_lock:
             self.misses += 1
-        self._store(path, audio)
+        if keep:
+            self._store(path, audio)
         return audio
 
     def synthesize_sentences(self, text: str, *, slow: bool = False) -> Iterator[Audio]:
         return speak_sentences(self, text, slow=slow)
 
     def warm(self, texts: Iterable[str], *, slow: bool = False) -> int:
-        """Synthesise fixed prompts ahead of the first call: each whole text and each of its
-        sentences, so both ``synthesize`` and ``synthesize_sentences`` hit the cache.
+        """Synthesise and keep texts ahead of the first call: each whole text and each of
+        its sentences, so both ``synthesize`` and ``synthesize_sentences`` hit the cache.
         Returns how many entries had to be synthesised."""
         before = self.misses
         for text in texts:
             for piece in dict.fromkeys([text, *split_sentences(text)]):
-                self.synthesize(piece, slow=slow)
+                self._get(piece, slow=slow, keep=True)
         return self.misses - before
 
     def _store(self, path: Path, audio: Audio) -> None:
