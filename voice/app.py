@@ -25,7 +25,7 @@ from voice.hints import ALWAYS
 from voice.line import CallHandler, CallLine
 from voice.model_check import voice_status
 from voice.ports import SpeechRecognizer, SpeechSynthesizer
-from voice.prompts import PromptWarmer, fixed_sentences
+from voice.prompts import PromptWarmer, domain_replies, fixed_sentences, reply_sentences
 from voice.recognizers import make_recognizer
 from voice.session import CallConfig, CallSession, VoiceEngines
 from voice.speech_text import split_sentences
@@ -157,16 +157,27 @@ def call_handler(
     return handle
 
 
-def prepare_prompts(engines: VoiceEngines, busy: Callable[[], bool]) -> PromptWarmer | None:
-    """Every fixed sentence of the domain into the speech cache, in the background and only
-    while ``busy`` says no call is going on: the call prompts are ready already
-    (``build_engines``)."""
+def prepare_prompts(
+    settings: Settings, engines: VoiceEngines, busy: Callable[[], bool]
+) -> PromptWarmer | None:
+    """Every fixed sentence of the domain, then the catalog's and the categories' replies,
+    into the speech cache, in the background and only while ``busy`` says no call is going
+    on: the call prompts are ready already (``build_engines``)."""
     if not isinstance(engines.synthesizer, CachedSynthesizer):
         return None
-    sentences = fixed_sentences(responses(), first=FIXED_PROMPTS)
+    sentences = prepared_sentences(settings)
     warmer = PromptWarmer(engines.synthesizer, sentences, busy=busy)
     warmer.start()
     return warmer
+
+
+def prepared_sentences(settings: Settings) -> list[str]:
+    """What the line prepares, in order: the domain's fixed sentences (call prompts first),
+    then the sentences of the replies the catalog and categories fix."""
+    fixed = fixed_sentences(responses(), first=FIXED_PROMPTS)
+    known = set(fixed)
+    replies = reply_sentences(domain_replies(settings, responses()), responses())
+    return [*fixed, *(s for s in replies if s not in known)]
 
 
 async def serve_phone(settings: Settings, engines: VoiceEngines) -> None:
@@ -191,7 +202,7 @@ async def serve_phone(settings: Settings, engines: VoiceEngines) -> None:
     await audiosocket.start()
     callbacks = start_callbacks(settings, sip.dial, engines, call_config(settings))
     # Any call, answered or placed (call backs), on either line keeps the warming waiting.
-    warmer = prepare_prompts(engines, busy=lambda: bool(sip.calls or audiosocket.lines))
+    warmer = prepare_prompts(settings, engines, busy=lambda: bool(sip.calls or audiosocket.lines))
     print(
         PHONE_LINE_READY.format(
             sip=f"{settings.host}:{settings.sip_port}",

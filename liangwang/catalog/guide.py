@@ -25,15 +25,8 @@ from liangwang.districts import parse_district
 from liangwang.spoken import parse_age
 from liangwang.wording import Say
 
-FOLLOW_UPS = (
-    "ask_materials",
-    "ask_location",
-    "ask_duration",
-    "ask_fee",
-    "ask_online",
-    "ask_proxy",
-    "ask_eligibility",
-)
+FOLLOW_UPS = ("ask_materials", "ask_location", "ask_duration", "ask_fee", "ask_online",
+              "ask_proxy", "ask_eligibility")  # fmt: skip
 MAX_REASKS = 1
 
 
@@ -184,13 +177,7 @@ class Guide:
             return [Say("utter_service_not_found")], state
         if len(close) == 1 and not is_found(candidates):
             # Only a guess: confirm it rather than read out the wrong guide.
-            state.awaiting = Awaiting.choice
-            state.candidates = [close[0].service_id]
-            buttons = [
-                {"title": self.fragments["button_yes"], "payload": self.fragments["payload_yes"]},
-                {"title": self.fragments["button_no"], "payload": self.fragments["payload_no"]},
-            ]
-            return [Say("utter_confirm_service", {"name": close[0].name}, buttons)], state
+            return self.confirm(state, close[0].service_id)
         if len(close) > 1:
             state.awaiting = Awaiting.choice
             state.candidates = [c.service_id for c in close]
@@ -204,7 +191,18 @@ class Guide:
                 for n, c in enumerate(close, 1)
             ]
             return [Say("utter_which_service", {"options": options}, buttons)], state
-        return self._start(state, close[0].service_id)
+        return self.start(state, close[0].service_id)
+
+    def confirm(self, state: GuideState, service_id: str) -> Reply:
+        """Ask "您问的是…吗？" about a service that was only guessed."""
+        state.awaiting = Awaiting.choice
+        state.candidates = [service_id]
+        buttons = [
+            {"title": self.fragments["button_yes"], "payload": self.fragments["payload_yes"]},
+            {"title": self.fragments["button_no"], "payload": self.fragments["payload_no"]},
+        ]
+        name = self.catalog.services[service_id].name
+        return [Say("utter_confirm_service", {"name": name}, buttons)], state
 
     def _choose(self, state: GuideState, turn: Turn) -> Reply:
         if not state.candidates:
@@ -214,10 +212,12 @@ class Guide:
             named = [c for c in self.catalog.search(turn.text) if c.service_id in state.candidates]
             if not named:
                 return [Say("utter_which_service_again")], state
-            return self._start(state, named[0].service_id)
-        return self._start(state, state.candidates[index])
+            return self.start(state, named[0].service_id)
+        return self.start(state, state.candidates[index])
 
-    def _start(self, state: GuideState, service_id: str) -> Reply:
+    def start(self, state: GuideState, service_id: str) -> Reply:
+        """Begin the guide to a service: its name and summary, then its first step (or
+        the answer to a question asked before the service was named)."""
         pending = state.pending_question
         if state.service_id and state.service_id != service_id:
             state.previous_service_id = state.service_id
@@ -270,7 +270,7 @@ class Guide:
             return self._eligibility_answer(state, turn)
         if state.awaiting == Awaiting.choice and state.candidates:
             if turn.intent == "affirm":
-                return self._start(state, state.candidates[0])
+                return self.start(state, state.candidates[0])
             state.awaiting = Awaiting.service
             state.candidates = []
             return [Say("utter_ask_which_service")], state

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from liangwang.catalog.answers import guide_replies
 from liangwang.catalog.guide import Guide, GuideState, Turn
 from liangwang.catalog.loader import load
 from liangwang.catalog.schema import Office, Service
@@ -242,6 +243,7 @@ def test_a_weak_guess_is_confirmed_before_reading(guide: Guide) -> None:
     guide.catalog.search = lambda query, limit=5: [weak]  # type: ignore[method-assign]
     says, state = guide.respond(GuideState(), Turn("ask_service", "那个住的证"))
     assert names(says) == ["utter_confirm_service"] and state.awaiting == "choice"
+    assert says in list(guide_replies(guide.catalog, guide.fragments))  # prepared ahead
     says, state = guide.respond(state, Turn("affirm", "对"))
     assert names(says)[0] == "utter_service_intro"
     assert state.service_id == "residence-permit-apply"
@@ -264,3 +266,33 @@ def test_no_response_variable_shadows_a_message_field() -> None:
     source = Path(module.__file__).read_text()
     for reserved in ("text", "image", "buttons", "custom", "attachment", "elements"):
         assert f'"{reserved}": ' not in source, reserved
+
+
+def test_every_reply_of_a_walk_through_the_guide_is_known_ahead(guide: Guide) -> None:
+    # The phone line prepares these replies in its voice before any call
+    # (liangwang/catalog/answers.py): what a caller hears must be among them.
+    known = list(guide_replies(guide.catalog, guide.fragments))
+    walk = [
+        Turn("ask_service", "我想补办社保卡"),
+        Turn("affirm", "好的"),
+        Turn("ask_fee", "要钱吗"),
+        Turn("ask_location", "在哪里办"),
+        Turn("inform_district", "我住浦东", district="浦东"),
+        Turn("ask_materials", "要带什么"),
+        Turn("ask_service", "居住证"),
+        Turn("ask_duration", "多久能好"),
+        Turn("ask_eligibility", "我能办吗"),
+        Turn("affirm", "住了三年了"),
+        Turn("ask_location", "黄浦区在哪办"),
+        Turn("ask_proxy", "儿子能帮我办吗"),
+    ]
+    state = GuideState()
+    for turn in walk:
+        says, state = guide.respond(state, turn)
+        assert says in known, (turn, says)
+    # Each service's opening, and every district's office for a service with offices.
+    assert len(known) == len({repr(reply) for reply in known})  # each once
+    offices = {
+        say.vars["office"] for reply in known for say in reply if say.response == "utter_office"
+    }
+    assert offices == {o.name for o in CATALOG.offices if o.kind == "community_center"}
