@@ -26,45 +26,66 @@ import time
 import uuid
 from pathlib import Path
 
+import yaml
+
+from benchmarks.cer import character_error_rate
 from benchmarks.machine import children_mib, own_rss_mib
 from benchmarks.stack import percentile
 from liangwang.settings import Settings, SttEngine, TtsEngine
-from liangwang.wording import responses
 from ops.harness import RunningStack, make_stack
 from tests.sip_peers import Baresip
 from voice import events as ev
-from voice.app import build_engines, call_config, call_handler
+from voice.app import build_engines, call_config, call_handler, prepared_sentences
 from voice.audio import Audio
 from voice.fakes import FakeLine
+from voice.hints import ALWAYS
 from voice.line import AudioFrame, CallLine, Hangup
 from voice.listener import SPECULATE_MS
 from voice.model_install import install_whisper_base
-from voice.prompts import fixed_sentences
+from voice.ports import SpeechRecognizer
+from voice.recognizers import make_recognizer
 from voice.session import CallConfig, CallSession, VoiceEngines
 from voice.telephony import PacedLine
 from voice.telephony.sip import SipServer
 from voice.tts import CachedSynthesizer
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "voice"
+OTHER_BEAM = {1: 5, 5: 1}  # the beam sizes compared on the line: the default and the other
 QUESTIONS = ("jinglaoka", "shebaoka_bu", "cailiao", "jindu", "ludeng", "tousu", "zhuanrengong")
 ROUNDS = 3
 FIXTURE_TRAILING_SILENCE_S = 0.5  # every fixture ends with this much silence (manifest.yml)
 CALLS = 4
 
 
+def said(fixture: str) -> str:
+    """What the fixture's speaker said (its manifest entry)."""
+    manifest = yaml.safe_load((FIXTURES / "manifest.yml").read_text(encoding="utf-8"))
+    return str(manifest[fixture]["text"])
+
+
 def telephone(fixture: str) -> Audio:
     return Audio.from_wav(FIXTURES / f"{fixture}.wav").over_telephone()
 
 
-Latencies = tuple[list[float], list[float], list[str]]  # after the end, after speech, patience
+@dataclasses.dataclass
+class Latencies:
+    after_turn: list[float] = dataclasses.field(default_factory=list)  # detected end → audio
+    after_speech: list[float] = dataclasses.field(default_factory=list)  # real end → audio
+    patience: list[str] = dataclasses.field(default_factory=list)  # what the words were given
+    heard: list[tuple[str, str]] = dataclasses.field(default_factory=list)  # (said, heard)
+
+    @property
+    def error_rate(self) -> float:
+        return character_error_rate(self.heard)
 
 
 async def one_turn(
-    engines: VoiceEngines, config: CallConfig, fixture: str
-) -> tuple[float, float, str]:
+    engines: VoiceEngines, config: CallConfig, fixture: str, into: Latencies
+) -> None:
     """One call, one question, in real time (20 ms frames at 20 ms intervals, as a phone
-    line delivers them). Returns seconds from the detected end of the turn, and from the
-    real end of speech, to the first reply audio, and the patience the words were given."""
+    line delivers them). Records seconds from the detected end of the turn, and from the
+    real end of speech, to the first reply audio, the patience the words were given and
+    what the line heard."""
     line = FakeLine(caller="bench" + uuid.uuid4().hex[:8], call_id=uuid.uuid4().hex)
     question = telephone(fixture)
     frames = [AudioFrame(f) for f in (question + Audio.silence(3.0)).frames()]
@@ -83,21 +104,21 @@ async def one_turn(
     ended = next(e.at for e in events if isinstance(e, ev.TurnEnded))
     first = next(e.at for e in events if isinstance(e, ev.FirstAudio))
     speech_end = start + question.duration_s - FIXTURE_TRAILING_SILENCE_S
-    patience = next((e.patience for e in events if isinstance(e, ev.PatienceSet)), "default")
-    return first - ended, first - speech_end, patience
+    into.after_turn.append(first - ended)
+    into.after_speech.append(first - speech_end)
+    into.patience.append(
+        next((e.patience for e in events if isinstance(e, ev.PatienceSet)), "default")
+    )
+    heard = " ".join(e.text for e in events if isinstance(e, ev.Recognized))
+    into.heard.append((said(fixture), heard))
 
 
 async def reply_latencies(engines: VoiceEngines, config: CallConfig) -> Latencies:
-    after_turn: list[float] = []
-    after_speech: list[float] = []
-    patience: list[str] = []
+    measured = Latencies()
     for _ in range(ROUNDS):
         for fixture in QUESTIONS:
-            turn, speech, judged = await one_turn(engines, config, fixture)
-            after_turn.append(turn)
-            after_speech.append(speech)
-            patience.append(judged)
-    return after_turn, after_speech, patience
+            await one_turn(engines, config, fixture, measured)
+    return measured
 
 
 async def four_calls(engines: VoiceEngines, settings: Settings, workdir: Path) -> dict[str, float]:
@@ -142,13 +163,36 @@ async def four_calls(engines: VoiceEngines, settings: Settings, workdir: Path) -
     }
 
 
-def prepare_every_prompt(engines: VoiceEngines) -> str:
-    """Every fixed sentence into the speech cache, as the phone line does in the background
-    after its first start; returns the voice's name."""
+def prepare_prompts_ahead(engines: VoiceEngines, settings: Settings) -> str:
+    """What the phone line prepares in the background after its first start, into the
+    speech cache: every fixed sentence of the domain and the first sentence of every reply
+    the catalog and the categories fix (the rest of those replies is made while the first
+    sentence plays, and is not measured here). Returns the voice's name."""
     synthesizer = engines.synthesizer
     assert isinstance(synthesizer, CachedSynthesizer)
-    synthesizer.warm(fixed_sentences(responses()))
+    synthesizer.warm(prepared_sentences(settings, openings_only=True))
     return type(synthesizer.inner).__name__
+
+
+def shared_speech_cache(data_dir: Path) -> None:
+    """Point the benchmark's speech cache at the project's own (var/tts-cache, the one
+    ``make run`` fills): with the natural voice, preparing the catalog's replies takes
+    minutes the first time and nothing after."""
+    shared = Settings().tts_cache_dir
+    shared.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / shared.name).symlink_to(shared.resolve(), target_is_directory=True)
+
+
+def recognizer_with_beam(settings: Settings, beam: int) -> SpeechRecognizer:
+    """The line's recogniser as ``build_engines`` makes it, with another beam size."""
+    recognizer = make_recognizer(
+        settings.model_copy(update={"whisper_beam_size": beam}), escape_phrases=ALWAYS
+    )
+    load = getattr(recognizer, "load", None)
+    if callable(load):
+        load()
+    return recognizer
 
 
 def _ms(seconds: float) -> str:
@@ -168,38 +212,47 @@ def run() -> list[str]:
                 whisper_model=whisper,
                 rasa_port=int(stack.rasa_url.rsplit(":", 1)[1]),
             )
+            shared_speech_cache(settings.data_dir)
+            assert settings.tts_cache_dir.is_symlink()
             children_before = children_mib()
             engines = build_engines(settings)
-            voice = prepare_every_prompt(engines)
+            voice = prepare_prompts_ahead(engines, settings)
             # This process (recogniser, call loop) and the voice's speech workers; the Rasa
             # stack, also our children here, is left out.
             memory_mib = own_rss_mib(os.getpid()) + children_mib() - children_before
             espeak = build_engines(settings.model_copy(update={"tts_engine": TtsEngine.espeak}))
-            prepare_every_prompt(espeak)
+            prepare_prompts_ahead(espeak, settings)
 
+            other_beam = OTHER_BEAM[settings.whisper_beam_size]
+            other_hearing = dataclasses.replace(
+                engines, recognizer=recognizer_with_beam(settings, other_beam)
+            )
             default = call_config(settings)
             careful = dataclasses.replace(default, quick_end_silence_ms=default.end_silence_ms)
 
-            async def measure() -> tuple[Latencies, Latencies, Latencies, dict[str, float]]:
+            async def measure() -> tuple[
+                Latencies, Latencies, Latencies, Latencies, dict[str, float]
+            ]:
                 # One event loop for all: the dialogue clients belong to it.
                 try:
                     return (
                         await reply_latencies(engines, default),
                         await reply_latencies(engines, careful),
                         await reply_latencies(espeak, default),
+                        await reply_latencies(other_hearing, default),
                         await four_calls(engines, settings, root),
                     )
                 finally:
                     await engines.dialogue.aclose()
                     await espeak.dialogue.aclose()
 
-            latencies, careful_latencies, anchor, concurrent = asyncio.run(measure())
+            latencies, careful_latencies, anchor, beam, concurrent = asyncio.run(measure())
         finally:
             stack.stop()
-    after_turn, after_speech, patience = latencies
-    anchor_speech = anchor[1]
+    after_turn, after_speech = latencies.after_turn, latencies.after_speech
+    anchor_speech = anchor.after_speech
     c = concurrent
-    quick = patience.count("quick")
+    quick = latencies.patience.count("quick")
     return [
         "## Phone line",
         "",
@@ -219,8 +272,13 @@ def run() -> list[str]:
         "| — |",
         "| … same turns with the default patience, as careful answers wait "
         f"({settings.voice_end_silence_ms} ms) "
-        f"| p50 {_ms(statistics.median(careful_latencies[1]))}, "
-        f"p95 {_ms(percentile(careful_latencies[1], 0.95))} | — |",
+        f"| p50 {_ms(statistics.median(careful_latencies.after_speech))}, "
+        f"p95 {_ms(percentile(careful_latencies.after_speech, 0.95))} | — |",
+        f"| What the line heard, character error rate: beam {settings.whisper_beam_size} "
+        f"(the default) | {latencies.error_rate:.1%} | — |",
+        f"| … beam {other_beam} on the same turns "
+        f"| {beam.error_rate:.1%}; reply p50 {_ms(statistics.median(beam.after_speech))}, "
+        f"p95 {_ms(percentile(beam.after_speech, 0.95))} | — |",
         f"| {c['calls']:.0f} simultaneous SIP calls: RTP send interval jitter (worst call) "
         f"| {c['jitter_ms']:.2f} ms over {c['packets']:.0f} packets | no gaps |",
         f"| … longest interval between two RTP packets | {c['max_interval_ms']:.1f} ms "
@@ -237,5 +295,6 @@ def run() -> list[str]:
         f"{SPECULATE_MS} ms",
         "of silence; its words set the patience (voice/endpointing.py); then one Rasa turn",
         f"and the first sentence of the reply in the project's voice ({voice}; every fixed",
-        "sentence of the domain already in the speech cache, as after the first start).",
+        "sentence of the domain and the first sentence of every reply the catalog and the",
+        "complaint categories fix already in the speech cache, as after the first start).",
     ]

@@ -171,12 +171,15 @@ def prepare_prompts(
     return warmer
 
 
-def prepared_sentences(settings: Settings) -> list[str]:
+def prepared_sentences(settings: Settings, *, openings_only: bool = False) -> list[str]:
     """What the line prepares, in order: the domain's fixed sentences (call prompts first),
-    then the sentences of the replies the catalog and categories fix."""
+    then the sentences of the replies the catalog and categories fix (or only the first
+    sentence of each, ``openings_only``)."""
     fixed = fixed_sentences(responses(), first=FIXED_PROMPTS)
     known = set(fixed)
-    replies = reply_sentences(domain_replies(settings, responses()), responses())
+    replies = reply_sentences(
+        domain_replies(settings, responses()), responses(), openings_only=openings_only
+    )
     return [*fixed, *(s for s in replies if s not in known)]
 
 

@@ -55,11 +55,13 @@ def fixed_sentences(responses: Mapping[str, Any], first: Iterable[str] = ()) -> 
     return list(sentences)
 
 
-def reply_sentences(replies: Iterable[Sequence[Say]], responses: Mapping[str, Any]) -> list[str]:
+def reply_sentences(
+    replies: Iterable[Sequence[Say]], responses: Mapping[str, Any], *, openings_only: bool = False
+) -> list[str]:
     """The sentences of ``replies`` as the line speaks them: each message on its own, in
     every variant of its wording, then the keypad menu of its buttons. The first sentence
-    of every reply comes before all the others: that is what a caller waits for; the rest
-    is made while the first plays."""
+    of every reply comes before all the others (or alone, ``openings_only``): that is what
+    a caller waits for; the rest is made while the first plays."""
     first: dict[str, None] = {}
     rest: dict[str, None] = {}
     for reply in replies:
@@ -70,6 +72,8 @@ def reply_sentences(replies: Iterable[Sequence[Say]], responses: Mapping[str, An
                     first.setdefault(sentences[0])
                     sentences = sentences[1:]
                 rest.update(dict.fromkeys(sentences))
+    if openings_only:
+        return list(first)
     return [*first, *(s for s in rest if s not in first)]
 
 
