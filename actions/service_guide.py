@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -13,6 +13,7 @@ from actions.services import services
 from actions.tracker import latest_intent, latest_text, utter
 from liangwang.catalog.guide import Guide, GuideState, Turn
 from liangwang.catalog.store import StoredCatalog
+from liangwang.conversation import FALLBACK_ACTION
 from liangwang.db import unit_of_work
 from liangwang.wording import fragments_from_responses
 
@@ -41,5 +42,8 @@ class ActionServiceGuide(Action):
         with unit_of_work(deps.sessions) as session:
             catalog = StoredCatalog(deps.catalog_index.get(session), session)
             says, state = Guide(catalog, fragments).respond(state, turn)
+        events: list[EventType] = [SlotSet("guide", state.to_slot())]
+        if not says:  # not understood: ask again, offer choices, offer a person
+            return [*events, FollowupAction(FALLBACK_ACTION)]
         utter(dispatcher, says)
-        return [SlotSet("guide", state.to_slot())]
+        return events

@@ -15,6 +15,8 @@ Event = Mapping[str, Any]
 
 # Intents that mean "the assistant did not understand"; they feed the fallback chain.
 MISS_INTENTS = frozenset({"nlu_fallback", "out_of_scope"})
+# The not-understood path: ask again, offer choices, offer a person.
+FALLBACK_ACTION = "action_fallback_chain"
 # Intents that do not break a chain of misses because they are about the conversation itself.
 NEUTRAL_INTENTS = frozenset({"repeat"})
 
@@ -26,15 +28,25 @@ class FallbackStep:
 
 
 def consecutive_misses(events: Sequence[Event]) -> int:
-    """Count the user's latest messages in a row that were not understood (current one included)."""
+    """Count the user's latest messages in a row that were not understood (current one
+    included): those NLU could not place (``MISS_INTENTS``) and those an action could not
+    use where they came (a "嗯" with no question pending), which it hands to the fallback
+    chain as its follow-up."""
     count = 0
+    handed_on = False  # the turn being looked at was handed to the fallback chain
     for event in reversed(events):
-        if event.get("event") != "user":
+        kind = event.get("event")
+        if kind in ("action", "followup") and event.get("name") == FALLBACK_ACTION:
+            handed_on = True
+            continue
+        if kind != "user":
             continue
         intent = (event.get("parse_data") or {}).get("intent", {}).get("name")
+        missed = intent in MISS_INTENTS or handed_on
+        handed_on = False
         if intent in NEUTRAL_INTENTS:
             continue
-        if intent not in MISS_INTENTS:
+        if not missed:
             break
         count += 1
     return count

@@ -1,9 +1,9 @@
 """Guided applications (一网通办 by conversation), as a pure state machine.
 
-``respond(state, turn, catalog, fragments)`` decides what the assistant says next and how
-the guide state changes. It returns response *names* with variables; all wording lives in
-bot/domain.yml (``fragments`` are small pieces of that wording, such as "原件", used to
-build a checklist). The action stores the state in one unfeaturized slot.
+``respond(state, turn)`` decides what the assistant says next and how the guide state
+changes. It returns response *names* with variables; all wording lives in bot/domain.yml
+(``fragments`` are small pieces of it, such as "原件"). An empty reply: the turn was not
+understood, and the action hands it to the fallback chain. The state is one slot.
 
 Conversation shape, a little at a time:
   identify the service (ask which one when candidates are close) → one-sentence summary
@@ -19,10 +19,18 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
-from liangwang.catalog.schema import Material, Office, Service
-from liangwang.catalog.search import Candidate, choices, close_candidates, is_found
+from liangwang.catalog.checklist import materials_checklist
+from liangwang.catalog.schema import Office, Service
+from liangwang.catalog.search import (
+    FOUND_WITH_NAME_EVIDENCE,
+    Candidate,
+    choices,
+    close_candidates,
+    is_found,
+)
 from liangwang.districts import parse_district
 from liangwang.spoken import parse_age
+from liangwang.understanding.request import find_service
 from liangwang.wording import Say
 
 FOLLOW_UPS = ("ask_materials", "ask_location", "ask_duration", "ask_fee", "ask_online",
@@ -114,26 +122,6 @@ def _ordinal(text: str, count: int) -> int | None:
     return None
 
 
-def materials_checklist(service: Service, district: str | None, fragments: Fragments) -> str:
-    """The materials as numbered lines, district extras included: one message to keep."""
-    materials: list[Material] = list(service.materials)
-    for variation in service.district_variations:
-        if variation.district == district:
-            materials += variation.extra_materials
-    lines = []
-    for number, material in enumerate(materials, 1):
-        line = fragments["line"].format(
-            number=number,
-            name=material.name,
-            form=fragments[f"form_{material.form.value}"],
-            count=material.count,
-        )
-        if material.notes:
-            line += fragments["note"].format(notes=material.notes)
-        lines.append(line)
-    return "\n".join(lines)
-
-
 class Guide:
     def __init__(self, catalog: CatalogView, fragments: Fragments) -> None:
         self.catalog = catalog
@@ -159,15 +147,25 @@ class Guide:
         if turn.intent in FOLLOW_UPS:
             return self._follow_up(state, turn.intent, turn)
         if handler is None:
-            return [Say("utter_anything_else")], state
+            return self._reinterpret(state, turn)
         return handler(state, turn)
 
     # -- finding the service -------------------------------------------------------------
 
+    def _find(self, turn: Turn) -> list[Candidate]:
+        return find_service(self.catalog.search, turn.text, turn.service)
+
+    def _reinterpret(self, state: GuideState, turn: Turn) -> Reply:
+        """A turn the guide cannot use where it comes (a "嗯" with no question pending, an
+        age with no eligibility asked, "我七十多了，长乎险怎么弄" read as an age): read
+        again as a request for a service. Nothing found: not understood (an empty reply),
+        never an acknowledgement."""
+        if choices(self._find(turn)):
+            return self._ask_service(state, turn)
+        return [], state
+
     def _ask_service(self, state: GuideState, turn: Turn) -> Reply:
-        candidates = self.catalog.search(turn.service or turn.text)
-        if turn.service and not is_found(candidates):
-            candidates = self.catalog.search(turn.text)
+        candidates = self._find(turn)
         close = choices(candidates)
         if not close:
             if turn.intent == "ask_service_guide":
@@ -274,7 +272,7 @@ class Guide:
             state.awaiting = Awaiting.service
             state.candidates = []
             return [Say("utter_ask_which_service")], state
-        return [Say("utter_anything_else")], state
+        return self._reinterpret(state, turn)
 
     def _go_back(self, state: GuideState, turn: Turn) -> Reply:
         # Back to the other service talked about, or — after a detour that was not a
@@ -293,12 +291,12 @@ class Guide:
     # -- follow-up questions about the current service -------------------------------------
 
     def _follow_up(self, state: GuideState, question: str, turn: Turn) -> Reply:
-        found = self.catalog.search(turn.service or turn.text)
+        found = self._find(turn)
         close = close_candidates(found)
         if (
             len(close) == 1
             and close[0].service_id != state.service_id
-            and (turn.service or found[0].score >= 0.6)
+            and (close[0].name_evidence >= FOUND_WITH_NAME_EVIDENCE or close[0].score >= 0.6)
         ):
             # "老年卡要带什么" names a service: switch to it quietly.
             if state.service_id:
@@ -329,6 +327,8 @@ class Guide:
         if state.district is None:
             return [Say("utter_district_unknown")], state
         noted = Say("utter_district_noted", {"district": state.district})
+        if not state.pending_question and is_found(self._find(turn)):
+            return self._ask_service(state, turn)  # "我住静安，长护险怎么办"
         if state.pending_question and state.service_id:
             question = state.pending_question
             state.pending_question = None
@@ -469,7 +469,7 @@ class Guide:
 
     def _eligibility_answer(self, state: GuideState, turn: Turn) -> Reply:
         if state.awaiting != Awaiting.eligibility or state.service_id is None:
-            return [Say("utter_anything_else")], state
+            return self._reinterpret(state, turn)
         question = self._service(state).eligibility[state.eligibility_index]
         result: Answer | None = None
         if question.kind == "yes_no" and turn.intent in ("affirm", "deny"):

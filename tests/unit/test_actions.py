@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from rasa_sdk import Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -152,6 +152,17 @@ def test_service_guide_action_reads_the_catalog_and_stores_its_state(
             },
         )
     ]
+
+
+def test_a_turn_the_guide_cannot_use_goes_to_the_fallback_chain(
+    sessions: sessionmaker[Session],
+) -> None:
+    t = tracker([user("affirm", "hjkl")])
+    t.slots["guide"] = None
+    dispatcher = CollectingDispatcher()
+    events = service_guide_actions.ActionServiceGuide().run(dispatcher, t, {"responses": {}})
+    assert dispatcher.messages == []  # no "好的。还有什么能帮您？"
+    assert events[-1] == FollowupAction("action_fallback_chain")
 
 
 def _run_form_turn(

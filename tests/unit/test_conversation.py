@@ -64,3 +64,17 @@ def test_repeating_twice_repeats_the_same_answer() -> None:
 
 def test_nothing_to_repeat_at_the_start() -> None:
     assert last_bot_turn([user("repeat")]) == []
+
+
+def test_turns_an_action_handed_to_the_fallback_chain_are_misses() -> None:
+    # "hjkl" read as affirm with no question pending: the guide hands it on.
+    handed_on = [
+        user("affirm", "hjkl"),
+        action("action_service_guide"),
+        {"event": "followup", "name": "action_fallback_chain"},
+        action("action_fallback_chain"),
+    ]
+    assert consecutive_misses([*handed_on, *handed_on[:3]]) == 2
+    # The current turn, handed on, before the chain has run.
+    assert consecutive_misses(handed_on[:3]) == 1
+    assert consecutive_misses([*handed_on, user("greet")]) == 0

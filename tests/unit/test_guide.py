@@ -296,3 +296,47 @@ def test_every_reply_of_a_walk_through_the_guide_is_known_ahead(guide: Guide) ->
         say.vars["office"] for reply in known for say in reply if say.response == "utter_office"
     }
     assert offices == {o.name for o in CATALOG.offices if o.kind == "community_center"}
+
+
+@pytest.mark.parametrize(
+    "turn",
+    [
+        Turn("affirm", "嗯"),  # a lone "嗯" with no question pending
+        Turn("affirm", "hjkl"),
+        Turn("inform_age", "我今年七十多了"),  # an age with no eligibility asked
+        Turn("deny", "啊啊"),
+    ],
+)
+def test_a_turn_the_guide_cannot_use_is_not_understood_never_acknowledged(
+    guide: Guide, turn: Turn
+) -> None:
+    says, state = guide.respond(GuideState(), turn)
+    assert says == [] and state == GuideState()
+
+
+def test_a_filler_answering_a_question_stays_an_answer(guide: Guide) -> None:
+    _, state = guide.respond(GuideState(), Turn("ask_service", "社保卡"))
+    says, _ = guide.respond(state, Turn("affirm", "嗯"))  # "要继续听吗？" — "嗯"
+    assert names(says)[0] == "utter_guide_step"
+
+
+@pytest.mark.parametrize(
+    "turn",
+    [
+        Turn("inform_age", "我今年七十多了，设保卡丢了怎么弄"),  # context first, misheard
+        Turn("inform_district", "我住浦东的，社保卡要补办", district="浦东"),
+        Turn("affirm", "对对，我就是想问那个社保卡补办"),
+    ],
+)
+def test_the_request_after_the_context_is_found(guide: Guide, turn: Turn) -> None:
+    says, state = guide.respond(GuideState(), turn)
+    assert names(says)[0] == "utter_service_intro"
+    assert state.service_id == "social-security-card"
+
+
+def test_the_whole_phrase_wins_over_a_partial_entity(guide: Guide) -> None:
+    # NLU tagged 公积金 (another service's short name) inside 居住证: the words win.
+    turn = Turn("ask_fee", "办居住证要不要钱", service="公积金")
+    says, state = guide.respond(GuideState(), turn)
+    assert state.service_id == "residence-permit-apply"
+    assert says == [Say("utter_fee", {"fee": "免费。"})]
