@@ -242,9 +242,7 @@ def test_concurrent_cache_use_never_sees_a_partial_file(tmp_path: Path) -> None:
     jobs = texts * 8
     with ThreadPoolExecutor(max_workers=8) as pool:
         # A cache object per request, as separate processes would have.
-        results = [
-            *pool.map(lambda text: _warmed(CachedSynthesizer(inner, tmp_path), text), jobs)
-        ]
+        results = [*pool.map(lambda text: _warmed(CachedSynthesizer(inner, tmp_path), text), jobs)]
     for text, audio in zip(jobs, results, strict=True):
         assert audio == Audio.from_wav(_tone(text))
     assert len({text for text, _ in inner.calls}) == 5
