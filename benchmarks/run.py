@@ -6,12 +6,12 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks import asr, catalog, hearing, stack, tickets, tts, voice, voice_output
+from benchmarks import asr, hearing, stack, tickets, tts, understanding, voice, voice_output
 from benchmarks.machine import describe
 
 SUITES: dict[str, Callable[[], list[str]]] = {
     "stack": stack.run,
-    "catalog": catalog.run,
+    "understanding": understanding.run,
     "tickets": tickets.run,
     "asr": asr.run,
     "hearing": hearing.run,
@@ -46,7 +46,7 @@ def main() -> None:
 
 SECTION_TITLES = {
     "stack": "## Foundation",
-    "catalog": "## 一网通办",
+    "understanding": "## Understanding",
     "tickets": "## 一网统管",
     "asr": "## Speech recognition",
     "hearing": "## Hearing",

@@ -145,7 +145,7 @@ def _cross_checks(
             )
     owner: dict[str, str] = {}
     for index, service in enumerate(catalog.services):
-        for name in dict.fromkeys(service.all_names()):
+        for name in dict.fromkeys(service.search_texts()):
             if name in owner and owner[name] != service.id:
                 problems.append(
                     Problem(

@@ -58,7 +58,8 @@ class CatalogService(Base):
 
 
 class CatalogServiceName(Base):
-    """Every name a service is known by: official, alias or colloquial. Unique across services."""
+    """Every name a service is known by (official, alias, colloquial) and every plain-words
+    description of it (described). Unique across services."""
 
     __tablename__ = "catalog_service_names"
     __table_args__ = (UniqueConstraint("name"),)
@@ -66,7 +67,7 @@ class CatalogServiceName(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     service_id: Mapped[str] = mapped_column(ForeignKey("catalog_services.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(200))
-    kind: Mapped[str] = mapped_column(String(20))  # official | alias | colloquial
+    kind: Mapped[str] = mapped_column(String(20))  # official | alias | colloquial | described
 
     service: Mapped[CatalogService] = relationship(back_populates="names")
 

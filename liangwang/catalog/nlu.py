@@ -171,6 +171,7 @@ def _district_words() -> tuple[list[str], list[str]]:
 def generate(services: list[Service]) -> GeneratedNlu:
     templates = yaml.safe_load(TEMPLATES.read_text(encoding="utf-8"))
     ask_templates: list[str] = templates["ask_service"]
+    described_templates: list[str] = templates["described"]
     follow_ups: dict[str, list[str]] = templates["follow_ups"]
     ordered = sorted(services, key=lambda s: s.id)
     names = _service_names(ordered)
@@ -192,6 +193,13 @@ def generate(services: list[Service]) -> GeneratedNlu:
             name = things[(number + k) % len(things)]
             template = _fitting(phrasings, number + 3 * k, name)
             asked[intent].append(_fill(template, name, service, own))
+    # Descriptions in plain words ("老人坐公交不要钱"), each once, as requests without an
+    # entity: the action resolves the whole sentence through the catalog search.
+    descriptions = [d for service in ordered for d in service.described_as]
+    ask_service += [
+        described_templates[k % len(described_templates)].format(name=d)
+        for k, d in enumerate(descriptions)
+    ]
     districts = district_names()
     district_words, district_split = _district_words()
     # Longest first: the lookup regex takes the first alternative that matches.

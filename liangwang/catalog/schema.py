@@ -109,6 +109,9 @@ class Service(Strict):
     name: Text
     aliases: list[Text] = []
     colloquial: list[Text] = []
+    # How citizens describe it without naming it: what they get or the situation they are
+    # in ("老人坐公交不要钱"). Used by search and to generate NLU examples; not names.
+    described_as: list[Text] = []
     category: Text
     department: Text
     target_group: Text
@@ -128,6 +131,10 @@ class Service(Strict):
 
     def all_names(self) -> list[str]:
         return [self.name, *self.aliases, *self.colloquial]
+
+    def search_texts(self) -> list[str]:
+        """Everything search matches a query against: the names and the descriptions."""
+        return [*self.all_names(), *self.described_as]
 
 
 class CatalogFile(Strict):

@@ -2,11 +2,11 @@
 
 Ranking works on *sounds*, so speech-recognition homophones match (设保卡 → 社保卡,
 公基金 → 公积金): every service is a bag of the toneless pinyin syllables and syllable
-pairs of all its names (official, aliases, colloquial), and of their characters, weighted
-by TF-IDF, and a query is ranked by cosine similarity. The characters make the right
-words count for more than words that merely sound alike (需要 is not 续签, though both
-say "xu"); a homophone still matches on every sound. Words that tell services apart
-(签注, 积分, 备案, 离婚) weigh more than words many share (证, 办).
+pairs of all its names (official, aliases, colloquial) and plain-words descriptions, and
+of their characters, weighted by TF-IDF, and a query is ranked by cosine similarity. The
+characters make the right words count for more than words that merely sound alike (需要
+is not 续签, though both say "xu"); a homophone still matches on every sound. Words that
+tell services apart (签注, 积分, 备案, 离婚) weigh more than words many share (证, 办).
 
 For the best few, the names are then compared directly, which gives a reason a person can
 read ("读音和「社保卡」一样") and breaks ties:
@@ -21,16 +21,12 @@ Ambiguity is reported, not guessed: when the runner-up is close, callers ask.
 
 from __future__ import annotations
 
-import itertools
 import math
-import re
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import cache
-
-from pypinyin import Style, lazy_pinyin
 
 from liangwang.catalog.schema import Service
+from liangwang.sounds import normalize, sound_grams, syllables
 
 # Why a service matched, shown to staff and in the search API ("why each matched").
 WHY = {
@@ -43,7 +39,7 @@ WHY = {
 }
 # Marks a character gram, so that a character never meets a syllable.
 CHARACTER_MARK = "字"
-KIND_WEIGHT = {"official": 1.0, "alias": 0.97, "colloquial": 0.95}
+KIND_WEIGHT = {"official": 1.0, "alias": 0.97, "colloquial": 0.95, "described": 0.9}
 # Found: some direct evidence from a name, or words strongly alike. A single shared
 # syllable (今天 ~ 公积金) is neither.
 FOUND_AT = 0.2
@@ -52,31 +48,13 @@ FOUND_WITHOUT_NAME_EVIDENCE = 0.45
 AMBIGUITY_RATIO = 0.9  # runner-up at least this share of the best: ask which one
 NAME_TIEBREAK = 0.01  # direct name evidence only breaks near-ties in the cosine ranking
 
-_NOT_WORD = re.compile(r"[\s\W_]+", re.UNICODE)
 _FUZZY_RULES = (("zh", "z"), ("ch", "c"), ("sh", "s"), ("ing", "in"), ("eng", "en"), ("ang", "an"))
-
-
-def normalize(text: str) -> str:
-    return _NOT_WORD.sub("", text).lower()
-
-
-@cache
-def syllables(text: str) -> tuple[str, ...]:
-    return tuple(lazy_pinyin(text, style=Style.NORMAL))
 
 
 def _fuzzy(syllable: str) -> str:
     for a, b in _FUZZY_RULES:
         syllable = syllable.replace(a, b)
     return "n" + syllable[1:] if syllable.startswith("l") else syllable
-
-
-def sound_grams(text: str) -> Counter[str]:
-    """Toneless syllables and adjacent syllable pairs of a text."""
-    syl = syllables(normalize(text))
-    grams = Counter(syl)
-    grams.update(f"{a}_{b}" for a, b in itertools.pairwise(syl))
-    return grams
 
 
 def grams(text: str) -> Counter[str]:
@@ -141,6 +119,7 @@ class CatalogIndex:
             kinds = [("official", service.name)]
             kinds += [("alias", n) for n in service.aliases]
             kinds += [("colloquial", n) for n in service.colloquial]
+            kinds += [("described", n) for n in service.described_as]
             for kind, text in kinds:
                 norm = normalize(text)
                 syl = syllables(norm)
@@ -154,7 +133,7 @@ class CatalogIndex:
         bags: dict[str, Counter[str]] = {}
         for service in services:
             bag: Counter[str] = Counter()
-            for name in service.all_names():
+            for name in service.search_texts():
                 bag.update(grams(name))
             bags[service.id] = bag
         df = Counter(g for bag in bags.values() for g in bag)

@@ -84,6 +84,12 @@ def _service_row(service: Service, sample: bool) -> CatalogService:
         for n in dict.fromkeys(service.colloquial)
         if n not in seen
     ]
+    seen |= set(service.colloquial)
+    row.names += [
+        CatalogServiceName(name=n, kind="described")
+        for n in dict.fromkeys(service.described_as)
+        if n not in seen
+    ]
     row.variations = [
         CatalogDistrictVariation(
             district=v.district,
@@ -102,6 +108,7 @@ def to_schema(row: CatalogService) -> Service:
             "name": row.name,
             "aliases": [n.name for n in row.names if n.kind == "alias"],
             "colloquial": [n.name for n in row.names if n.kind == "colloquial"],
+            "described_as": [n.name for n in row.names if n.kind == "described"],
             "category": row.category,
             "department": row.department,
             "target_group": row.target_group,
@@ -147,7 +154,7 @@ def import_catalog(session: Session, catalog: CatalogFile) -> ImportReport:
             "aliases",
         )
         for s in catalog.services
-        for name in s.all_names()
+        for name in s.search_texts()
         if name in names_elsewhere and names_elsewhere[name] not in incoming_ids
     ]
     if clashes:

@@ -215,8 +215,7 @@ class Intake:
         if district and not state.district:
             state.district = district
         if not state.correcting or state.category is None:
-            inferred = self.categories.infer(text)
-            state.category = inferred.code if inferred else "other"
+            state.category = self.categories.classify(text).code
         return self._next(state, Step.description)
 
     def _on_description(self, state: IntakeState, message: Message) -> Reply:

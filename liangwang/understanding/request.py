@@ -15,7 +15,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from liangwang.catalog.search import Candidate, is_found, normalize
+from liangwang.catalog.search import Candidate, is_found
+from liangwang.sounds import normalize
 
 Search = Callable[[str], list[Candidate]]
 

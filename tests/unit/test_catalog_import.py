@@ -49,7 +49,7 @@ def test_import_then_reimport_changes_nothing(sessions: sessionmaker[Session]) -
         second = import_catalog(s, read_catalog_file(s, MINI))
     assert (first.services, first.offices, first.changed) == (3, 2, 5)
     assert second.changed == 0
-    assert counts(sessions) == (3, 13)
+    assert counts(sessions) == (3, 14)  # names and descriptions
 
 
 def test_export_round_trips_in_yaml_and_json(sessions: sessionmaker[Session]) -> None:
@@ -72,7 +72,7 @@ def test_changing_an_alias_replaces_the_old_names(
     with unit_of_work(sessions) as s:
         report = import_catalog(s, read_catalog_file(s, changed))
     assert report.changed == 1
-    assert counts(sessions) == (3, 12)
+    assert counts(sessions) == (3, 13)
 
 
 @pytest.mark.parametrize(
@@ -202,13 +202,14 @@ def test_a_name_already_used_by_another_stored_service_is_refused(
     other["name"] = "另一个事项"
     other["aliases"] = ["社保卡"]
     other["colloquial"] = []
+    other["described_as"] = []
     data["services"] = [other]
     error = try_import(
         sessions, write(tmp_path, "clash.yml", yaml.safe_dump(data, allow_unicode=True))
     )
     [problem] = error.problems
     assert "社保卡" in problem.message and "social-security-card" in problem.message
-    assert counts(sessions) == (3, 13)
+    assert counts(sessions) == (3, 14)
 
 
 def test_unknown_file_type(sessions: sessionmaker[Session], tmp_path: Path) -> None:

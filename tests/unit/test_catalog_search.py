@@ -38,6 +38,8 @@ def index() -> CatalogIndex:
         ("我想办居组怎", "residence-permit-apply", "相近"),
         # old name
         ("办个暂住证", "residence-permit-apply", "说到了「暂住证」"),
+        # described in plain words, not named
+        ("单位每月替我存的买房钱取出来，怎么弄", "housing-fund-withdrawal", "说到了「单位每月"),
     ],
 )
 def test_finds_the_service(index: CatalogIndex, query: str, service_id: str, reason: str) -> None:

@@ -1,0 +1,202 @@
+"""Understanding people as they really speak, measured through the running dialogue.
+
+Three held-out sets (tests/eval/, never used in training), each turn the first of a new
+conversation sent to the real stack (Rasa, the action server, the catalog):
+
+- elderly requests (context first, vague descriptions, misheard names, a service named
+  with a question about it): resolved = the right service answered, or among the
+  services the assistant asks about; wrong service answered confidently = another
+  service's guide read out without asking;
+- complaint descriptions in everyday words: the category the assistant puts to the
+  citizen ("听起来是“路灯”方面的问题，对吗？"); also the category model alone;
+- nonsense and noise: acknowledged as understood = any reply but the not-understood path
+  (ask again, offer choices, offer a person, "没找到").
+
+Beside them, in the same run, the held-out figures of the catalog search and of NLU
+(benchmarks/catalog.py), which must not drop.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from benchmarks import catalog
+from benchmarks.perturb import EVAL_DIR
+from liangwang.catalog.loader import load
+from liangwang.catalog.store import SAMPLE_CATALOG
+from liangwang.complaints.categories import load_categories
+from liangwang.wording import responses
+from ops.harness import RunningStack, make_stack
+
+REQUESTS = EVAL_DIR / "elderly_requests.yml"
+COMPLAINTS = EVAL_DIR / "complaint_descriptions.yml"
+NONSENSE = EVAL_DIR / "nonsense.yml"
+# The replies of the not-understood path.
+NOT_UNDERSTOOD = (
+    "utter_ask_rephrase",
+    "utter_out_of_scope",
+    "utter_offer_choices",
+    "utter_offer_human",
+    "utter_service_not_found",
+)
+ASKING = ("utter_confirm_service", "utter_which_service")
+
+
+def items(path: Path) -> list[dict[str, Any]]:
+    loaded: list[dict[str, Any]] = yaml.safe_load(path.read_text(encoding="utf-8"))["items"]
+    return loaded
+
+
+def _pattern(template: str) -> re.Pattern[str]:
+    """A response template as a regular expression, each variable a group."""
+    parts = re.split(r"\{(\w+)\}", template)
+    body = "".join(
+        f"(?P<{part}>.+?)" if index % 2 else re.escape(part) for index, part in enumerate(parts)
+    )
+    return re.compile(body + "$", re.DOTALL)
+
+
+@dataclass
+class Reading:
+    """What a first reply did."""
+
+    not_understood: bool = False
+    asked: list[str] = field(default_factory=list)  # services put to the citizen
+    answered: str | None = None  # the service whose guide was read out
+    category: str | None = None  # the complaint category put to the citizen
+
+
+class ReplyReader:
+    def __init__(self) -> None:
+        domain = responses()
+        services = load(SAMPLE_CATALOG.read_text(encoding="utf-8"), "yaml").services
+        # Longest names first, so that no name is found inside a longer one.
+        self._names = sorted(((s.name, s.id) for s in services), key=lambda n: -len(n[0]))
+        self._fallback = {str(v["text"]) for name in NOT_UNDERSTOOD for v in domain[name]}
+        self._asking = [_pattern(str(v["text"])) for name in ASKING for v in domain[name]]
+        self._category = [
+            _pattern(str(v["text"])) for v in domain["utter_complaint_confirm_category"]
+        ]
+        self._category_codes = {c.name: c.code for c in load_categories().items}
+
+    def _services_in(self, text: str) -> list[str]:
+        """The services named in a text, in order; a name inside a longer one found there
+        does not count."""
+        found: list[tuple[int, str]] = []
+        taken: list[tuple[int, int]] = []
+        for name, service_id in self._names:
+            at = text.find(name)
+            while at >= 0:
+                end = at + len(name)
+                if not any(a <= at and end <= b for a, b in taken):
+                    taken.append((at, end))
+                    found.append((at, service_id))
+                    break
+                at = text.find(name, at + 1)
+        return [service_id for _, service_id in sorted(found)]
+
+    def read(self, messages: list[dict[str, object]]) -> Reading:
+        texts = [str(m.get("text") or "") for m in messages]
+        if not texts or texts[0] in self._fallback:
+            return Reading(not_understood=True)
+        for text in texts:
+            for pattern in self._category:
+                if match := pattern.match(text):
+                    return Reading(category=self._category_codes.get(match["category"]))
+        for text in texts:
+            if any(p.match(text) for p in self._asking):
+                return Reading(asked=self._services_in(text))
+        found = self._services_in(texts[0]) or self._services_in(" ".join(texts))
+        return Reading(answered=found[0] if found else None)
+
+
+def _first_replies(stack: RunningStack, texts: list[str]) -> list[list[dict[str, object]]]:
+    return [stack.say(f"bench-{uuid.uuid4().hex[:12]}", text) for text in texts]
+
+
+def dialogue_rows(stack: RunningStack) -> list[tuple[str, str, str]]:
+    reader = ReplyReader()
+    rows: list[tuple[str, str, str]] = []
+
+    requests = items(REQUESTS)
+    readings = [reader.read(r) for r in _first_replies(stack, [i["text"] for i in requests])]
+    resolved = wrong = 0
+    for item, reading in zip(requests, readings, strict=True):
+        resolved += reading.answered == item["service_id"] or item["service_id"] in reading.asked
+        wrong += reading.answered is not None and reading.answered != item["service_id"]
+    n = len(requests)
+    rows.append(
+        (f"elderly requests resolved in dialogue ({n})", f"{100 * resolved / n:.1f} %", "≥ 90 %")
+    )
+    rows.append(("… wrong service answered confidently", f"{100 * wrong / n:.1f} %", "≤ 2 %"))
+
+    complaints = items(COMPLAINTS)
+    texts = [i["text"] for i in complaints]
+    readings = [reader.read(r) for r in _first_replies(stack, texts)]
+    right = sum(r.category == i["category"] for i, r in zip(complaints, readings, strict=True))
+    started = sum(r.category is not None for r in readings)
+    model = load_categories()
+    alone = sum(model.classify(i["text"]).code == i["category"] for i in complaints)
+    n = len(complaints)
+    rows.append(
+        (f"complaint category top-1 in dialogue ({n})", f"{100 * right / n:.1f} %", "≥ 90 %")
+    )
+    rows.append(("… complaint started at all", f"{100 * started / n:.1f} %", "—"))
+    rows.append(("… category model alone", f"{100 * alone / n:.1f} %", "—"))
+
+    nonsense = items(NONSENSE)
+    readings = [reader.read(r) for r in _first_replies(stack, [i["text"] for i in nonsense])]
+    acknowledged = [
+        i["text"] for i, r in zip(nonsense, readings, strict=True) if not r.not_understood
+    ]
+    n = len(nonsense)
+    rows.append(
+        (
+            f"nonsense and noise acknowledged as understood ({n})",
+            f"{100 * len(acknowledged) / n:.1f} %",
+            "≤ 2 %",
+        )
+    )
+    return rows
+
+
+def misses(stack: RunningStack) -> dict[str, Counter[str]]:
+    """For working on the figures: what went wrong, by set (not written to the report)."""
+    reader = ReplyReader()
+    out: dict[str, Counter[str]] = {}
+    for path, key in ((REQUESTS, "service_id"), (COMPLAINTS, "category")):
+        wrong: Counter[str] = Counter()
+        for item in items(path):
+            reading = reader.read(stack.say(f"bench-{uuid.uuid4().hex[:12]}", item["text"]))
+            got = reading.answered or reading.category or ",".join(reading.asked) or "-"
+            if item[key] != got and item[key] not in reading.asked:
+                wrong[f"{item['text']} → {got} (want {item[key]})"] += 1
+        out[path.name] = wrong
+    return out
+
+
+def run() -> list[str]:
+    rows = catalog.search_rows() + catalog.nlu_rows()
+    with tempfile.TemporaryDirectory() as tmp:
+        stack = make_stack(Path(tmp) / "data")
+        stack.start()
+        try:
+            rows += dialogue_rows(stack)
+        finally:
+            stack.stop()
+    lines = [
+        "## Understanding: catalog search, NLU and the dialogue (held-out data)",
+        "",
+        "| measure | value | target |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {name} | {value} | {target} |" for name, value, target in rows]
+    return lines

@@ -1,0 +1,32 @@
+"""How Chinese text sounds, for matching what a recogniser wrote (which may be a homophone
+of what was said: 设保卡 for 社保卡, 路都 for 路灯) against what we know."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections import Counter
+from functools import cache
+
+from pypinyin import Style, lazy_pinyin
+
+_NOT_WORD = re.compile(r"[\s\W_]+", re.UNICODE)
+
+
+def normalize(text: str) -> str:
+    """Only the words: punctuation and spaces dropped, Latin letters lower-cased."""
+    return _NOT_WORD.sub("", text).lower()
+
+
+@cache
+def syllables(text: str) -> tuple[str, ...]:
+    """Toneless pinyin, one syllable per character (other runs kept as they are)."""
+    return tuple(lazy_pinyin(text, style=Style.NORMAL))
+
+
+def sound_grams(text: str) -> Counter[str]:
+    """Toneless syllables and adjacent syllable pairs of a text."""
+    syl = syllables(normalize(text))
+    grams = Counter(syl)
+    grams.update(f"{a}_{b}" for a, b in itertools.pairwise(syl))
+    return grams
