@@ -99,6 +99,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 def cmd_nlu(args: argparse.Namespace) -> int:
     from liangwang.catalog import nlu
     from liangwang.catalog.loader import load
+    from liangwang.complaints import nlu as complaints_nlu
 
     # From the catalog file, not the database: training data must not depend on what a
     # particular machine happens to have imported.
@@ -106,6 +107,8 @@ def cmd_nlu(args: argparse.Namespace) -> int:
     catalog = load(path.read_text(encoding="utf-8"), format_of(path))
     for written in nlu.write(nlu.generate(catalog.services)):
         print(f"已生成 / wrote {written.relative_to(PROJECT_ROOT)}")
+    complaints_nlu.write(complaints_nlu.generate(complaints_nlu.load_examples()))
+    print(f"已生成 / wrote {complaints_nlu.GENERATED_NLU.relative_to(PROJECT_ROOT)}")
     return 0
 
 

@@ -12,11 +12,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict
 
 from liangwang.complaints.classifier import CategoryModel
+from liangwang.complaints.nlu import load_examples
 from liangwang.settings import PROJECT_ROOT
 
+OTHER = "other"  # the category of last resort: 12345 sorts it out
 CATEGORIES_FILE = PROJECT_ROOT / "data" / "complaints" / "categories.yml"
-# How citizens describe each kind of problem: the category model's training examples.
-EXAMPLES_FILE = PROJECT_ROOT / "data" / "complaints" / "examples.yml"
 
 
 class AttributeValue(BaseModel):
@@ -67,17 +67,13 @@ class Categories:
         return best[1] if best else None
 
     def classify(self, text: str) -> Category:
-        """The category a description in everyday words most likely belongs to."""
-        code, _probability = self._model.scores(text)[0]
-        return self.by_code[code]
+        """The category a description in everyday words belongs to; 其他问题 ("other")
+        when its words do not tell (the citizen is asked to confirm either way)."""
+        return self.by_code[self._model.classify(text) or OTHER]
 
 
 @cache
-def load_categories(path: Path = CATEGORIES_FILE, examples: Path = EXAMPLES_FILE) -> Categories:
+def load_categories(path: Path = CATEGORIES_FILE) -> Categories:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    described = (
-        yaml.safe_load(examples.read_text(encoding="utf-8"))["examples"]
-        if examples.exists()
-        else {}
-    )
-    return Categories([Category.model_validate(item) for item in data["categories"]], described)
+    items = [Category.model_validate(item) for item in data["categories"]]
+    return Categories(items, load_examples())

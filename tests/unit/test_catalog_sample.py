@@ -8,6 +8,7 @@ from collections import Counter
 from liangwang.catalog import nlu
 from liangwang.catalog.loader import load
 from liangwang.catalog.store import SAMPLE_CATALOG
+from liangwang.complaints import nlu as complaints_nlu
 from liangwang.districts import DISTRICTS
 
 CATALOG = load(SAMPLE_CATALOG.read_text(encoding="utf-8"), "yaml")
@@ -49,3 +50,8 @@ def test_generated_nlu_files_are_up_to_date() -> None:
     generated = nlu.generate(CATALOG.services)
     assert nlu.GENERATED_NLU.read_text(encoding="utf-8") == generated.nlu_yaml, "run make nlu"
     assert nlu.JIEBA_DICT.read_text(encoding="utf-8") == generated.jieba_dict, "run make nlu"
+
+
+def test_generated_complaint_examples_are_up_to_date() -> None:
+    expected = complaints_nlu.generate(complaints_nlu.load_examples())
+    assert complaints_nlu.GENERATED_NLU.read_text(encoding="utf-8") == expected, "run make nlu"
