@@ -5,15 +5,23 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.services import services
-from actions.tracker import channel, latest_intent
-from liangwang.conversation import consecutive_misses, fallback_step, last_bot_turn
+from actions.tracker import channel, latest_intent, latest_text
+from liangwang.catalog.search import choices
+from liangwang.conversation import (
+    GUIDE_ACTION,
+    MISS_INTENTS,
+    consecutive_misses,
+    fallback_step,
+    last_bot_turn,
+)
 from liangwang.db import unit_of_work
 from liangwang.handoff import request_handoff
+from liangwang.understanding.request import find_service
 
 
 class ActionHandoff(Action):
@@ -61,9 +69,19 @@ class ActionFallbackChain(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        if latest_intent(tracker) in MISS_INTENTS and _names_a_service(latest_text(tracker)):
+            # NLU could not place it, but the words (or their sounds) name a service:
+            # "底保怎么办". The guide takes it; not understood is only what nothing finds.
+            return [FollowupAction(GUIDE_ACTION)]
         step = fallback_step(consecutive_misses(tracker.events), latest_intent(tracker))
         dispatcher.utter_message(response=step.response)
         return [SlotSet("pending_offer", "human" if step.offers_human else None)]
+
+
+def _names_a_service(text: str) -> bool:
+    with unit_of_work(services().sessions) as session:
+        catalog = services().catalog_index.get(session)
+        return bool(choices(find_service(catalog.search, text)))
 
 
 def _last_meaningful_user_text(tracker: Tracker) -> str:

@@ -17,6 +17,7 @@ Event = Mapping[str, Any]
 MISS_INTENTS = frozenset({"nlu_fallback", "out_of_scope"})
 # The not-understood path: ask again, offer choices, offer a person.
 FALLBACK_ACTION = "action_fallback_chain"
+GUIDE_ACTION = "action_service_guide"
 # Intents that do not break a chain of misses because they are about the conversation itself.
 NEUTRAL_INTENTS = frozenset({"repeat"})
 
@@ -29,21 +30,25 @@ class FallbackStep:
 
 def consecutive_misses(events: Sequence[Event]) -> int:
     """Count the user's latest messages in a row that were not understood (current one
-    included): those NLU could not place (``MISS_INTENTS``) and those an action could not
-    use where they came (a "嗯" with no question pending), which it hands to the fallback
-    chain as its follow-up."""
+    included). A turn an action handed to the fallback chain as its follow-up is a miss
+    (a "嗯" with no question pending); a turn handed to another action was understood
+    after all (NLU could not place "底保怎么办", the catalog could); otherwise NLU's
+    intent says (``MISS_INTENTS``)."""
     count = 0
-    handed_on = False  # the turn being looked at was handed to the fallback chain
+    handed_to: str | None = None  # the last follow-up of the turn being looked at
     for event in reversed(events):
         kind = event.get("event")
-        if kind in ("action", "followup") and event.get("name") == FALLBACK_ACTION:
-            handed_on = True
+        if kind == "followup" and handed_to is None:
+            handed_to = str(event.get("name"))
+            continue
+        if kind == "action" and event.get("name") == FALLBACK_ACTION and handed_to is None:
+            handed_to = FALLBACK_ACTION
             continue
         if kind != "user":
             continue
         intent = (event.get("parse_data") or {}).get("intent", {}).get("name")
-        missed = intent in MISS_INTENTS or handed_on
-        handed_on = False
+        missed = handed_to == FALLBACK_ACTION or (handed_to is None and intent in MISS_INTENTS)
+        handed_to = None
         if intent in NEUTRAL_INTENTS:
             continue
         if not missed:

@@ -294,18 +294,20 @@ class Guide:
         found = self._find(turn)
         close = close_candidates(found)
         if (
-            len(close) == 1
+            state.service_id  # at the start, a named service is introduced first (below)
+            and len(close) == 1
             and close[0].service_id != state.service_id
             and (close[0].name_evidence >= FOUND_WITH_NAME_EVIDENCE or close[0].score >= 0.6)
         ):
-            # "老年卡要带什么" names a service: switch to it quietly.
-            if state.service_id:
-                state.previous_service_id = state.service_id
+            # "老年卡要带什么" names another service: switch to it quietly.
+            state.previous_service_id = state.service_id
             state.service_id = close[0].service_id
             state.step = 0
         if state.service_id is None:
-            state.awaiting = Awaiting.service
             state.pending_question = question
+            if choices(found):  # "长乎险要等多久": find it (or ask), then answer
+                return self._ask_service(state, turn)
+            state.awaiting = Awaiting.service
             return [Say("utter_ask_which_service")], state
         if self._needs_district(question, self._service(state)) and state.district is None:
             state.awaiting = Awaiting.district

@@ -19,7 +19,7 @@ EXAMPLES_FILE = PROJECT_ROOT / "data" / "complaints" / "examples.yml"
 
 GENERATED_NLU = PROJECT_ROOT / "nlu_data" / "generated" / "complaints.yml"
 HEADER = "# Generated from data/complaints/examples.yml by `liangwang catalog nlu`. Do not edit.\n"
-PER_CATEGORY = 12
+PER_CATEGORY = 20
 
 
 def generate(examples: Mapping[str, list[str]]) -> str:

@@ -112,6 +112,24 @@ def test_fallback_chain(intents: list[str], response: str, offer: str | None) ->
     assert events == [SlotSet("pending_offer", offer)]
 
 
+def test_a_turn_nlu_missed_that_names_a_service_goes_to_the_guide(
+    sessions: sessionmaker[Session],
+) -> None:
+    from pathlib import Path
+
+    from liangwang.catalog.store import import_catalog, read_catalog_file
+    from liangwang.db import unit_of_work
+
+    root = Path(__file__).resolve().parents[2]
+    with unit_of_work(sessions) as s:
+        import_catalog(s, read_catalog_file(s, root / "tests" / "fixtures" / "catalog_mini.yml"))
+    messages, events = run(ActionFallbackChain(), tracker([user("nlu_fallback", "设保卡咋整")]))
+    assert messages == [] and events == [FollowupAction("action_service_guide")]
+    # Words that name nothing stay on the not-understood path.
+    messages, _ = run(ActionFallbackChain(), tracker([user("nlu_fallback", "嗯嗯啊啊")]))
+    assert [m["response"] for m in messages] == ["utter_ask_rephrase"]
+
+
 def test_service_guide_action_reads_the_catalog_and_stores_its_state(
     sessions: sessionmaker[Session],
 ) -> None:

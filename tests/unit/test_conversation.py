@@ -78,3 +78,13 @@ def test_turns_an_action_handed_to_the_fallback_chain_are_misses() -> None:
     # The current turn, handed on, before the chain has run.
     assert consecutive_misses(handed_on[:3]) == 1
     assert consecutive_misses([*handed_on, user("greet")]) == 0
+
+
+def test_a_turn_nlu_missed_but_the_guide_took_is_not_a_miss() -> None:
+    found_later = [
+        user("nlu_fallback", "底保怎么办"),
+        action("action_fallback_chain"),
+        {"event": "followup", "name": "action_service_guide"},
+        action("action_service_guide"),
+    ]
+    assert consecutive_misses([user("nlu_fallback"), *found_later, user("nlu_fallback")]) == 1

@@ -339,4 +339,11 @@ def test_the_whole_phrase_wins_over_a_partial_entity(guide: Guide) -> None:
     turn = Turn("ask_fee", "办居住证要不要钱", service="公积金")
     says, state = guide.respond(GuideState(), turn)
     assert state.service_id == "residence-permit-apply"
-    assert says == [Say("utter_fee", {"fee": "免费。"})]
+    assert says[-1] == Say("utter_fee", {"fee": "免费。"})
+
+
+def test_a_question_about_a_service_at_the_start_is_answered_for_it(guide: Guide) -> None:
+    # The first turn names a (misheard) service and asks about it at once.
+    says, state = guide.respond(GuideState(), Turn("ask_fee", "居住正办下来要钱吗"))
+    assert state.service_id == "residence-permit-apply"
+    assert names(says) == ["utter_service_intro", "utter_fee"]
