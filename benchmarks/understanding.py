@@ -12,6 +12,9 @@ conversation sent to the real stack (Rasa, the action server, the catalog):
 - nonsense and noise: acknowledged as understood = any reply but the not-understood path
   (ask again, offer choices, offer a person, "没找到").
 
+The request and complaint sets are also spoken (test audio, 8 kHz μ-law), heard by the
+phone line's recogniser and sent to the dialogue: the service or category right end to end.
+
 Beside them, in the same run, the held-out figures of the catalog search and of NLU
 (benchmarks/catalog.py), which must not drop.
 """
@@ -29,16 +32,26 @@ from typing import Any
 import yaml
 
 from benchmarks import catalog
+from benchmarks.cer import character_error_rate
 from benchmarks.perturb import EVAL_DIR
 from liangwang.catalog.loader import load
 from liangwang.catalog.store import SAMPLE_CATALOG
 from liangwang.complaints.categories import load_categories
+from liangwang.dialogue import to_message
+from liangwang.settings import PROJECT_ROOT, Settings, SttEngine
 from liangwang.wording import responses
 from ops.harness import RunningStack, make_stack
+from voice.audio import Audio
+from voice.hints import ALWAYS, RecognitionHints
+from voice.model_install import install_whisper_base
+from voice.recognizers import load_now, make_recognizer
+from voice.reply_plan import ReplyPlan
+from voice.session import GREETING
 
 REQUESTS = EVAL_DIR / "elderly_requests.yml"
 COMPLAINTS = EVAL_DIR / "complaint_descriptions.yml"
 NONSENSE = EVAL_DIR / "nonsense.yml"
+SPOKEN = PROJECT_ROOT / "tests" / "fixtures" / "voice_eval"
 # The replies of the not-understood path.
 NOT_UNDERSTOOD = (
     "utter_ask_rephrase",
@@ -168,6 +181,56 @@ def dialogue_rows(stack: RunningStack) -> list[tuple[str, str, str]]:
     return rows
 
 
+def spoken_rows(stack: RunningStack, whisper: Path) -> list[tuple[str, str, str]]:
+    """The request and complaint sets spoken (tests/fixtures/voice_eval: 8 kHz μ-law, as
+    the phone line receives them), heard by the phone line's recogniser with the hints the
+    line gives after its greeting, the words sent to the dialogue as the first turn."""
+    settings = Settings(stt_engine=SttEngine.whisper, whisper_model=whisper)
+    recognizer = load_now(make_recognizer(settings, escape_phrases=ALWAYS))
+    reader = ReplyReader()
+    manifest = yaml.safe_load((SPOKEN / "manifest.yml").read_text(encoding="utf-8"))
+    rows: list[tuple[str, str, str]] = []
+    heard_pairs: list[tuple[str, str]] = []
+    right = total = 0
+    for name, label in (("requests", "service"), ("complaints", "category")):
+        clips = manifest[name]["clips"]
+        got = 0
+        for clip in clips:
+            conversation = f"bench-{uuid.uuid4().hex[:12]}"
+            greeting = stack.say(conversation, GREETING)
+            plan = ReplyPlan.from_messages([to_message(m) for m in greeting])
+            audio = Audio.from_wav(SPOKEN / clip["file"])
+            stream = recognizer.start(audio.rate, plan.hints(RecognitionHints()))
+            stream.accept(audio.pcm)
+            heard = stream.finish().text
+            heard_pairs.append((clip.get("spoken", clip["text"]), heard))
+            reading = reader.read(stack.say(conversation, heard))
+            want = clip["label"]
+            got += (
+                reading.answered == want or want in reading.asked
+                if label == "service"
+                else reading.category == want
+            )
+        rows.append(
+            (
+                f"spoken {name} ({len(clips)}, 8 kHz μ-law, Whisper base): {label} right",
+                f"{100 * got / len(clips):.1f} %",
+                "≥ 80 %",
+            )
+        )
+        right += got
+        total += len(clips)
+    rows.append(("… both sets together", f"{100 * right / total:.1f} %", "≥ 80 %"))
+    rows.append(
+        (
+            "… what the recogniser heard, character error rate",
+            f"{character_error_rate(heard_pairs):.1%}",
+            "—",
+        )
+    )
+    return rows
+
+
 def misses(stack: RunningStack) -> dict[str, Counter[str]]:
     """For working on the figures: what went wrong, by set (not written to the report)."""
     reader = ReplyReader()
@@ -180,16 +243,24 @@ def misses(stack: RunningStack) -> dict[str, Counter[str]]:
             if item[key] != got and item[key] not in reading.asked:
                 wrong[f"{item['text']} → {got} (want {item[key]})"] += 1
         out[path.name] = wrong
+    acknowledged: Counter[str] = Counter()
+    for item in items(NONSENSE):
+        reply = stack.say(f"bench-{uuid.uuid4().hex[:12]}", item["text"])
+        if not reader.read(reply).not_understood:
+            acknowledged[f"{item['text']} → {reply[0].get('text') if reply else ''}"] += 1
+    out[NONSENSE.name] = acknowledged
     return out
 
 
 def run() -> list[str]:
     rows = catalog.search_rows() + catalog.nlu_rows()
     with tempfile.TemporaryDirectory() as tmp:
+        whisper = install_whisper_base(Path(tmp) / "whisper-base")
         stack = make_stack(Path(tmp) / "data")
         stack.start()
         try:
             rows += dialogue_rows(stack)
+            rows += spoken_rows(stack, whisper)
         finally:
             stack.stop()
     lines = [

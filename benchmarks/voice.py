@@ -43,7 +43,7 @@ from voice.line import AudioFrame, CallLine, Hangup
 from voice.listener import SPECULATE_MS
 from voice.model_install import install_whisper_base
 from voice.ports import SpeechRecognizer
-from voice.recognizers import make_recognizer
+from voice.recognizers import load_now, make_recognizer
 from voice.session import CallConfig, CallSession, VoiceEngines
 from voice.telephony import PacedLine
 from voice.telephony.sip import SipServer
@@ -186,13 +186,11 @@ def shared_speech_cache(data_dir: Path) -> None:
 
 def recognizer_with_beam(settings: Settings, beam: int) -> SpeechRecognizer:
     """The line's recogniser as ``build_engines`` makes it, with another beam size."""
-    recognizer = make_recognizer(
-        settings.model_copy(update={"whisper_beam_size": beam}), escape_phrases=ALWAYS
+    return load_now(
+        make_recognizer(
+            settings.model_copy(update={"whisper_beam_size": beam}), escape_phrases=ALWAYS
+        )
     )
-    load = getattr(recognizer, "load", None)
-    if callable(load):
-        load()
-    return recognizer
 
 
 def _ms(seconds: float) -> str:

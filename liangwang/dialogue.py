@@ -80,13 +80,14 @@ class RasaRestEngine(DialogueEngine):
             raise DialogueError(f"Rasa did not answer: {exc!r}") from exc
         if not isinstance(body, list):
             raise DialogueError(f"unexpected reply from Rasa: {body!r}")
-        return [_to_message(item) for item in body if isinstance(item, dict)]
+        return [to_message(item) for item in body if isinstance(item, dict)]
 
     async def aclose(self) -> None:
         await self._client.aclose()
 
 
-def _to_message(item: dict[str, Any]) -> BotMessage:
+def to_message(item: dict[str, Any]) -> BotMessage:
+    """A message of Rasa's REST reply, typed."""
     custom = item.get("custom")
     return BotMessage(
         text=item.get("text"),

@@ -26,7 +26,7 @@ from voice.line import CallHandler, CallLine
 from voice.model_check import voice_status
 from voice.ports import SpeechRecognizer, SpeechSynthesizer
 from voice.prompts import PromptWarmer, domain_replies, fixed_sentences, reply_sentences
-from voice.recognizers import make_recognizer
+from voice.recognizers import load_now, make_recognizer
 from voice.session import CallConfig, CallSession, VoiceEngines
 from voice.speech_text import split_sentences
 from voice.transcripts import StoredTranscripts
@@ -120,10 +120,7 @@ def build_engines(
     """Everything calls share. Raises ``ModelMissing`` when the configured model is not
     usable, naming the setting and the fix."""
     sessions = sessions_for(settings.effective_database_url)
-    recognizer = recognizer or make_recognizer(settings, escape_phrases=ALWAYS)
-    load = getattr(recognizer, "load", None)
-    if callable(load):
-        load()  # pay for loading the model now, not on the first caller's first words
+    recognizer = load_now(recognizer or make_recognizer(settings, escape_phrases=ALWAYS))
     synthesizer, note = build_synthesizer(settings)
     if note is not None:
         print(note, flush=True)  # once per process, before any call: the operator sees it

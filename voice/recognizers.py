@@ -20,3 +20,11 @@ def make_recognizer(settings: Settings, *, escape_phrases: Sequence[str] = ()) -
     from voice.stt_vosk import VoskRecognizer
 
     return VoskRecognizer(path, escape_phrases=escape_phrases)
+
+
+def load_now(recognizer: SpeechRecognizer) -> SpeechRecognizer:
+    """Load the recogniser's model now (1-3 s), not on the first caller's first words."""
+    load = getattr(recognizer, "load", None)
+    if callable(load):
+        load()
+    return recognizer
