@@ -40,6 +40,7 @@ WHY = {
 # Marks a character gram, so that a character never meets a syllable.
 CHARACTER_MARK = "字"
 KIND_WEIGHT = {"official": 1.0, "alias": 0.97, "colloquial": 0.95, "described": 0.9}
+DESCRIBED_WEIGHT = 0.9  # likeness by a description counts a little less than by a name
 # Found: some direct evidence from a name, or words strongly alike. A single shared
 # syllable (今天 ~ 公积金) is neither.
 FOUND_AT = 0.2
@@ -82,6 +83,44 @@ def _longest_common_run(a: tuple[str, ...] | str, b: tuple[str, ...] | str) -> i
     return best
 
 
+class _Space:
+    """Services as TF-IDF vectors of the grams of some of their texts; cosine to a query."""
+
+    def __init__(self, texts: dict[str, list[str]]) -> None:
+        bags: dict[str, Counter[str]] = {}
+        for sid, own in texts.items():
+            bag: Counter[str] = Counter()
+            for text in own:
+                bag.update(grams(text))
+            bags[sid] = bag
+        df = Counter(g for bag in bags.values() for g in bag)
+        n = len(bags)
+        self._idf = {g: math.log((n + 1) / (count + 0.5)) for g, count in df.items()}
+        self._vectors = {
+            sid: {g: (1 + math.log(c)) * self._idf[g] for g, c in bag.items()}
+            for sid, bag in bags.items()
+            if bag
+        }
+        self._norms = {
+            sid: math.sqrt(sum(w * w for w in vec.values())) or 1.0
+            for sid, vec in self._vectors.items()
+        }
+
+    def cosines(self, query: str) -> dict[str, float]:
+        qvec = {
+            g: (1 + math.log(c)) * self._idf[g] for g, c in grams(query).items() if g in self._idf
+        }
+        qnorm = math.sqrt(sum(w * w for w in qvec.values()))
+        if not qnorm:
+            return {}
+        out = {}
+        for sid, vec in self._vectors.items():
+            dot = sum(w * vec.get(g, 0.0) for g, w in qvec.items())
+            if dot:
+                out[sid] = dot / (qnorm * self._norms[sid])
+        return out
+
+
 @dataclass(frozen=True)
 class _Name:
     service_id: str
@@ -90,6 +129,7 @@ class _Name:
     syl: tuple[str, ...]
     syl_joined: str
     fuzzy_joined: str
+    fuzzy: tuple[str, ...]  # the syllables with the usual accent confusions folded
 
 
 @dataclass(frozen=True)
@@ -113,7 +153,8 @@ def _cover(name_len: int, query_len: int) -> float:
 class CatalogIndex:
     def __init__(self, services: list[Service]) -> None:
         self.services = {s.id: s for s in services}
-        self._build_vectors(services)
+        self._names_space = _Space({s.id: s.all_names() for s in services})
+        self._described_space = _Space({s.id: s.described_as for s in services})
         self._names: list[_Name] = []
         for service in services:
             kinds = [("official", service.name)]
@@ -123,47 +164,22 @@ class CatalogIndex:
             for kind, text in kinds:
                 norm = normalize(text)
                 syl = syllables(norm)
+                fuzzy = tuple(map(_fuzzy, syl))
                 self._names.append(
-                    _Name(
-                        service.id, norm, kind, syl, _joined(syl), _joined(tuple(map(_fuzzy, syl)))
-                    )
+                    _Name(service.id, norm, kind, syl, _joined(syl), _joined(fuzzy), fuzzy)
                 )
 
-    def _build_vectors(self, services: list[Service]) -> None:
-        bags: dict[str, Counter[str]] = {}
-        for service in services:
-            bag: Counter[str] = Counter()
-            for name in service.search_texts():
-                bag.update(grams(name))
-            bags[service.id] = bag
-        df = Counter(g for bag in bags.values() for g in bag)
-        n = len(bags)
-        self._idf = {g: math.log((n + 1) / (count + 0.5)) for g, count in df.items()}
-        self._vectors = {
-            sid: {g: (1 + math.log(c)) * self._idf[g] for g, c in bag.items()}
-            for sid, bag in bags.items()
-        }
-        self._norms = {
-            sid: math.sqrt(sum(w * w for w in vec.values())) or 1.0
-            for sid, vec in self._vectors.items()
-        }
-
     def _cosines(self, query: str) -> dict[str, float]:
-        qvec = {
-            g: (1 + math.log(c)) * self._idf[g] for g, c in grams(query).items() if g in self._idf
-        }
-        qnorm = math.sqrt(sum(w * w for w in qvec.values()))
-        if not qnorm:
-            return {}
-        out = {}
-        for sid, vec in self._vectors.items():
-            dot = sum(w * vec.get(g, 0.0) for g, w in qvec.items())
-            if dot:
-                out[sid] = dot / (qnorm * self._norms[sid])
-        return out
+        """Each service's likeness to the query: by its names, or — a little lower — by
+        how citizens describe it. Two spaces, so that many descriptions do not dilute a
+        service's names (a short "底保" still finds 低保 as clearly as before)."""
+        by_name = self._names_space.cosines(query)
+        for sid, value in self._described_space.cosines(query).items():
+            by_name[sid] = max(by_name.get(sid, 0.0), DESCRIBED_WEIGHT * value)
+        return by_name
 
     def _score_name(
-        self, entry: _Name, q: str, q_syl_joined: str, q_fuzzy_joined: str, q_syl: tuple[str, ...]
+        self, entry: _Name, q: str, q_syl_joined: str, q_fuzzy_joined: str, q_fuzzy: tuple[str, ...]
     ) -> tuple[float, str]:
         weight = KIND_WEIGHT[entry.kind]
         cover = _cover(len(entry.text), len(q))
@@ -177,9 +193,10 @@ class CatalogIndex:
         # short partial answer ("社会保障") counts as much as a long sentence quoting it.
         run = _longest_common_run(entry.text, q)
         chars = 0.62 * weight * _partial(run, len(entry.text), len(q)) if run >= 2 else 0.0
-        syl_run = _longest_common_run(entry.syl, q_syl)
+        # Sounds alike through the accent confusions too (章近老卡 ~ 敬老卡办理).
+        syl_run = _longest_common_run(entry.fuzzy, q_fuzzy)
         sounds = (
-            0.58 * weight * _partial(syl_run, len(entry.syl), len(q_syl)) if syl_run >= 2 else 0.0
+            0.58 * weight * _partial(syl_run, len(entry.syl), len(q_fuzzy)) if syl_run >= 2 else 0.0
         )
         if chars >= sounds and chars > 0:
             return chars, WHY["shares_characters"].format(name=entry.text, count=run)
@@ -195,12 +212,13 @@ class CatalogIndex:
         shortlist = sorted(cosines, key=lambda sid: -cosines[sid])[: limit + 2]
         q_syl = syllables(q)
         q_syl_joined = _joined(q_syl)
-        q_fuzzy_joined = _joined(tuple(map(_fuzzy, q_syl)))
+        q_fuzzy = tuple(map(_fuzzy, q_syl))
+        q_fuzzy_joined = _joined(q_fuzzy)
         evidence: dict[str, tuple[float, str]] = {}
         for entry in self._names:
             if entry.service_id not in shortlist:
                 continue
-            score, why = self._score_name(entry, q, q_syl_joined, q_fuzzy_joined, q_syl)
+            score, why = self._score_name(entry, q, q_syl_joined, q_fuzzy_joined, q_fuzzy)
             if score > evidence.get(entry.service_id, (0.0, ""))[0]:
                 evidence[entry.service_id] = (score, why)
         candidates = []

@@ -36,6 +36,8 @@ def index() -> CatalogIndex:
         ("取公基金", "housing-fund-withdrawal", "读音和「取公积金」一样"),
         # accent: zh/z, sh/s
         ("我想办居组怎", "residence-permit-apply", "相近"),
+        # part of a name, sounding alike through zh/z (居组 ~ 办居住证)
+        ("我想办居组", "residence-permit-apply", "有3个字读音相同"),
         # old name
         ("办个暂住证", "residence-permit-apply", "说到了「暂住证」"),
         # described in plain words, not named
