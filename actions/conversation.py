@@ -5,20 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, FollowupAction, SlotSet
+from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.misunderstood import not_understood
+from actions.service_guide import guide_turn
 from actions.services import services
 from actions.tracker import channel, latest_intent, latest_text
 from liangwang.catalog.search import choices
-from liangwang.conversation import (
-    GUIDE_ACTION,
-    MISS_INTENTS,
-    consecutive_misses,
-    fallback_step,
-    last_bot_turn,
-)
+from liangwang.conversation import MISS_INTENTS, last_bot_turn
 from liangwang.db import unit_of_work
 from liangwang.handoff import request_handoff
 from liangwang.understanding.request import find_service
@@ -71,11 +67,12 @@ class ActionFallbackChain(Action):
     ) -> list[EventType]:
         if latest_intent(tracker) in MISS_INTENTS and _names_a_service(latest_text(tracker)):
             # NLU could not place it, but the words (or their sounds) name a service:
-            # "底保怎么办". The guide takes it; not understood is only what nothing finds.
-            return [FollowupAction(GUIDE_ACTION)]
-        step = fallback_step(consecutive_misses(tracker.events), latest_intent(tracker))
-        dispatcher.utter_message(response=step.response)
-        return [SlotSet("pending_offer", "human" if step.offers_human else None)]
+            # "底保怎么办". The guide answers; not understood is only what nothing finds.
+            return guide_turn(dispatcher, tracker, domain, intent=ASK_SERVICE)
+        return not_understood(dispatcher, tracker)
+
+
+ASK_SERVICE = "ask_service"
 
 
 def _names_a_service(text: str) -> bool:

@@ -5,15 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, FollowupAction, SlotSet
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.misunderstood import not_understood
 from actions.services import services
 from actions.tracker import latest_intent, latest_text, utter
 from liangwang.catalog.guide import Guide, GuideState, Turn
 from liangwang.catalog.store import StoredCatalog
-from liangwang.conversation import FALLBACK_ACTION
 from liangwang.db import unit_of_work
 from liangwang.wording import fragments_from_responses
 
@@ -30,20 +30,32 @@ class ActionServiceGuide(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        turn = Turn(
-            intent=latest_intent(tracker),
-            text=latest_text(tracker),
-            service=_entity(tracker, "service"),
-            district=_entity(tracker, "district"),
-        )
-        state = GuideState.from_slot(tracker.get_slot("guide"))
-        fragments = fragments_from_responses(domain.get("responses", {}))
-        deps = services()
-        with unit_of_work(deps.sessions) as session:
-            catalog = StoredCatalog(deps.catalog_index.get(session), session)
-            says, state = Guide(catalog, fragments).respond(state, turn)
-        events: list[EventType] = [SlotSet("guide", state.to_slot())]
-        if not says:  # not understood: ask again, offer choices, offer a person
-            return [*events, FollowupAction(FALLBACK_ACTION)]
-        utter(dispatcher, says)
-        return events
+        return guide_turn(dispatcher, tracker, domain)
+
+
+def guide_turn(
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    domain: DomainDict,
+    intent: str | None = None,
+) -> list[EventType]:
+    """One turn of the guide (as ``intent``, when given, instead of NLU's). A turn it
+    cannot use is answered on the not-understood path, never acknowledged."""
+    turn = Turn(
+        intent=intent or latest_intent(tracker),
+        text=latest_text(tracker),
+        service=_entity(tracker, "service"),
+        district=_entity(tracker, "district"),
+    )
+    state = GuideState.from_slot(tracker.get_slot("guide"))
+    fragments = fragments_from_responses(domain.get("responses", {}))
+    deps = services()
+    with unit_of_work(deps.sessions) as session:
+        catalog = StoredCatalog(deps.catalog_index.get(session), session)
+        says, state = Guide(catalog, fragments).respond(state, turn)
+    events: list[EventType] = [SlotSet("guide", state.to_slot())]
+    if not says:
+        return [*events, *not_understood(dispatcher, tracker)]
+    utter(dispatcher, says)
+    # Understood: an earlier offer of a person no longer stands ("好" now answers this).
+    return [*events, SlotSet("pending_offer", None)]

@@ -15,9 +15,10 @@ Event = Mapping[str, Any]
 
 # Intents that mean "the assistant did not understand"; they feed the fallback chain.
 MISS_INTENTS = frozenset({"nlu_fallback", "out_of_scope"})
-# The not-understood path: ask again, offer choices, offer a person.
-FALLBACK_ACTION = "action_fallback_chain"
-GUIDE_ACTION = "action_service_guide"
+# The not-understood path's replies: ask again, offer choices, offer a person.
+FALLBACK_RESPONSES = frozenset(
+    {"utter_ask_rephrase", "utter_out_of_scope", "utter_offer_choices", "utter_offer_human"}
+)
 # Intents that do not break a chain of misses because they are about the conversation itself.
 NEUTRAL_INTENTS = frozenset({"repeat"})
 
@@ -28,37 +29,31 @@ class FallbackStep:
     offers_human: bool
 
 
-def consecutive_misses(events: Sequence[Event]) -> int:
-    """Count the user's latest messages in a row that were not understood (current one
-    included). A turn an action handed to the fallback chain as its follow-up is a miss
-    (a "嗯" with no question pending); a turn handed to another action was understood
-    after all (NLU could not place "底保怎么办", the catalog could); otherwise NLU's
-    intent says (``MISS_INTENTS``)."""
+def misses_before(events: Sequence[Event]) -> int:
+    """How many of the citizen's turns in a row before the current one were not
+    understood: answered with a step of the fallback chain (``FALLBACK_RESPONSES``, which
+    Rasa records as ``utter_action`` on each bot event), whichever action said it. Turns
+    about the conversation itself ("再说一遍") neither count nor break the run."""
+    turns: list[tuple[str | None, set[str]]] = []  # (intent, responses said in reply)
+    for event in events:
+        if event.get("event") == "user":
+            intent = (event.get("parse_data") or {}).get("intent", {}).get("name")
+            turns.append((intent, set()))
+        elif event.get("event") == "bot" and turns:
+            turns[-1][1].add(str((event.get("metadata") or {}).get("utter_action")))
     count = 0
-    handed_to: str | None = None  # the last follow-up of the turn being looked at
-    for event in reversed(events):
-        kind = event.get("event")
-        if kind == "followup" and handed_to is None:
-            handed_to = str(event.get("name"))
-            continue
-        if kind == "action" and event.get("name") == FALLBACK_ACTION and handed_to is None:
-            handed_to = FALLBACK_ACTION
-            continue
-        if kind != "user":
-            continue
-        intent = (event.get("parse_data") or {}).get("intent", {}).get("name")
-        missed = handed_to == FALLBACK_ACTION or (handed_to is None and intent in MISS_INTENTS)
-        handed_to = None
+    for intent, said in reversed(turns[:-1]):  # the current turn is being answered now
         if intent in NEUTRAL_INTENTS:
             continue
-        if not missed:
+        if not said & FALLBACK_RESPONSES:
             break
         count += 1
     return count
 
 
 def fallback_step(misses: int, latest_intent: str | None) -> FallbackStep:
-    """Re-ask once, then offer choices, then offer a person (and keep offering one)."""
+    """Re-ask once, then offer choices, then offer a person (and keep offering one);
+    ``misses`` counts the current turn."""
     if misses <= 1:
         response = "utter_out_of_scope" if latest_intent == "out_of_scope" else "utter_ask_rephrase"
         return FallbackStep(response, offers_human=False)

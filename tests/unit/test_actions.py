@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from rasa_sdk import Tracker
-from rasa_sdk.events import FollowupAction, SlotSet
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -29,6 +29,11 @@ def user(intent: str, text: str, channel: str = "web") -> dict[str, Any]:
         "input_channel": "rest",
         "metadata": {"channel": channel},
     }
+
+
+def bot_said(response: str) -> dict[str, Any]:
+    """A bot event as Rasa records a response an action asked for."""
+    return {"event": "bot", "text": "…", "metadata": {"utter_action": response}}
 
 
 def tracker(events: list[dict[str, Any]], sender: str = "web-abc") -> Tracker:
@@ -106,16 +111,22 @@ def test_repeat_at_the_start_says_there_is_nothing_yet() -> None:
     ],
 )
 def test_fallback_chain(intents: list[str], response: str, offer: str | None) -> None:
-    t = tracker([user(i, "嗯嗯啊啊") for i in intents])
-    messages, events = run(ActionFallbackChain(), t)
+    events: list[dict[str, Any]] = []
+    for index, intent in enumerate(intents):
+        events.append(user(intent, "嗯嗯啊啊"))
+        if index < len(intents) - 1:  # earlier turns were answered on the same path
+            events.append(bot_said("utter_ask_rephrase"))
+    messages, returned = run(ActionFallbackChain(), tracker(events))
     assert [m["response"] for m in messages] == [response]
-    assert events == [SlotSet("pending_offer", offer)]
+    assert returned == [SlotSet("pending_offer", offer)]
 
 
-def test_a_turn_nlu_missed_that_names_a_service_goes_to_the_guide(
+def test_a_turn_nlu_missed_that_names_a_service_is_answered_by_the_guide(
     sessions: sessionmaker[Session],
 ) -> None:
     from pathlib import Path
+
+    import yaml
 
     from liangwang.catalog.store import import_catalog, read_catalog_file
     from liangwang.db import unit_of_work
@@ -123,8 +134,13 @@ def test_a_turn_nlu_missed_that_names_a_service_goes_to_the_guide(
     root = Path(__file__).resolve().parents[2]
     with unit_of_work(sessions) as s:
         import_catalog(s, read_catalog_file(s, root / "tests" / "fixtures" / "catalog_mini.yml"))
-    messages, events = run(ActionFallbackChain(), tracker([user("nlu_fallback", "设保卡咋整")]))
-    assert messages == [] and events == [FollowupAction("action_service_guide")]
+    domain = {"responses": yaml.safe_load((root / "bot" / "domain.yml").read_text())["responses"]}
+    t = tracker([user("nlu_fallback", "设保卡咋整")])
+    t.slots["guide"] = None
+    dispatcher = CollectingDispatcher()
+    events = ActionFallbackChain().run(dispatcher, t, domain)
+    assert dispatcher.messages[0]["response"] == "utter_service_intro"
+    assert events[-1] == SlotSet("pending_offer", None)  # no FollowupAction: no loop
     # Words that name nothing stay on the not-understood path.
     messages, _ = run(ActionFallbackChain(), tracker([user("nlu_fallback", "嗯嗯啊啊")]))
     assert [m["response"] for m in messages] == ["utter_ask_rephrase"]
@@ -168,19 +184,21 @@ def test_service_guide_action_reads_the_catalog_and_stores_its_state(
                 "eligibility_results": [],
                 "reasks": 0,
             },
-        )
+        ),
+        SlotSet("pending_offer", None),
     ]
 
 
-def test_a_turn_the_guide_cannot_use_goes_to_the_fallback_chain(
+def test_a_turn_the_guide_cannot_use_is_answered_as_not_understood(
     sessions: sessionmaker[Session],
 ) -> None:
     t = tracker([user("affirm", "hjkl")])
     t.slots["guide"] = None
     dispatcher = CollectingDispatcher()
     events = service_guide_actions.ActionServiceGuide().run(dispatcher, t, {"responses": {}})
-    assert dispatcher.messages == []  # no "好的。还有什么能帮您？"
-    assert events[-1] == FollowupAction("action_fallback_chain")
+    # Not "好的。还有什么能帮您？": the first step of the not-understood path.
+    assert [m["response"] for m in dispatcher.messages] == ["utter_ask_rephrase"]
+    assert events[-1] == SlotSet("pending_offer", None)
 
 
 def _run_form_turn(

@@ -1,4 +1,4 @@
-from liangwang.conversation import BotMessage, consecutive_misses, fallback_step, last_bot_turn
+from liangwang.conversation import BotMessage, fallback_step, last_bot_turn, misses_before
 
 
 def user(intent: str, text: str = "…") -> dict[str, object]:
@@ -13,24 +13,34 @@ def action(name: str) -> dict[str, object]:
     return {"event": "action", "name": name}
 
 
+def said(response: str) -> dict[str, object]:
+    """A bot event as Rasa records a response an action asked for."""
+    return {"event": "bot", "text": "…", "metadata": {"utter_action": response}}
+
+
 def test_misses_count_only_the_latest_unbroken_run() -> None:
     events = [
         user("nlu_fallback"),
-        action("action_fallback_chain"),
+        said("utter_ask_rephrase"),
         user("greet"),
+        said("utter_greet"),
         user("out_of_scope"),
+        said("utter_out_of_scope"),
         user("nlu_fallback"),
+        said("utter_offer_choices"),
+        user("nlu_fallback"),  # the current turn, being answered
     ]
-    assert consecutive_misses(events) == 2
+    assert misses_before(events) == 2
 
 
 def test_repeat_does_not_break_a_run_of_misses() -> None:
-    events = [user("nlu_fallback"), user("repeat"), user("nlu_fallback")]
-    assert consecutive_misses(events) == 2
+    events = [user("nlu_fallback"), said("utter_ask_rephrase"), user("repeat"), bot("…")]
+    assert misses_before([*events, user("nlu_fallback")]) == 1
 
 
 def test_understood_message_resets_the_count() -> None:
-    assert consecutive_misses([user("nlu_fallback"), user("greet")]) == 0
+    events = [user("nlu_fallback"), said("utter_ask_rephrase"), user("greet"), said("utter_greet")]
+    assert misses_before([*events, user("nlu_fallback")]) == 0
 
 
 def test_fallback_chain_reasks_then_offers_choices_then_a_person() -> None:
@@ -66,25 +76,16 @@ def test_nothing_to_repeat_at_the_start() -> None:
     assert last_bot_turn([user("repeat")]) == []
 
 
-def test_turns_an_action_handed_to_the_fallback_chain_are_misses() -> None:
-    # "hjkl" read as affirm with no question pending: the guide hands it on.
-    handed_on = [
+def test_a_turn_any_action_answered_on_the_not_understood_path_is_a_miss() -> None:
+    # "hjkl" read as affirm with no question pending: the guide answered it as not
+    # understood; "底保怎么办" missed by NLU, answered by the guide: understood.
+    events = [
         user("affirm", "hjkl"),
         action("action_service_guide"),
-        {"event": "followup", "name": "action_fallback_chain"},
-        action("action_fallback_chain"),
-    ]
-    assert consecutive_misses([*handed_on, *handed_on[:3]]) == 2
-    # The current turn, handed on, before the chain has run.
-    assert consecutive_misses(handed_on[:3]) == 1
-    assert consecutive_misses([*handed_on, user("greet")]) == 0
-
-
-def test_a_turn_nlu_missed_but_the_guide_took_is_not_a_miss() -> None:
-    found_later = [
+        said("utter_ask_rephrase"),
         user("nlu_fallback", "底保怎么办"),
         action("action_fallback_chain"),
-        {"event": "followup", "name": "action_service_guide"},
-        action("action_service_guide"),
+        said("utter_service_intro"),
     ]
-    assert consecutive_misses([user("nlu_fallback"), *found_later, user("nlu_fallback")]) == 1
+    assert misses_before([*events[:3], user("affirm", "啊啊")]) == 1
+    assert misses_before([*events, user("affirm", "啊啊")]) == 0
