@@ -172,6 +172,7 @@ def generate(services: list[Service]) -> GeneratedNlu:
     templates = yaml.safe_load(TEMPLATES.read_text(encoding="utf-8"))
     ask_templates: list[str] = templates["ask_service"]
     described_templates: list[str] = templates["described"]
+    contexts: list[str] = templates["contexts"]
     follow_ups: dict[str, list[str]] = templates["follow_ups"]
     ordered = sorted(services, key=lambda s: s.id)
     names = _service_names(ordered)
@@ -185,6 +186,11 @@ def generate(services: list[Service]) -> GeneratedNlu:
             template = _fitting(ask_templates, turn, name)
             ask_service.append(_fill(template, name, service, own))
             turn += 1
+        # Once per service, a request after some words about the caller's life.
+        template = _fitting(ask_templates, turn, own[0])
+        context = contexts[number % len(contexts)]
+        ask_service.append(f"{context}，{_fill(template, own[0], service, own)}")
+        turn += 1
         # Each follow-up question once per service, with a different name each time, so
         # that a service named in a question does not make it a request for the service.
         # Names that are questions themselves (身份证丢了怎么办) do not take a question.

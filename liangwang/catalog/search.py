@@ -46,6 +46,7 @@ DESCRIBED_WEIGHT = 0.9  # likeness by a description counts a little less than by
 FOUND_AT = 0.2
 FOUND_WITH_NAME_EVIDENCE = 0.3
 FOUND_WITHOUT_NAME_EVIDENCE = 0.45
+GUESS_EVIDENCE = 0.01  # a weak guess must share some of a name (two characters or sounds)
 AMBIGUITY_RATIO = 0.9  # runner-up at least this share of the best: ask which one
 NAME_TIEBREAK = 0.01  # direct name evidence only breaks near-ties in the cosine ranking
 
@@ -254,7 +255,11 @@ def choices(candidates: list[Candidate], limit: int = 3) -> list[Candidate]:
     is clearly found but something is near — the best few to confirm. Empty: nothing."""
     if is_found(candidates):
         return close_candidates(candidates, limit)
-    return [c for c in candidates[:limit] if c.score >= FOUND_AT]
+    # A guess needs some of a name in what was said: words merely alike ("就" ~ 就业,
+    # "吗" ~ 码) are noise, not a service to put to the citizen.
+    return [
+        c for c in candidates[:limit] if c.score >= FOUND_AT and c.name_evidence >= GUESS_EVIDENCE
+    ]
 
 
 def exact_match(services: list[Service], query: str) -> str | None:

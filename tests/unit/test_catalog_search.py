@@ -90,9 +90,11 @@ def test_baseline_only_knows_exact_names(index: CatalogIndex) -> None:
 
 
 def test_choices_confirm_a_weak_guess_and_drop_noise() -> None:
-    weak = [Candidate("a", "甲", 0.3, [], 0.0), Candidate("b", "乙", 0.1, [], 0.0)]
+    weak = [Candidate("a", "甲", 0.3, [], 0.2), Candidate("b", "乙", 0.1, [], 0.2)]
     assert not is_found(weak)
     assert [c.service_id for c in choices(weak)] == ["a"]
-    assert choices([Candidate("a", "甲", 0.1, [], 0.0)]) == []
+    assert choices([Candidate("a", "甲", 0.1, [], 0.2)]) == []
+    # Words merely alike, no part of any name ("就" ~ 就业): nothing to put to anyone.
+    assert choices([Candidate("a", "甲", 0.3, [], 0.0)]) == []
     strong = [Candidate("a", "甲", 0.6, [], 0.9), Candidate("b", "乙", 0.58, [], 0.9)]
     assert [c.service_id for c in choices(strong)] == ["a", "b"]

@@ -239,7 +239,7 @@ def test_state_survives_the_slot_round_trip(guide: Guide) -> None:
 
 
 def test_a_weak_guess_is_confirmed_before_reading(guide: Guide) -> None:
-    weak = Candidate("residence-permit-apply", "上海市居住证申领", 0.3, ["用词相近"], 0.0)
+    weak = Candidate("residence-permit-apply", "上海市居住证申领", 0.3, ["有2个字读音相同"], 0.2)
     guide.catalog.search = lambda query, limit=5: [weak]  # type: ignore[method-assign]
     says, state = guide.respond(GuideState(), Turn("ask_service", "那个住的证"))
     assert names(says) == ["utter_confirm_service"] and state.awaiting == "choice"
