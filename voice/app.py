@@ -28,7 +28,6 @@ from voice.ports import SpeechRecognizer, SpeechSynthesizer
 from voice.prompts import PromptWarmer, domain_replies, fixed_sentences, reply_sentences
 from voice.recognizers import load_now, make_recognizer
 from voice.session import CallConfig, CallSession, VoiceEngines
-from voice.speech_text import split_sentences
 from voice.transcripts import StoredTranscripts
 from voice.tts import CachedSynthesizer, EspeakSynthesizer, KokoroSynthesizer
 from voice.vad import WebrtcVad
@@ -126,9 +125,9 @@ def build_engines(
         print(note, flush=True)  # once per process, before any call: the operator sees it
     # Sentence by sentence, as the speaker plays them: whole prompts are never asked for, and
     # with Kokoro (about a second per sentence) warming them too doubled a first start.
-    prompts = (str(responses()[name][0]["text"]) for name in FIXED_PROMPTS)
+    prompts = {name: responses()[name] for name in FIXED_PROMPTS}
     try:
-        synthesizer.warm(sentence for text in prompts for sentence in split_sentences(text))
+        synthesizer.warm(fixed_sentences(prompts))
     except SynthesizerError as exc:  # a call can still synthesise them when needed
         log.warning("could not prepare the fixed prompts: %s", exc)
     return VoiceEngines(

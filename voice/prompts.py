@@ -40,16 +40,19 @@ IDLE_CHECK_S = 0.5  # while calls are going on, look again this often
 
 
 def fixed_sentences(responses: Mapping[str, Any], first: Iterable[str] = ()) -> list[str]:
-    """Every variable-free sentence of every text variant, those of the responses named in
+    """Every variable-free sentence of every text variant, and of the keypad menu the line
+    reads for its buttons ("也可以按键：按1，办事指南；…"), those of the responses named in
     ``first`` first, each once."""
     names = [*first, *responses]
     sentences: dict[str, None] = {}
     for name in names:
         for variant in responses.get(name) or ():
-            text = variant.get("text") if isinstance(variant, Mapping) else None
-            if not isinstance(text, str):
+            if not isinstance(variant, Mapping):
                 continue
-            for sentence in split_sentences(text):
+            text = variant.get("text")
+            texts = [text] if isinstance(text, str) else []
+            texts += keypad_menu(variant.get("buttons") or [])
+            for sentence in (s for t in texts for s in split_sentences(t)):
                 if VARIABLE not in sentence:
                     sentences.setdefault(sentence)
     return list(sentences)

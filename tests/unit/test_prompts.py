@@ -14,6 +14,7 @@ from liangwang.wording import Say, render, responses
 from voice.app import FIXED_PROMPTS, prepared_sentences
 from voice.fakes import RecordingSynthesizer
 from voice.prompts import PromptWarmer, domain_replies, fixed_sentences, reply_sentences
+from voice.reply_plan import keypad_menu
 from voice.speech_text import split_sentences
 from voice.tts import CachedSynthesizer
 
@@ -31,6 +32,7 @@ def test_only_sentences_without_a_variable_and_the_named_ones_first() -> None:
         *split_sentences("好的，再见！有事随时找我。"),
         "已经提交了。",
         "查询时说查进度就行。",
+        *split_sentences(keypad_menu(RESPONSES["utter_buttons_only"][0]["buttons"])[0]),
     ]
 
 
@@ -125,3 +127,10 @@ def test_an_unreadable_catalog_leaves_the_categories(
     replies = domain_replies(settings, responses())
     assert replies and all(r[0].response == "utter_complaint_confirm_category" for r in replies)
     assert "catalog" in caplog.text
+
+
+def test_the_keypad_menus_of_fixed_replies_are_prepared_too() -> None:
+    # The greeting's buttons are read as a keypad menu: made once, not on every call.
+    greeting = responses()["utter_greet"][0]
+    [menu] = keypad_menu(greeting["buttons"])
+    assert set(split_sentences(menu)) <= set(fixed_sentences({"utter_greet": [greeting]}))
