@@ -347,3 +347,10 @@ def test_a_question_about_a_service_at_the_start_is_answered_for_it(guide: Guide
     says, state = guide.respond(GuideState(), Turn("ask_fee", "居住正办下来要钱吗"))
     assert state.service_id == "residence-permit-apply"
     assert names(says) == ["utter_service_intro", "utter_fee"]
+
+
+def test_clauses_naming_different_services_are_asked_about(guide: Guide) -> None:
+    # Wrong guidance is worse than a question: neither service is read out.
+    says, state = guide.respond(GuideState(), Turn("ask_service", "社保卡已经补好了，居住证怎么办"))
+    assert names(says) == ["utter_which_service"]
+    assert set(state.candidates) == {"social-security-card", "residence-permit-apply"}
