@@ -95,10 +95,11 @@ class Settings(BaseSettings):
     stt_engine: SttEngine = SttEngine.vosk
     vosk_model: Path = PROJECT_ROOT / "models" / "vosk-model-small-cn-0.22"
     whisper_model: Path = PROJECT_ROOT / "models" / "whisper-base"
-    # Beam 5 hears whole telephone utterances far better than greedy decoding
-    # (docs/benchmarks.md, "Hearing"), but on the live line, with hints and the preview
-    # decode, it misheard a test caller's 路灯 that beam 1 hears: 1 stays the default
-    # until the live path is measured (issue 11).
+    # Greedy (1) by default, from the figures in docs/benchmarks.md: on the spoken held-out
+    # requests and complaints beam 5 hears about one point of character error rate better
+    # for three quarters more decoding after each turn ("Understanding"); on the phone line's
+    # short test questions it gains more (16.7 % → 12.0 %) but the reply p95 grows from
+    # 0.8 s to 1.1 s, and it turns a test caller's 路灯 into 路都 (a road complaint).
     whisper_beam_size: Annotated[int, Field(ge=1, le=10)] = 1
     # Speech synthesis: which engine, which Kokoro speaker, and the Kokoro model's speed
     # input for callers who ask for slower speech (1.0 is its normal pace, about 2.8
