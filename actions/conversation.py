@@ -58,6 +58,9 @@ class ActionRepeat(Action):
         return []
 
 
+ASK_SERVICE = "ask_service"
+
+
 class ActionFallbackChain(Action):
     def name(self) -> str:
         return "action_fallback_chain"
@@ -70,9 +73,6 @@ class ActionFallbackChain(Action):
             # "底保怎么办". The guide answers; not understood is only what nothing finds.
             return guide_turn(dispatcher, tracker, domain, intent=ASK_SERVICE)
         return not_understood(dispatcher, tracker)
-
-
-ASK_SERVICE = "ask_service"
 
 
 def _names_a_service(text: str) -> bool:

@@ -76,7 +76,7 @@ def _follow_up(
 
 
 def _later_steps(guide: Guide, service_id: str) -> Iterator[list[Say]]:
-    says, state = guide.start(GuideState(), service_id)
+    _, state = guide.start(GuideState(), service_id)
     while state.awaiting == Awaiting.more_steps:
         says, state = guide.respond(state, Turn("continue", ""))
         yield says
@@ -84,8 +84,7 @@ def _later_steps(guide: Guide, service_id: str) -> Iterator[list[Say]]:
 
 def _eligibility(guide: Guide, service_id: str) -> Iterator[list[Say]]:
     questions = guide.catalog.services[service_id].eligibility
-    state = GuideState(service_id=service_id)
-    says, state = guide.respond(state, Turn("ask_eligibility", ""))
+    _, state = guide.respond(GuideState(service_id=service_id), Turn("ask_eligibility", ""))
     for _ in questions:
         if state.awaiting != Awaiting.eligibility:
             return
