@@ -1,4 +1,5 @@
-"""一网通办 benchmarks: catalog search accuracy and latency, NLU intent and entity scores.
+"""一网通办 measures: catalog search accuracy and latency, NLU intent and entity scores
+(rows of the "understanding" suite, benchmarks/understanding.py).
 
 Held-out data only (tests/eval/, never used in training). Search accuracy is compared
 with a plain baseline that only knows exact names and aliases.
@@ -111,15 +112,3 @@ def nlu_rows() -> list[tuple[str, str, str]]:
             "—",
         ),
     ]
-
-
-def run() -> list[str]:
-    rows = search_rows() + nlu_rows()
-    lines = [
-        "## 一网通办: catalog search and NLU (held-out data)",
-        "",
-        "| measure | value | target |",
-        "|---|---|---|",
-    ]
-    lines += [f"| {name} | {value} | {target} |" for name, value, target in rows]
-    return lines

@@ -9,6 +9,7 @@ import uuid
 from pathlib import Path
 
 from benchmarks.machine import child_processes, command_line, own_rss_mib, rss_mib
+from benchmarks.report import section
 from liangwang.settings import Settings
 from ops.harness import make_stack
 from ops.rasa_engine import train
@@ -103,13 +104,8 @@ def run() -> list[str]:
         finally:
             stack.stop()
 
-    lines = [
+    return section(
         "## Foundation: start, training, turn latency, memory",
-        "",
-        "Environments already installed (installation is network-bound and not measured).",
-        "",
-        "| measure | value | target |",
-        "|---|---|---|",
-    ]
-    lines += [f"| {name} | {value} | {target} |" for name, value, target in rows]
-    return lines
+        rows,
+        ["Environments already installed (installation is network-bound and not measured)."],
+    )

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 
+from benchmarks.report import section
 from benchmarks.stack import percentile
 from liangwang.complaints import tickets
 from liangwang.db import sessions_for, unit_of_work
@@ -116,6 +117,4 @@ def run() -> list[str]:
             )
         finally:
             stack.stop()
-    lines = ["## 一网统管: filing", "", "| measure | value | target |", "|---|---|---|"]
-    lines += [f"| {name} | {value} | {target} |" for name, value, target in rows]
-    return lines
+    return section("## 一网统管: filing", rows)

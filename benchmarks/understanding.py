@@ -25,7 +25,7 @@ import re
 import tempfile
 import time
 import uuid
-from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,8 @@ import yaml
 from benchmarks import catalog
 from benchmarks.cer import character_error_rate
 from benchmarks.perturb import EVAL_DIR
+from benchmarks.report import section
+from benchmarks.voice import recognizer_with_beam
 from liangwang.catalog.loader import load
 from liangwang.catalog.store import SAMPLE_CATALOG
 from liangwang.complaints.categories import load_categories
@@ -45,6 +47,7 @@ from ops.harness import RunningStack, make_stack
 from voice.audio import Audio
 from voice.hints import ALWAYS, RecognitionHints
 from voice.model_install import install_whisper_base
+from voice.ports import SpeechRecognizer
 from voice.recognizers import load_now, make_recognizer
 from voice.reply_plan import ReplyPlan
 from voice.session import GREETING
@@ -182,6 +185,14 @@ def dialogue_rows(stack: RunningStack) -> list[tuple[str, str, str]]:
     return rows
 
 
+def hear(recognizer: SpeechRecognizer, clip: dict[str, Any], hints: Sequence[str]) -> str:
+    """What the recogniser makes of one spoken clip of the manifest, as one turn."""
+    audio = Audio.from_wav(SPOKEN / clip["file"])
+    stream = recognizer.start(audio.rate, hints)
+    stream.accept(audio.pcm)
+    return stream.finish().text
+
+
 def spoken_rows(stack: RunningStack, whisper: Path) -> list[tuple[str, str, str]]:
     """The request and complaint sets spoken (tests/fixtures/voice_eval: 8 kHz μ-law, as
     the phone line receives them), heard by the phone line's recogniser with the hints the
@@ -201,11 +212,8 @@ def spoken_rows(stack: RunningStack, whisper: Path) -> list[tuple[str, str, str]
             conversation = f"bench-{uuid.uuid4().hex[:12]}"
             greeting = stack.say(conversation, GREETING)
             plan = ReplyPlan.from_messages([to_message(m) for m in greeting])
-            audio = Audio.from_wav(SPOKEN / clip["file"])
             greeting_hints = plan.hints(RecognitionHints())
-            stream = recognizer.start(audio.rate, greeting_hints)
-            stream.accept(audio.pcm)
-            heard = stream.finish().text
+            heard = hear(recognizer, clip, greeting_hints)
             heard_pairs.append((clip.get("spoken", clip["text"]), heard))
             reading = reader.read(stack.say(conversation, heard))
             want = clip["label"]
@@ -238,42 +246,18 @@ def other_beam_row(
 ) -> tuple[str, str, str]:
     """The same clips heard with the other beam size: its error rate and decode time."""
     beam = 5 if settings.whisper_beam_size == 1 else 1
-    other = load_now(make_recognizer(settings.model_copy(update={"whisper_beam_size": beam})))
+    other = recognizer_with_beam(settings, beam)
     pairs: list[tuple[str, str]] = []
     started = time.perf_counter()
     clips = [clip for name in ("requests", "complaints") for clip in manifest[name]["clips"]]
     for clip in clips:
-        audio = Audio.from_wav(SPOKEN / clip["file"])
-        stream = other.start(audio.rate, hints)
-        stream.accept(audio.pcm)
-        pairs.append((clip.get("spoken", clip["text"]), stream.finish().text))
+        pairs.append((clip.get("spoken", clip["text"]), hear(other, clip, hints)))
     per_clip = (time.perf_counter() - started) / len(clips)
     return (
         f"… heard with beam {beam} instead: character error rate, decode time per clip",
         f"{character_error_rate(pairs):.1%}, {per_clip:.2f} s",
         "—",
     )
-
-
-def misses(stack: RunningStack) -> dict[str, Counter[str]]:
-    """For working on the figures: what went wrong, by set (not written to the report)."""
-    reader = ReplyReader()
-    out: dict[str, Counter[str]] = {}
-    for path, key in ((REQUESTS, "service_id"), (COMPLAINTS, "category")):
-        wrong: Counter[str] = Counter()
-        for item in items(path):
-            reading = reader.read(stack.say(f"bench-{uuid.uuid4().hex[:12]}", item["text"]))
-            got = reading.answered or reading.category or ",".join(reading.asked) or "-"
-            if item[key] != got and item[key] not in reading.asked:
-                wrong[f"{item['text']} → {got} (want {item[key]})"] += 1
-        out[path.name] = wrong
-    acknowledged: Counter[str] = Counter()
-    for item in items(NONSENSE):
-        reply = stack.say(f"bench-{uuid.uuid4().hex[:12]}", item["text"])
-        if not reader.read(reply).not_understood:
-            acknowledged[f"{item['text']} → {reply[0].get('text') if reply else ''}"] += 1
-    out[NONSENSE.name] = acknowledged
-    return out
 
 
 def run() -> list[str]:
@@ -287,11 +271,4 @@ def run() -> list[str]:
             rows += spoken_rows(stack, whisper)
         finally:
             stack.stop()
-    lines = [
-        "## Understanding: catalog search, NLU and the dialogue (held-out data)",
-        "",
-        "| measure | value | target |",
-        "|---|---|---|",
-    ]
-    lines += [f"| {name} | {value} | {target} |" for name, value, target in rows]
-    return lines
+    return section("## Understanding: catalog search, NLU and the dialogue (held-out data)", rows)

@@ -67,3 +67,16 @@ def grouped(digits: str) -> str:
     if len(digits) == 11:
         return f"{digits[:3]} {digits[3:7]} {digits[7:]}"
     return " ".join(digits[i : i + 3] for i in range(0, len(digits), 3))
+
+
+# Which of the choices put: the words people use, and the index they mean (-1: the last).
+ORDINALS = (("第一", 0), ("第二", 1), ("第三", 2), ("头一个", 0), ("前面", 0), ("后面", -1),
+            ("最后", -1), ("1", 0), ("2", 1), ("3", 2))  # fmt: skip
+
+
+def ordinal(text: str, count: int) -> int | None:
+    """The index of the choice ``text`` picks among ``count`` (None: it picks none)."""
+    for word, index in ORDINALS:
+        if word in text:
+            return index % count if count else None
+    return None

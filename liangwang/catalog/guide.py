@@ -29,7 +29,7 @@ from liangwang.catalog.search import (
     is_found,
 )
 from liangwang.districts import parse_district
-from liangwang.spoken import parse_age
+from liangwang.spoken import ordinal, parse_age
 from liangwang.understanding.request import find_service
 from liangwang.wording import Say
 
@@ -111,16 +111,6 @@ class Turn:
 Reply = tuple[list[Say], GuideState]
 Fragments = Mapping[str, str]
 
-_ORDINALS = (("第一", 0), ("第二", 1), ("第三", 2), ("头一个", 0), ("前面", 0), ("后面", -1),
-             ("最后", -1), ("1", 0), ("2", 1), ("3", 2))  # fmt: skip
-
-
-def _ordinal(text: str, count: int) -> int | None:
-    for word, index in _ORDINALS:
-        if word in text:
-            return index % count if count else None
-    return None
-
 
 class Guide:
     def __init__(self, catalog: CatalogView, fragments: Fragments) -> None:
@@ -160,12 +150,15 @@ class Guide:
         age with no eligibility asked, "我七十多了，长乎险怎么弄" read as an age): read
         again as a request for a service. Nothing found: not understood (an empty reply),
         never an acknowledgement."""
-        if choices(self._find(turn)):
-            return self._ask_service(state, turn)
+        found = self._find(turn)
+        if choices(found):
+            return self._ask_service(state, turn, found)
         return [], state
 
-    def _ask_service(self, state: GuideState, turn: Turn) -> Reply:
-        candidates = self._find(turn)
+    def _ask_service(
+        self, state: GuideState, turn: Turn, found: list[Candidate] | None = None
+    ) -> Reply:
+        candidates = self._find(turn) if found is None else found
         close = choices(candidates)
         if not close:
             if turn.intent == "ask_service_guide":
@@ -205,7 +198,7 @@ class Guide:
     def _choose(self, state: GuideState, turn: Turn) -> Reply:
         if not state.candidates:
             return self._ask_service(state, turn)
-        index = _ordinal(turn.text, len(state.candidates))
+        index = ordinal(turn.text, len(state.candidates))
         if index is None:
             named = [c for c in self.catalog.search(turn.text) if c.service_id in state.candidates]
             if not named:
@@ -306,7 +299,7 @@ class Guide:
         if state.service_id is None:
             state.pending_question = question
             if choices(found):  # "长乎险要等多久": find it (or ask), then answer
-                return self._ask_service(state, turn)
+                return self._ask_service(state, turn, found)
             state.awaiting = Awaiting.service
             return [Say("utter_ask_which_service")], state
         if self._needs_district(question, self._service(state)) and state.district is None:
@@ -329,8 +322,8 @@ class Guide:
         if state.district is None:
             return [Say("utter_district_unknown")], state
         noted = Say("utter_district_noted", {"district": state.district})
-        if not state.pending_question and is_found(self._find(turn)):
-            return self._ask_service(state, turn)  # "我住静安，长护险怎么办"
+        if not state.pending_question and is_found(found := self._find(turn)):
+            return self._ask_service(state, turn, found)  # "我住静安，长护险怎么办"
         if state.pending_question and state.service_id:
             question = state.pending_question
             state.pending_question = None

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -16,7 +19,9 @@ import actions.conversation as conversation_actions
 import actions.service_guide as service_guide_actions
 from actions.conversation import ActionFallbackChain, ActionHandoff, ActionRepeat
 from actions.services import Services
+from liangwang.catalog.store import import_catalog, read_catalog_file
 from liangwang.complaints.intake_state import IntakeState
+from liangwang.db import unit_of_work
 from liangwang.handoff import HandoffRequest
 from liangwang.spoken import grouped
 
@@ -50,6 +55,15 @@ def _services(
     for module in (conversation_actions, service_guide_actions, complaint_actions):
         monkeypatch.setattr(module, "services", lambda: fake)
     return sessions
+
+
+@pytest.fixture
+def guide_domain(sessions: sessionmaker[Session]) -> DomainDict:
+    """The test catalog imported; the domain's responses, as Rasa hands them to actions."""
+    root = Path(__file__).resolve().parents[2]
+    with unit_of_work(sessions) as s:
+        import_catalog(s, read_catalog_file(s, root / "tests" / "fixtures" / "catalog_mini.yml"))
+    return {"responses": yaml.safe_load((root / "bot" / "domain.yml").read_text())["responses"]}
 
 
 def run(action: Any, t: Tracker) -> tuple[list[dict[str, Any]], list[Any]]:
@@ -122,23 +136,12 @@ def test_fallback_chain(intents: list[str], response: str, offer: str | None) ->
 
 
 def test_a_turn_nlu_missed_that_names_a_service_is_answered_by_the_guide(
-    sessions: sessionmaker[Session],
+    guide_domain: DomainDict,
 ) -> None:
-    from pathlib import Path
-
-    import yaml
-
-    from liangwang.catalog.store import import_catalog, read_catalog_file
-    from liangwang.db import unit_of_work
-
-    root = Path(__file__).resolve().parents[2]
-    with unit_of_work(sessions) as s:
-        import_catalog(s, read_catalog_file(s, root / "tests" / "fixtures" / "catalog_mini.yml"))
-    domain = {"responses": yaml.safe_load((root / "bot" / "domain.yml").read_text())["responses"]}
     t = tracker([user("nlu_fallback", "设保卡咋整")])
     t.slots["guide"] = None
     dispatcher = CollectingDispatcher()
-    events = ActionFallbackChain().run(dispatcher, t, domain)
+    events = ActionFallbackChain().run(dispatcher, t, guide_domain)
     assert dispatcher.messages[0]["response"] == "utter_service_intro"
     assert events[-1] == SlotSet("pending_offer", None)  # no FollowupAction: no loop
     # Words that name nothing stay on the not-understood path.
@@ -147,23 +150,12 @@ def test_a_turn_nlu_missed_that_names_a_service_is_answered_by_the_guide(
 
 
 def test_service_guide_action_reads_the_catalog_and_stores_its_state(
-    sessions: sessionmaker[Session],
+    guide_domain: DomainDict,
 ) -> None:
-    from pathlib import Path
-
-    import yaml
-
-    from liangwang.catalog.store import import_catalog, read_catalog_file
-    from liangwang.db import unit_of_work
-
-    root = Path(__file__).resolve().parents[2]
-    with unit_of_work(sessions) as s:
-        import_catalog(s, read_catalog_file(s, root / "tests" / "fixtures" / "catalog_mini.yml"))
-    domain = {"responses": yaml.safe_load((root / "bot" / "domain.yml").read_text())["responses"]}
     t = tracker([user("ask_service", "我想补办设保卡")])
     t.slots["guide"] = None
     dispatcher = CollectingDispatcher()
-    events = service_guide_actions.ActionServiceGuide().run(dispatcher, t, domain)
+    events = service_guide_actions.ActionServiceGuide().run(dispatcher, t, guide_domain)
     assert [(m["response"], m.get("step")) for m in dispatcher.messages] == [
         ("utter_service_intro", None),
         ("utter_guide_first_step", "带身份证到社区事务受理服务中心。"),
