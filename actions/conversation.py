@@ -13,7 +13,7 @@ from actions.misunderstood import not_understood
 from actions.service_guide import guide_turn
 from actions.services import services
 from actions.tracker import channel, latest_intent, latest_text
-from liangwang.catalog.search import choices
+from liangwang.catalog.search import choices, is_found
 from liangwang.conversation import MISS_INTENTS, last_bot_turn
 from liangwang.db import unit_of_work
 from liangwang.handoff import request_handoff
@@ -50,7 +50,8 @@ class ActionRepeat(Action):
     ) -> list[EventType]:
         messages = last_bot_turn(tracker.events)
         if not messages:
-            dispatcher.utter_message(response="utter_nothing_to_repeat")
+            # "啊？" before the assistant said anything: a sound, not a request to repeat.
+            return not_understood(dispatcher, tracker)
         for message in messages:
             dispatcher.utter_message(
                 text=message.text, buttons=message.buttons or None, image=message.image
@@ -59,6 +60,7 @@ class ActionRepeat(Action):
 
 
 ASK_SERVICE = "ask_service"
+OUT_OF_SCOPE = "out_of_scope"
 
 
 class ActionFallbackChain(Action):
@@ -68,17 +70,22 @@ class ActionFallbackChain(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        if latest_intent(tracker) in MISS_INTENTS and _names_a_service(latest_text(tracker)):
+        intent = latest_intent(tracker)
+        if intent in MISS_INTENTS and _names_a_service(latest_text(tracker), intent):
             # NLU could not place it, but the words (or their sounds) name a service:
             # "底保怎么办". The guide answers; not understood is only what nothing finds.
             return guide_turn(dispatcher, tracker, domain, intent=ASK_SERVICE)
         return not_understood(dispatcher, tracker)
 
 
-def _names_a_service(text: str) -> bool:
+def _names_a_service(text: str, intent: str | None) -> bool:
+    """Whether the catalog finds a service in a turn NLU could not place. A turn NLU
+    placed outside government services ("由 Amara.org 社区提供的字幕") needs a clear find;
+    a mere guess there would put a stranger's words to the citizen as their request."""
     with unit_of_work(services().sessions) as session:
         catalog = services().catalog_index.get(session)
-        return bool(choices(find_service(catalog.search, text)))
+        found = find_service(catalog.search, text)
+        return is_found(found) if intent == OUT_OF_SCOPE else bool(choices(found))
 
 
 def _last_meaningful_user_text(tracker: Tracker) -> str:

@@ -13,6 +13,12 @@ from pypinyin import Style, lazy_pinyin
 _NOT_WORD = re.compile(r"[\s\W_]+", re.UNICODE)
 
 
+# Particles and pointing words: every sentence has them, so two of them in a row shared
+# with a service's name ("这个嘛" ~ "打开那个码") are no evidence of that service.
+FUNCTION_CHARACTERS = frozenset("的了吗呢吧啊呀嘛哦么个这那")
+NO_MATCH = "\0"  # stands in for a function character where runs of matches are counted
+
+
 def normalize(text: str) -> str:
     """Only the words: punctuation and spaces dropped, Latin letters lower-cased."""
     return _NOT_WORD.sub("", text).lower()
@@ -22,6 +28,11 @@ def normalize(text: str) -> str:
 def syllables(text: str) -> tuple[str, ...]:
     """Toneless pinyin, one syllable per character (other runs kept as they are)."""
     return tuple(lazy_pinyin(text, style=Style.NORMAL))
+
+
+def content_only(text: str) -> str:
+    """The text with each function character replaced by a mark that matches nothing."""
+    return "".join(NO_MATCH if ch in FUNCTION_CHARACTERS else ch for ch in text)
 
 
 def sound_grams(text: str) -> Counter[str]:

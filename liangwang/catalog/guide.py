@@ -247,8 +247,8 @@ class Guide:
         return [say, Say("utter_guide_done")], state
 
     def _continue(self, state: GuideState, turn: Turn) -> Reply:
-        if state.service_id is None:
-            return [Say("utter_ask_which_service")], state
+        if state.service_id is None:  # "然后" with nothing begun: read it as a request
+            return self._reinterpret(state, turn)
         return self._read_step(state)
 
     def _yes_no(self, state: GuideState, turn: Turn) -> Reply:
@@ -320,7 +320,9 @@ class Guide:
 
     def _district_given(self, state: GuideState, turn: Turn) -> Reply:
         if state.district is None:
-            return [Say("utter_district_unknown")], state
+            if state.awaiting == Awaiting.district:
+                return [Say("utter_district_unknown")], state
+            return self._reinterpret(state, turn)  # no district, none asked: "我们我们"
         noted = Say("utter_district_noted", {"district": state.district})
         if not state.pending_question and is_found(found := self._find(turn)):
             return self._ask_service(state, turn, found)  # "我住静安，长护险怎么办"

@@ -26,7 +26,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from liangwang.catalog.schema import Service
-from liangwang.sounds import normalize, sound_grams, syllables
+from liangwang.sounds import NO_MATCH, content_only, normalize, sound_grams, syllables
 
 # Why a service matched, shown to staff and in the search API ("why each matched").
 WHY = {
@@ -47,6 +47,9 @@ FOUND_AT = 0.2
 FOUND_WITH_NAME_EVIDENCE = 0.3
 FOUND_WITHOUT_NAME_EVIDENCE = 0.45
 GUESS_EVIDENCE = 0.01  # a weak guess must share some of a name (two characters or sounds)
+# A whole name heard (or its sounds) is worth a guess even in a long turn whose other
+# words are unlike anything in the catalog ("我想问一下底保要什么条件").
+NAME_HEARD_EVIDENCE = 0.6
 AMBIGUITY_RATIO = 0.9  # runner-up at least this share of the best: ask which one
 NAME_TIEBREAK = 0.01  # direct name evidence only breaks near-ties in the cosine ranking
 
@@ -134,6 +137,32 @@ class _Name:
 
 
 @dataclass(frozen=True)
+class _Query:
+    """A normalised query as the name scoring reads it; the content forms have their
+    function characters masked, so that runs of shared characters or sounds are made of
+    content."""
+
+    text: str
+    content: str
+    syl_joined: str
+    fuzzy: tuple[str, ...]
+    fuzzy_joined: str
+    content_fuzzy: tuple[str, ...]
+
+    @classmethod
+    def of(cls, text: str) -> _Query:
+        syl = syllables(text)
+        fuzzy = tuple(map(_fuzzy, syl))
+        content = content_only(text)
+        content_fuzzy = tuple(
+            NO_MATCH if ch == NO_MATCH else f for ch, f in zip(content, fuzzy, strict=False)
+        )
+        if len(syl) != len(text):  # Latin runs give one "syllable" per run: leave as is
+            content_fuzzy = fuzzy
+        return cls(text, content, _joined(syl), fuzzy, _joined(fuzzy), content_fuzzy)
+
+
+@dataclass(frozen=True)
 class Candidate:
     service_id: str
     name: str
@@ -179,25 +208,23 @@ class CatalogIndex:
             by_name[sid] = max(by_name.get(sid, 0.0), DESCRIBED_WEIGHT * value)
         return by_name
 
-    def _score_name(
-        self, entry: _Name, q: str, q_syl_joined: str, q_fuzzy_joined: str, q_fuzzy: tuple[str, ...]
-    ) -> tuple[float, str]:
+    def _score_name(self, entry: _Name, q: _Query) -> tuple[float, str]:
         weight = KIND_WEIGHT[entry.kind]
-        cover = _cover(len(entry.text), len(q))
-        if entry.text and entry.text in q:
+        cover = _cover(len(entry.text), len(q.text))
+        if entry.text and entry.text in q.text:
             return weight * cover, WHY["named"].format(name=entry.text)
-        if len(entry.syl) >= 2 and entry.syl_joined in q_syl_joined:
+        if len(entry.syl) >= 2 and entry.syl_joined in q.syl_joined:
             return 0.93 * weight * cover, WHY["sounds_same"].format(name=entry.text)
-        if len(entry.syl) >= 2 and entry.fuzzy_joined in q_fuzzy_joined:
+        if len(entry.syl) >= 2 and entry.fuzzy_joined in q.fuzzy_joined:
             return 0.85 * weight * cover, WHY["sounds_close"].format(name=entry.text)
         # Part of a name: judged against the name and against what was said, so that a
         # short partial answer ("社会保障") counts as much as a long sentence quoting it.
-        run = _longest_common_run(entry.text, q)
-        chars = 0.62 * weight * _partial(run, len(entry.text), len(q)) if run >= 2 else 0.0
+        run = _longest_common_run(entry.text, q.content)
+        chars = 0.62 * weight * _partial(run, len(entry.text), len(q.text)) if run >= 2 else 0.0
         # Sounds alike through the accent confusions too (章近老卡 ~ 敬老卡办理).
-        syl_run = _longest_common_run(entry.fuzzy, q_fuzzy)
+        syl_run = _longest_common_run(entry.fuzzy, q.content_fuzzy)
         sounds = (
-            0.58 * weight * _partial(syl_run, len(entry.syl), len(q_fuzzy)) if syl_run >= 2 else 0.0
+            0.58 * weight * _partial(syl_run, len(entry.syl), len(q.fuzzy)) if syl_run >= 2 else 0.0
         )
         if chars >= sounds and chars > 0:
             return chars, WHY["shares_characters"].format(name=entry.text, count=run)
@@ -211,15 +238,12 @@ class CatalogIndex:
             return []
         cosines = self._cosines(q)
         shortlist = sorted(cosines, key=lambda sid: -cosines[sid])[: limit + 2]
-        q_syl = syllables(q)
-        q_syl_joined = _joined(q_syl)
-        q_fuzzy = tuple(map(_fuzzy, q_syl))
-        q_fuzzy_joined = _joined(q_fuzzy)
+        query = _Query.of(q)
         evidence: dict[str, tuple[float, str]] = {}
         for entry in self._names:
             if entry.service_id not in shortlist:
                 continue
-            score, why = self._score_name(entry, q, q_syl_joined, q_fuzzy_joined, q_fuzzy)
+            score, why = self._score_name(entry, query)
             if score > evidence.get(entry.service_id, (0.0, ""))[0]:
                 evidence[entry.service_id] = (score, why)
         candidates = []
@@ -258,7 +282,10 @@ def choices(candidates: list[Candidate], limit: int = 3) -> list[Candidate]:
     # A guess needs some of a name in what was said: words merely alike ("就" ~ 就业,
     # "吗" ~ 码) are noise, not a service to put to the citizen.
     return [
-        c for c in candidates[:limit] if c.score >= FOUND_AT and c.name_evidence >= GUESS_EVIDENCE
+        c
+        for c in candidates[:limit]
+        if (c.score >= FOUND_AT and c.name_evidence >= GUESS_EVIDENCE)
+        or c.name_evidence >= NAME_HEARD_EVIDENCE
     ]
 
 

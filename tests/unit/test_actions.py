@@ -19,6 +19,7 @@ import actions.conversation as conversation_actions
 import actions.service_guide as service_guide_actions
 from actions.conversation import ActionFallbackChain, ActionHandoff, ActionRepeat
 from actions.services import Services
+from liangwang.catalog.search import Candidate
 from liangwang.catalog.store import import_catalog, read_catalog_file
 from liangwang.complaints.intake_state import IntakeState
 from liangwang.db import unit_of_work
@@ -110,9 +111,11 @@ def test_repeat_sends_the_previous_turn_again_with_its_buttons() -> None:
     assert events == []
 
 
-def test_repeat_at_the_start_says_there_is_nothing_yet() -> None:
-    messages, _ = run(ActionRepeat(), tracker([user("repeat", "再说一遍")]))
-    assert [m["response"] for m in messages] == ["utter_nothing_to_repeat"]
+def test_repeat_before_anything_was_said_is_not_understood() -> None:
+    # "啊？" as the first turn is a sound, not a request: the not-understood path answers.
+    messages, events = run(ActionRepeat(), tracker([user("repeat", "啊？")]))
+    assert [m["response"] for m in messages] == ["utter_ask_rephrase"]
+    assert events == [SlotSet("pending_offer", None)]
 
 
 @pytest.mark.parametrize(
@@ -147,6 +150,20 @@ def test_a_turn_nlu_missed_that_names_a_service_is_answered_by_the_guide(
     # Words that name nothing stay on the not-understood path.
     messages, _ = run(ActionFallbackChain(), tracker([user("nlu_fallback", "嗯嗯啊啊")]))
     assert [m["response"] for m in messages] == ["utter_ask_rephrase"]
+
+
+def test_words_nlu_placed_out_of_scope_need_a_clear_find_not_a_guess(
+    guide_domain: DomainDict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A subtitle credit a recogniser makes of silence, where "提供" sounds like 提公(积金):
+    # only a guess (two sounds shared with a name), not a clear find.
+    weak = Candidate("housing-fund-withdrawal", "住房公积金提取", 0.25, [], 0.2)
+    monkeypatch.setattr(conversation_actions, "find_service", lambda search, text: [weak])
+    credit = "由 Amara.org 社区提供的字幕"
+    messages, _ = run(ActionFallbackChain(), tracker([user("out_of_scope", credit)]))
+    assert [m["response"] for m in messages] == ["utter_out_of_scope"]
+    # The same guess where NLU was merely unsure is put to the citizen.
+    assert conversation_actions._names_a_service(credit, "nlu_fallback")
 
 
 def test_service_guide_action_reads_the_catalog_and_stores_its_state(

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from liangwang.catalog.loader import load
+from liangwang.catalog.store import SAMPLE_CATALOG
 from liangwang.catalog.search import (
     NAME_TIEBREAK,
     Candidate,
@@ -98,3 +99,14 @@ def test_choices_confirm_a_weak_guess_and_drop_noise() -> None:
     assert choices([Candidate("a", "甲", 0.3, [], 0.0)]) == []
     strong = [Candidate("a", "甲", 0.6, [], 0.9), Candidate("b", "乙", 0.58, [], 0.9)]
     assert [c.service_id for c in choices(strong)] == ["a", "b"]
+    # A whole name heard in a long turn of other words: worth asking about.
+    assert [c.service_id for c in choices([Candidate("a", "甲", 0.15, [], 0.7)])] == ["a"]
+
+
+def test_shared_particles_are_no_evidence_of_a_service() -> None:
+    sample = CatalogIndex(load(SAMPLE_CATALOG.read_text(encoding="utf-8"), "yaml").services)
+    # "这个嘛" and 随申码's "打开那个码" share two sounds, "个" and "嘛/码": particles.
+    assert not choices(sample.search("这个嘛……"))
+    # A run with content in it still counts: "居住" of 居住证 in a vague description.
+    [best, *_] = sample.search("我那个居住的卡")
+    assert best.service_id.startswith("residence-permit") and best.name_evidence > 0

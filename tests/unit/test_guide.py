@@ -305,6 +305,8 @@ def test_every_reply_of_a_walk_through_the_guide_is_known_ahead(guide: Guide) ->
         Turn("affirm", "hjkl"),
         Turn("inform_age", "我今年七十多了"),  # an age with no eligibility asked
         Turn("deny", "啊啊"),
+        Turn("continue", "然后"),  # "然后" with nothing begun
+        Turn("inform_district", "我们我们"),  # no district in it, none asked for
     ],
 )
 def test_a_turn_the_guide_cannot_use_is_not_understood_never_acknowledged(
@@ -318,6 +320,13 @@ def test_a_filler_answering_a_question_stays_an_answer(guide: Guide) -> None:
     _, state = guide.respond(GuideState(), Turn("ask_service", "社保卡"))
     says, _ = guide.respond(state, Turn("affirm", "嗯"))  # "要继续听吗？" — "嗯"
     assert names(says)[0] == "utter_guide_step"
+
+
+def test_a_district_that_was_asked_for_but_not_heard_is_asked_again(guide: Guide) -> None:
+    _, state = guide.respond(GuideState(), Turn("ask_location", "社保卡去哪里办"))
+    assert state.awaiting == "district"
+    says, state = guide.respond(state, Turn("inform_district", "我们那个区"))
+    assert names(says) == ["utter_district_unknown"] and state.awaiting == "district"
 
 
 @pytest.mark.parametrize(
