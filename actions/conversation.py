@@ -14,7 +14,7 @@ from actions.service_guide import guide_turn
 from actions.services import services
 from actions.tracker import channel, latest_intent, latest_text
 from liangwang.catalog.search import choices, is_found
-from liangwang.conversation import MISS_INTENTS, last_bot_turn
+from liangwang.conversation import MISS_INTENTS, asked_anything_before, last_bot_turn
 from liangwang.db import unit_of_work
 from liangwang.handoff import request_handoff
 from liangwang.understanding.request import find_service
@@ -56,6 +56,26 @@ class ActionRepeat(Action):
             dispatcher.utter_message(
                 text=message.text, buttons=message.buttons or None, image=message.image
             )
+        return []
+
+
+COURTESY_REPLIES = {"goodbye": "utter_goodbye", "thank": "utter_you_are_welcome"}
+
+
+class ActionCourtesy(Action):
+    """Goodbye and thanks; before anything was asked, not understood (see
+    liangwang.conversation.asked_anything_before)."""
+
+    def name(self) -> str:
+        return "action_courtesy"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        reply = COURTESY_REPLIES.get(latest_intent(tracker) or "")
+        if reply is None or not asked_anything_before(tracker.events):
+            return not_understood(dispatcher, tracker)
+        dispatcher.utter_message(response=reply)
         return []
 
 

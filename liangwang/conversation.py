@@ -23,6 +23,34 @@ FALLBACK_RESPONSES = frozenset(
 NEUTRAL_INTENTS = frozenset({"repeat"})
 
 
+# Turns that ask for nothing: a greeting (the phone line sends one as the call starts).
+OPENING_INTENTS = frozenset({"greet"})
+
+
+def _turns(events: Sequence[Event]) -> list[tuple[str | None, set[str]]]:
+    """The citizen's turns in order: (intent, the responses said in reply), read from the
+    ``utter_action`` Rasa records on each bot event."""
+    turns: list[tuple[str | None, set[str]]] = []
+    for event in events:
+        if event.get("event") == "user":
+            intent = (event.get("parse_data") or {}).get("intent", {}).get("name")
+            turns.append((intent, set()))
+        elif event.get("event") == "bot" and turns:
+            turns[-1][1].add(str((event.get("metadata") or {}).get("utter_action")))
+    return turns
+
+
+def asked_anything_before(events: Sequence[Event]) -> bool:
+    """Whether the citizen asked for anything before the current turn that was understood.
+    A "谢谢" or "再见" before that is most often what a recogniser makes of noise ("感谢观看",
+    "就"), and must not end a call."""
+    return any(
+        intent not in OPENING_INTENTS | MISS_INTENTS | NEUTRAL_INTENTS
+        and not said & FALLBACK_RESPONSES
+        for intent, said in _turns(events)[:-1]
+    )
+
+
 @dataclass(frozen=True)
 class FallbackStep:
     response: str
@@ -34,15 +62,8 @@ def misses_before(events: Sequence[Event]) -> int:
     understood: answered with a step of the fallback chain (``FALLBACK_RESPONSES``, which
     Rasa records as ``utter_action`` on each bot event), whichever action said it. Turns
     about the conversation itself ("再说一遍") neither count nor break the run."""
-    turns: list[tuple[str | None, set[str]]] = []  # (intent, responses said in reply)
-    for event in events:
-        if event.get("event") == "user":
-            intent = (event.get("parse_data") or {}).get("intent", {}).get("name")
-            turns.append((intent, set()))
-        elif event.get("event") == "bot" and turns:
-            turns[-1][1].add(str((event.get("metadata") or {}).get("utter_action")))
     count = 0
-    for intent, said in reversed(turns[:-1]):  # the current turn is being answered now
+    for intent, said in reversed(_turns(events)[:-1]):  # the current turn is being answered now
         if intent in NEUTRAL_INTENTS:
             continue
         if not said & FALLBACK_RESPONSES:

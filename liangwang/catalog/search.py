@@ -238,12 +238,12 @@ class CatalogIndex:
             return []
         cosines = self._cosines(q)
         shortlist = sorted(cosines, key=lambda sid: -cosines[sid])[: limit + 2]
-        query = _Query.of(q)
+        said = _Query.of(q)
         evidence: dict[str, tuple[float, str]] = {}
         for entry in self._names:
             if entry.service_id not in shortlist:
                 continue
-            score, why = self._score_name(entry, query)
+            score, why = self._score_name(entry, said)
             if score > evidence.get(entry.service_id, (0.0, ""))[0]:
                 evidence[entry.service_id] = (score, why)
         candidates = []

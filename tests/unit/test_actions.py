@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 import actions.complaints as complaint_actions
 import actions.conversation as conversation_actions
 import actions.service_guide as service_guide_actions
-from actions.conversation import ActionFallbackChain, ActionHandoff, ActionRepeat
+from actions.conversation import ActionCourtesy, ActionFallbackChain, ActionHandoff, ActionRepeat
 from actions.services import Services
 from liangwang.catalog.search import Candidate
 from liangwang.catalog.store import import_catalog, read_catalog_file
@@ -298,3 +298,17 @@ def test_a_read_back_never_confirmed_ends_the_form_unfiled_and_keeps_the_draft(
         assert s.scalars(select(Ticket)).all() == []
         draft = s.get(ComplaintDraft, "web-complainer")
         assert draft is not None and draft.data["step"] == "gave_up"
+
+
+def test_goodbye_and_thanks_end_politely_only_after_something_was_asked() -> None:
+    asked = [
+        user("ask_service", "敬老卡怎么办"),
+        {"event": "bot", "text": "…", "metadata": {"utter_action": "utter_service_intro"}},
+    ]
+    messages, _ = run(ActionCourtesy(), tracker([*asked, user("goodbye", "好，再见")]))
+    assert [m["response"] for m in messages] == ["utter_goodbye"]
+    messages, _ = run(ActionCourtesy(), tracker([*asked, user("thank", "谢谢")]))
+    assert [m["response"] for m in messages] == ["utter_you_are_welcome"]
+    # The first thing heard on a call: a recogniser's noise must not hang up on anyone.
+    messages, _ = run(ActionCourtesy(), tracker([user("goodbye", "就")]))
+    assert [m["response"] for m in messages] == ["utter_ask_rephrase"]

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from liangwang.catalog.loader import load
-from liangwang.catalog.store import SAMPLE_CATALOG
 from liangwang.catalog.search import (
     NAME_TIEBREAK,
     Candidate,
@@ -17,6 +16,7 @@ from liangwang.catalog.search import (
     exact_match,
     is_found,
 )
+from liangwang.catalog.store import SAMPLE_CATALOG
 
 MINI = Path(__file__).resolve().parent.parent / "fixtures" / "catalog_mini.yml"
 

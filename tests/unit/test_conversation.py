@@ -1,4 +1,10 @@
-from liangwang.conversation import BotMessage, fallback_step, last_bot_turn, misses_before
+from liangwang.conversation import (
+    BotMessage,
+    asked_anything_before,
+    fallback_step,
+    last_bot_turn,
+    misses_before,
+)
 
 
 def user(intent: str, text: str = "…") -> dict[str, object]:
@@ -89,3 +95,13 @@ def test_a_turn_any_action_answered_on_the_not_understood_path_is_a_miss() -> No
     ]
     assert misses_before([*events[:3], user("affirm", "啊啊")]) == 1
     assert misses_before([*events, user("affirm", "啊啊")]) == 0
+
+
+def test_nothing_was_asked_before_a_greeting_noise_or_a_misunderstood_turn() -> None:
+    opening = [user("greet", "/greet"), said("utter_greet")]
+    assert not asked_anything_before([*opening, user("thank", "感谢观看")])
+    # A guide intent answered on the not-understood path asked for nothing either.
+    missed = [user("continue", "呢"), said("utter_ask_rephrase")]
+    assert not asked_anything_before([*opening, *missed, user("goodbye", "就")])
+    asked = [user("ask_service", "敬老卡"), said("utter_service_intro")]
+    assert asked_anything_before([*opening, *asked, user("goodbye", "再见")])
