@@ -51,6 +51,11 @@ GUESS_EVIDENCE = 0.01  # a weak guess must share some of a name (two characters 
 # words are unlike anything in the catalog ("我想问一下底保要什么条件").
 NAME_HEARD_EVIDENCE = 0.6
 AMBIGUITY_RATIO = 0.9  # runner-up at least this share of the best: ask which one
+# When the best is not clearly named (its name evidence below NAMED_EVIDENCE: only part of
+# a name, or a name that is also a thing mentioned in passing, such as 户口本 or 身份证),
+# a runner-up this close is asked about too: wrong guidance is worse than a question.
+NAMED_EVIDENCE = 0.5
+UNNAMED_AMBIGUITY_RATIO = 0.75
 NAME_TIEBREAK = 0.01  # direct name evidence only breaks near-ties in the cosine ranking
 
 _FUZZY_RULES = (("zh", "z"), ("ch", "c"), ("sh", "s"), ("ing", "in"), ("eng", "en"), ("ang", "an"))
@@ -270,8 +275,10 @@ def close_candidates(candidates: list[Candidate], limit: int = 3) -> list[Candid
     """The candidates close enough to the best that the citizen should choose."""
     if not is_found(candidates):
         return []
-    top = candidates[0].score
-    return [c for c in candidates[:limit] if c.score >= top * AMBIGUITY_RATIO]
+    best = candidates[0]
+    named = best.name_evidence >= NAMED_EVIDENCE
+    ratio = AMBIGUITY_RATIO if named else UNNAMED_AMBIGUITY_RATIO
+    return [c for c in candidates[:limit] if c.score >= best.score * ratio]
 
 
 def choices(candidates: list[Candidate], limit: int = 3) -> list[Candidate]:

@@ -110,3 +110,11 @@ def test_shared_particles_are_no_evidence_of_a_service() -> None:
     # A run with content in it still counts: "居住" of 居住证 in a vague description.
     [best, *_] = sample.search("我那个居住的卡")
     assert best.service_id.startswith("residence-permit") and best.name_evidence > 0
+
+
+def test_a_runner_up_close_to_a_best_that_was_not_clearly_named_is_asked_about() -> None:
+    named = [Candidate("a", "甲", 0.5, [], 0.8), Candidate("b", "乙", 0.4, [], 0.3)]
+    assert [c.service_id for c in close_candidates(named)] == ["a"]
+    # "随身办注册要身份证吗": 身份证 is only a thing mentioned; 随申办 is what was meant.
+    partly = [Candidate("a", "甲", 0.5, [], 0.4), Candidate("b", "乙", 0.4, [], 0.3)]
+    assert [c.service_id for c in close_candidates(partly)] == ["a", "b"]
