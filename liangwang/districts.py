@@ -3,6 +3,10 @@ place the district names and their short forms are written."""
 
 from __future__ import annotations
 
+from functools import cache
+
+from liangwang.sounds import normalize, readings, syllables
+
 DISTRICTS = (
     "黄浦区", "徐汇区", "长宁区", "静安区", "普陀区", "虹口区", "杨浦区", "闵行区",
     "宝山区", "嘉定区", "浦东新区", "金山区", "松江区", "青浦区", "奉贤区", "崇明区",
@@ -32,12 +36,32 @@ def district_names() -> dict[str, str]:
     return names
 
 
-def parse_district(text: str) -> str | None:
-    """The official district named in ``text``, or None."""
+def parse_district(text: str, *, by_sound: bool = False) -> str | None:
+    """The official district named in ``text``, or None. With ``by_sound`` — for the
+    answer to "哪个区？", where a district is what was said — a name the recogniser wrote
+    as a homophone counts too (黄埔 for 黄浦, 闵航 for 闵行); in any other sentence a
+    sound-alike is too likely a different word (风险 sounds like 奉贤)."""
     for district in DISTRICTS:
         if district in text or short_name(district) in text:
             return district
     for former, district in FORMER_NAMES.items():
         if former in text:
             return district
+    return _district_by_sound(text) if by_sound else None
+
+
+@cache
+def _district_readings() -> dict[tuple[str, ...], str]:
+    """Each reading of each short and former name → the official district."""
+    names = {short_name(d): d for d in DISTRICTS} | FORMER_NAMES
+    return {reading: district for name, district in names.items() for reading in readings(name)}
+
+
+def _district_by_sound(text: str) -> str | None:
+    heard = syllables(normalize(text))
+    for size in (3, 2):  # names are two or three syllables; the longer match first
+        for start in range(len(heard) - size + 1):
+            district = _district_readings().get(heard[start : start + size])
+            if district:
+                return district
     return None

@@ -8,7 +8,7 @@ import re
 from collections import Counter
 from functools import cache
 
-from pypinyin import Style, lazy_pinyin
+from pypinyin import Style, lazy_pinyin, pinyin
 
 _NOT_WORD = re.compile(r"[\s\W_]+", re.UNICODE)
 
@@ -28,6 +28,20 @@ def normalize(text: str) -> str:
 def syllables(text: str) -> tuple[str, ...]:
     """Toneless pinyin, one syllable per character (other runs kept as they are)."""
     return tuple(lazy_pinyin(text, style=Style.NORMAL))
+
+
+MAX_READINGS = 16  # a name of a few characters has few readings; never let one explode
+
+
+def readings(text: str) -> set[tuple[str, ...]]:
+    """Every toneless reading of a short name, its characters' other readings included:
+    闵行 is min-hang (lazy_pinyin says min-xing), 长宁 chang-ning (it says zhang-ning)."""
+    found: set[tuple[str, ...]] = {()}
+    for options in pinyin(text, style=Style.NORMAL, heteronym=True):
+        found = {(*r, o) for r in found for o in dict.fromkeys(options)}
+        if len(found) > MAX_READINGS:
+            found = set(sorted(found)[:MAX_READINGS])
+    return found
 
 
 def content_only(text: str) -> str:

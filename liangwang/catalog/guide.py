@@ -319,6 +319,8 @@ class Guide:
         return False
 
     def _district_given(self, state: GuideState, turn: Turn) -> Reply:
+        if state.district is None and state.awaiting == Awaiting.district:
+            state.district = parse_district(turn.text, by_sound=True)  # "黄埔" for 黄浦
         if state.district is None:
             if state.awaiting == Awaiting.district:
                 return [Say("utter_district_unknown")], state

@@ -264,13 +264,15 @@ class Intake:
         if message.lat is not None:
             state.lat, state.long = message.lat, message.long
             return self._next(state, Step.district)
-        district = parse_district(message.text)
+        written = parse_district(message.text)
+        district = written or parse_district(message.text, by_sound=True)
         if district is None and not _is_skip(message.text):
             again = self._reask(state, "utter_complaint_hint_district")
             if again is not None:
                 return again
         state.district = district
-        if district and not state.address and _more_than_district(message.text):
+        # Only around a name written as such can the rest be told apart as the address.
+        if written and not state.address and _more_than_district(message.text):
             state.address = message.text.strip()  # "杨浦区国和路100号" gives both
         return self._next(state, Step.district)
 

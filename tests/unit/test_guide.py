@@ -327,6 +327,9 @@ def test_a_district_that_was_asked_for_but_not_heard_is_asked_again(guide: Guide
     assert state.awaiting == "district"
     says, state = guide.respond(state, Turn("inform_district", "我们那个区"))
     assert names(says) == ["utter_district_unknown"] and state.awaiting == "district"
+    # A homophone of a district, said where a district was asked for, is that district.
+    says, state = guide.respond(state, Turn("inform_district", "黄埔"))
+    assert names(says)[0] == "utter_district_noted" and state.district == "黄浦区"
 
 
 @pytest.mark.parametrize(

@@ -172,6 +172,21 @@ def test_a_district_said_in_a_sentence_is_not_taken_for_the_address() -> None:
     assert other.address == "杨浦区国和路100号" and other.step == "when"
 
 
+def test_the_district_answer_is_heard_by_its_sounds_too() -> None:
+    # The recogniser writes homophones: 黄埔 for 黄浦, 闵航 for 闵行 (min-hang, not min-xing).
+    for heard, district in (("黄埔", "黄浦区"), ("住在闵航", "闵行区"), ("静按区", "静安区")):
+        it, desk = intake(), RecordingDesk()
+        _, state = it.start(Message("路灯坏了"))
+        _, state = run(it, state, desk, ("对", "affirm"), (heard, "x"))
+        assert state.district == district and state.step == "address"
+
+
+def test_a_sound_alike_elsewhere_is_not_a_district() -> None:
+    # "有风险" sounds like 奉贤: only the answer to "哪个区？" is heard by sound.
+    _, state = intake().start(Message("路灯坏了，晚上走路有风险"))
+    assert state.district is None
+
+
 def test_a_button_or_key_payload_is_not_taken_as_the_description() -> None:
     _, state = intake().start(Message("/report_problem", intent="report_problem"))
     assert state.step == "description" and state.description == ""
