@@ -45,7 +45,7 @@ from liangwang.settings import PROJECT_ROOT, Settings, SttEngine
 from liangwang.wording import responses
 from ops.harness import RunningStack, make_stack
 from voice.audio import Audio
-from voice.hints import ALWAYS, RecognitionHints
+from voice.hints import ALWAYS, RecognitionHints, request_vocabulary
 from voice.model_install import install_whisper_base
 from voice.ports import SpeechRecognizer
 from voice.recognizers import load_now, make_recognizer
@@ -95,6 +95,7 @@ class ReplyReader:
     def __init__(self) -> None:
         domain = responses()
         services = load(SAMPLE_CATALOG.read_text(encoding="utf-8"), "yaml").services
+        self.services = services
         # Longest names first, so that no name is found inside a longer one.
         self._names = sorted(((s.name, s.id) for s in services), key=lambda n: -len(n[0]))
         self._fallback = {str(v["text"]) for name in NOT_UNDERSTOOD for v in domain[name]}
@@ -185,10 +186,15 @@ def dialogue_rows(stack: RunningStack) -> list[tuple[str, str, str]]:
     return rows
 
 
-def hear(recognizer: SpeechRecognizer, clip: dict[str, Any], hints: Sequence[str]) -> str:
+def hear(
+    recognizer: SpeechRecognizer,
+    clip: dict[str, Any],
+    hints: Sequence[str],
+    vocabulary: Sequence[str] = (),
+) -> str:
     """What the recogniser makes of one spoken clip of the manifest, as one turn."""
     audio = Audio.from_wav(SPOKEN / clip["file"])
-    stream = recognizer.start(audio.rate, hints)
+    stream = recognizer.start(audio.rate, hints, vocabulary)
     stream.accept(audio.pcm)
     return stream.finish().text
 
@@ -196,14 +202,17 @@ def hear(recognizer: SpeechRecognizer, clip: dict[str, Any], hints: Sequence[str
 def spoken_rows(stack: RunningStack, whisper: Path) -> list[tuple[str, str, str]]:
     """The request and complaint sets spoken (tests/fixtures/voice_eval: 8 kHz μ-law, as
     the phone line receives them), heard by the phone line's recogniser with the hints the
-    line gives after its greeting, the words sent to the dialogue as the first turn."""
+    line gives after its greeting (and the catalog's vocabulary for an open request, as
+    the line reads it from the catalog), the words sent to the dialogue as the first turn."""
     settings = Settings(stt_engine=SttEngine.whisper, whisper_model=whisper)
     recognizer = load_now(make_recognizer(settings, escape_phrases=ALWAYS))
     reader = ReplyReader()
     manifest = yaml.safe_load((SPOKEN / "manifest.yml").read_text(encoding="utf-8"))
     rows: list[tuple[str, str, str]] = []
     heard_pairs: list[tuple[str, str]] = []
+    known = RecognitionHints(vocabulary=request_vocabulary(reader.services))
     greeting_hints: tuple[str, ...] = ()
+    greeting_vocabulary: tuple[str, ...] = ()
     right = total = 0
     for name, label in (("requests", "service"), ("complaints", "category")):
         clips = manifest[name]["clips"]
@@ -212,8 +221,9 @@ def spoken_rows(stack: RunningStack, whisper: Path) -> list[tuple[str, str, str]
             conversation = f"bench-{uuid.uuid4().hex[:12]}"
             greeting = stack.say(conversation, GREETING)
             plan = ReplyPlan.from_messages([to_message(m) for m in greeting])
-            greeting_hints = plan.hints(RecognitionHints())
-            heard = hear(recognizer, clip, greeting_hints)
+            greeting_hints = plan.hints(known)
+            greeting_vocabulary = plan.vocabulary(known)
+            heard = hear(recognizer, clip, greeting_hints, greeting_vocabulary)
             heard_pairs.append((clip.get("spoken", clip["text"]), heard))
             reading = reader.read(stack.say(conversation, heard))
             want = clip["label"]
@@ -237,12 +247,15 @@ def spoken_rows(stack: RunningStack, whisper: Path) -> list[tuple[str, str, str]
     rows.append(
         (f"… what the recogniser heard, character error rate (beam {beam})", f"{cer:.1%}", "—")
     )
-    rows.append(other_beam_row(settings, manifest, greeting_hints))
+    rows.append(other_beam_row(settings, manifest, greeting_hints, greeting_vocabulary))
     return rows
 
 
 def other_beam_row(
-    settings: Settings, manifest: dict[str, Any], hints: tuple[str, ...]
+    settings: Settings,
+    manifest: dict[str, Any],
+    hints: tuple[str, ...],
+    vocabulary: tuple[str, ...],
 ) -> tuple[str, str, str]:
     """The same clips heard with the other beam size: its error rate and decode time."""
     beam = 5 if settings.whisper_beam_size == 1 else 1
@@ -251,7 +264,7 @@ def other_beam_row(
     started = time.perf_counter()
     clips = [clip for name in ("requests", "complaints") for clip in manifest[name]["clips"]]
     for clip in clips:
-        pairs.append((clip.get("spoken", clip["text"]), hear(other, clip, hints)))
+        pairs.append((clip.get("spoken", clip["text"]), hear(other, clip, hints, vocabulary)))
     per_clip = (time.perf_counter() - started) / len(clips)
     return (
         f"… heard with beam {beam} instead: character error rate, decode time per clip",

@@ -112,6 +112,7 @@ class Expect(StrEnum):
     closing silence may last (bot/domain.yml, voice/endpointing.py, voice/hints.py)."""
 
     yes_no = "yes_no"
+    request = "request"  # what the citizen wants, in their own words (an open turn)
     district = "district"
     address = "address"
     complaint = "complaint"

@@ -14,14 +14,18 @@ import logging
 import signal
 from collections.abc import Callable
 
-from liangwang.db import sessions_for
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from liangwang.catalog.store import IndexCache
+from liangwang.db import sessions_for, unit_of_work
 from liangwang.dialogue import DialogueEngine, RasaRestEngine
 from liangwang.settings import Settings, TtsEngine
 from liangwang.wording import responses
 from voice.callbacks import start_callbacks, stop_callbacks
 from voice.errors import ModelMissing, SynthesizerError
 from voice.events import CallEvent
-from voice.hints import ALWAYS
+from voice.hints import ALWAYS, RecognitionHints, request_vocabulary
 from voice.line import CallHandler, CallLine
 from voice.model_check import voice_status
 from voice.ports import SpeechRecognizer, SpeechSynthesizer
@@ -136,7 +140,20 @@ def build_engines(
         vad=WebrtcVad(),
         dialogue=dialogue or RasaRestEngine.from_settings(settings),
         recorder=StoredTranscripts(sessions, settings.recordings_dir),
+        hints=recognition_hints(sessions),
     )
+
+
+def recognition_hints(sessions: sessionmaker[Session]) -> RecognitionHints:
+    """The hints, with the vocabulary of open requests from the catalog in the database
+    (only the complaint categories' names when it cannot be read yet)."""
+    try:
+        with unit_of_work(sessions) as session:
+            services = list(IndexCache().get(session).services.values())
+    except SQLAlchemyError as exc:
+        log.warning("open requests are heard without the catalog's names: %s", exc)
+        services = []
+    return RecognitionHints(vocabulary=request_vocabulary(services))
 
 
 def call_handler(

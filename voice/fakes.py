@@ -124,6 +124,7 @@ class ScriptedRecognizer:
     with_preview: bool = False  # streams that decode only at the end, like Whisper's
     heard_bytes: list[int] = field(default_factory=list)
     hints_seen: list[tuple[str, ...]] = field(default_factory=list)
+    vocabulary_seen: list[tuple[str, ...]] = field(default_factory=list)
     previews: list[int] = field(default_factory=list)  # bytes heard at each preview
     finishes: int = 0
 
@@ -133,8 +134,11 @@ class ScriptedRecognizer:
         line = self.script.pop(0)
         return line if isinstance(line, Transcript) else Transcript(line, 0.9)
 
-    def start(self, rate: int, hints: Sequence[str] = ()) -> _ScriptedStream:
+    def start(
+        self, rate: int, hints: Sequence[str] = (), vocabulary: Sequence[str] = ()
+    ) -> _ScriptedStream:
         self.hints_seen.append(tuple(hints))
+        self.vocabulary_seen.append(tuple(vocabulary))
         kind = _ScriptedPreviewStream if self.with_preview else _ScriptedStream
         return kind(self, rate)
 

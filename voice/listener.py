@@ -139,12 +139,16 @@ class Listener:
         self._preroll: deque[bytes] = deque(maxlen=PREROLL_FRAMES)
         self._turn: _Turn | None = None
         self._hints: tuple[str, ...] = ()  # what the caller is likely to answer next
+        self._vocabulary: tuple[str, ...] = ()  # words an open request may contain
         self._careful = False  # the answer must not be cut short (voice/endpointing.py)
 
-    def listen_for(self, hints: tuple[str, ...], *, careful: bool) -> None:
-        """What our last prompt asked for: recognition hints for the next turn, and whether
-        its answer must not be cut short."""
+    def listen_for(
+        self, hints: tuple[str, ...], *, careful: bool, vocabulary: tuple[str, ...] = ()
+    ) -> None:
+        """What our last prompt asked for: recognition hints (and, for an open request, a
+        vocabulary) for the next turn, and whether its answer must not be cut short."""
         self._hints = hints
+        self._vocabulary = vocabulary
         self._careful = careful
 
     async def frame(self, pcm: bytes) -> Heard:
@@ -168,7 +172,9 @@ class Listener:
     async def start_turn(self) -> None:
         """Start recognising, with the pre-roll first. Raises ``RecognitionFailed``."""
         try:
-            stream = await asyncio.to_thread(self._recognizer.start, self._rate, self._hints)
+            stream = await asyncio.to_thread(
+                self._recognizer.start, self._rate, self._hints, self._vocabulary
+            )
         except Exception as exc:
             raise RecognitionFailed(exc) from exc
         turn = self._turn = _Turn(stream)

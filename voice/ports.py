@@ -40,10 +40,14 @@ class PreviewStream(RecognizerStream, Protocol):
 class SpeechRecognizer(Protocol):
     name: str
 
-    def start(self, rate: int, hints: Sequence[str] = ()) -> RecognizerStream:
-        """Begin an utterance at ``rate`` (8000 or 16000). ``hints`` are phrases the caller
-        is likely to say (service names, districts, yes/no); engines that cannot use them
-        ignore them."""
+    def start(
+        self, rate: int, hints: Sequence[str] = (), vocabulary: Sequence[str] = ()
+    ) -> RecognizerStream:
+        """Begin an utterance at ``rate`` (8000 or 16000). ``hints`` are the answers the
+        caller is likely to give (districts, yes/no, the choices offered); ``vocabulary``
+        is words an open turn may contain (the catalog's and the categories' names), only
+        for engines that can be steered by them without hearing them where they were not
+        said. Engines that cannot use either ignore it."""
         ...
 
 

@@ -62,6 +62,10 @@ class ReplyPlan:
         """What the caller is likely to answer: passed to the recogniser."""
         return known.for_turn(self.expect, self.choice_titles)
 
+    def vocabulary(self, known: RecognitionHints) -> tuple[str, ...]:
+        """Words an open request may contain: passed to the recogniser as context."""
+        return known.vocabulary_for(self.expect, self.choice_titles)
+
 
 def keypad_menu(buttons: Sequence[Mapping[str, Any]]) -> list[str]:
     """The buttons read out as a keypad menu ("按1，办事指南；…按0转人工。"), or nothing when

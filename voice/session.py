@@ -309,7 +309,11 @@ class CallSession:
         plan = ReplyPlan.from_messages(replies)
         self._keypad.choices = plan.choices
         self._keypad.expects_number = plan.expects_number
-        self._listener.listen_for(plan.hints(self.engines.hints), careful=plan.careful)
+        self._listener.listen_for(
+            plan.hints(self.engines.hints),
+            careful=plan.careful,
+            vocabulary=plan.vocabulary(self.engines.hints),
+        )
         audio = await self._speak(plan.texts, SpokeReason.reply)
         await self._log.turn(caller_audio, recognized, conf, keys, plan.texts, audio)
         if plan.wants(VoiceCue.transfer):

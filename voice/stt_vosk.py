@@ -94,7 +94,10 @@ class VoskRecognizer:
         """Load the model now (at start-up) instead of on the first call's first words."""
         return load_model(self.model_path)
 
-    def start(self, rate: int, hints: Sequence[str] = ()) -> VoskStream:
+    def start(
+        self, rate: int, hints: Sequence[str] = (), vocabulary: Sequence[str] = ()
+    ) -> VoskStream:
+        # A vocabulary is not used: as a grammar it would restrict an open turn to it.
         if rate not in self.sample_rates:
             raise AudioFormatError(f"Vosk recognizer accepts {self.sample_rates} Hz, not {rate} Hz")
         model = self.load()

@@ -54,12 +54,18 @@ WHISPER_RATE = 16000
 DEFAULT_PROMPT = "以下是普通话的句子。"
 # With hints, the same context naming them; {} is the hints joined with 、.
 DEFAULT_HINT_PROMPT = "以下是普通话的句子，关于{}。"
+# With a vocabulary (an open turn), the context that some of these words may come up.
+DEFAULT_VOCABULARY_PROMPT = "以下是普通话的句子，可能说到{}。"
 _MIN_SECONDS = 0.1  # shorter than a syllable: nothing to hear, don't spend a second on it
 # Hints go into both the prompt and the hotwords, and every prompt token is one the answer
 # cannot use (448 in all). 120 characters (the 16 districts in full and short form) come
 # to about 350 prompt tokens. A longer list is a vocabulary, not the expected answers: it
 # is ignored rather than cut at an arbitrary phrase.
 MAX_HINT_CHARS = 120
+# A vocabulary goes into the prompt only (as hotwords it would be heard in noise): half the
+# tokens of hints (about 1.4 tokens a character: 160 characters come to some 220 tokens),
+# so a longer list fits and a long request still has room.
+MAX_VOCABULARY_CHARS = 160
 # The encoder's window, in 10 ms feature frames. faster-whisper pads the features of a
 # short turn with zeros up to the full 3000; the short window keeps the turn, a second of
 # that padding, and never less than 15 s (shorter windows lose short answers: 转人工).
@@ -164,6 +170,7 @@ class WhisperRecognizer:
         beam_size: int = 1,
         initial_prompt: str = DEFAULT_PROMPT,
         hint_prompt: str = DEFAULT_HINT_PROMPT,
+        vocabulary_prompt: str = DEFAULT_VOCABULARY_PROMPT,
         language: str = "zh",
         short_window: int | None = SHORT_WINDOW_FRAMES,
     ) -> None:
@@ -177,6 +184,7 @@ class WhisperRecognizer:
         self.beam_size = beam_size
         self.initial_prompt = initial_prompt
         self.hint_prompt = hint_prompt
+        self.vocabulary_prompt = vocabulary_prompt
         self.language = language
         # None: always the full 30 s window (for comparison; slower on every short turn).
         self.short_window = short_window
@@ -188,19 +196,29 @@ class WhisperRecognizer:
             self.model_dir, compute_type=self.compute_type, cpu_threads=self.cpu_threads
         )
 
-    def start(self, rate: int, hints: Sequence[str] = ()) -> WhisperStream:
+    def start(
+        self, rate: int, hints: Sequence[str] = (), vocabulary: Sequence[str] = ()
+    ) -> WhisperStream:
         if rate not in (8000, 16000):
             raise AudioFormatError(f"Whisper recognizer accepts 8000 or 16000 Hz, not {rate} Hz")
         self.load()  # a missing model fails at the start of the turn, not after it
-        return WhisperStream(self, rate, tuple(hints))
+        return WhisperStream(self, rate, tuple(hints), tuple(vocabulary))
 
-    def transcribe(self, audio: Audio, hints: Sequence[str] = ()) -> Transcript:
+    def transcribe(
+        self, audio: Audio, hints: Sequence[str] = (), vocabulary: Sequence[str] = ()
+    ) -> Transcript:
         """One whole utterance to text."""
         if audio.duration_s < _MIN_SECONDS or not audio.samples().any():
             return Transcript("", 0.0)
         samples = audio.resample(WHISPER_RATE).samples().astype(np.float32) / 32768.0
         phrases = self._usable_hints(hints)
-        prompt = self.hint_prompt.format("、".join(phrases)) if phrases else self.initial_prompt
+        words = _within(vocabulary, MAX_VOCABULARY_CHARS)
+        if phrases:
+            prompt = self.hint_prompt.format("、".join(phrases))
+        elif words:
+            prompt = self.vocabulary_prompt.format("、".join(words))
+        else:
+            prompt = self.initial_prompt
         hotwords = " ".join(phrases)
         budget = self._answer_budget(audio.duration_s, prompt, hotwords)
         heard = self._decode(samples, prompt, hotwords, budget, self.short_window)
@@ -271,6 +289,18 @@ class WhisperRecognizer:
         return []
 
 
+def _within(words: Sequence[str], max_chars: int) -> list[str]:
+    """The words in order, as many as fit in ``max_chars`` joined with 、."""
+    kept: list[str] = []
+    used = -1
+    for word in dict.fromkeys(w.strip() for w in words if w.strip()):
+        if used + 1 + len(word) > max_chars:
+            break
+        kept.append(word)
+        used += 1 + len(word)
+    return kept
+
+
 def _sure(segments: Sequence[tuple[str, float, float]]) -> bool:
     """Whether a short-window decode can stand: words, no cut-off character, and no
     segment the decoder was guessing at."""
@@ -296,10 +326,17 @@ def confidence_of(segments: Sequence[tuple[str, float, float]]) -> float:
 class WhisperStream:
     """Buffers one utterance; ``finish`` transcribes it."""
 
-    def __init__(self, recognizer: WhisperRecognizer, rate: int, hints: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        recognizer: WhisperRecognizer,
+        rate: int,
+        hints: tuple[str, ...],
+        vocabulary: tuple[str, ...] = (),
+    ) -> None:
         self._recognizer = recognizer
         self._rate = rate
         self._hints = hints
+        self._vocabulary = vocabulary
         self._pcm = bytearray()
         self._result: Transcript | None = None
 
@@ -314,10 +351,11 @@ class WhisperStream:
         """Transcribe what was heard so far without ending the utterance. The call loop
         starts this once the caller has been quiet a moment, so that when the patient
         end-of-turn silence is over the words are already known."""
-        return self._recognizer.transcribe(Audio(bytes(self._pcm), self._rate), self._hints)
+        audio = Audio(bytes(self._pcm), self._rate)
+        return self._recognizer.transcribe(audio, self._hints, self._vocabulary)
 
     def finish(self) -> Transcript:
         if self._result is None:
             audio = Audio(bytes(self._pcm), self._rate)
-            self._result = self._recognizer.transcribe(audio, self._hints)
+            self._result = self._recognizer.transcribe(audio, self._hints, self._vocabulary)
         return self._result

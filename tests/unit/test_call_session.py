@@ -31,6 +31,7 @@ GREETING = BotMessage(
         {"title": "查询进度", "payload": "/check_status"},
         {"title": "转人工", "payload": "/handoff"},
     ],
+    custom={"expect": "request"},  # as bot/domain.yml marks utter_greet
 )
 HANDOFF_TEXT = "好的，马上帮您转人工。"
 
@@ -130,8 +131,10 @@ async def test_greeting_then_one_spoken_turn() -> None:
     assert greeting[1] == "也可以按键：按1，办事指南；按2，我要找茬；按3，查询进度；按0转人工。"
     assert call.dialogue.turns[1].conversation_id == "phone:13812345678"
     assert call.dialogue.turns[1].metadata["caller"] == "13812345678"
-    # The greeting offered choices: they (and yes/no) are the hints for the answer.
-    assert call.recognizer.hints_seen[0][:3] == ("办事指南", "我要找茬", "查询进度")
+    # The greeting asks an open request: its menu is one way of answering among many, so
+    # its titles (with the catalog's names) are vocabulary for the prompt, not hints.
+    assert call.recognizer.hints_seen[0] == ()
+    assert call.recognizer.vocabulary_seen[0][:3] == ("办事指南", "我要找茬", "查询进度")
     # The recogniser heard the pre-roll too: the start of the word is not cut off.
     assert call.recognizer.heard_bytes[0] >= 600 * 16
 

@@ -20,6 +20,8 @@ import numpy as np
 import pytest
 import yaml
 
+from liangwang.catalog.loader import load
+from liangwang.catalog.store import SAMPLE_CATALOG
 from tests.unit.speech_models import (
     KOREAN,
     MANDARIN,
@@ -30,7 +32,7 @@ from tests.unit.speech_models import (
 )
 from voice.audio import Audio
 from voice.errors import AudioFormatError, ModelMissing
-from voice.hints import YES_NO, RecognitionHints
+from voice.hints import YES_NO, RecognitionHints, request_vocabulary
 from voice.ports import SpeechRecognizer, Transcript
 from voice.session import CallConfig
 from voice.stt_vosk import VoskRecognizer, join_words, to_model_words, transcript_of
@@ -50,9 +52,14 @@ HANGUL = re.compile(r"[\uac00-\ud7a3]")
 KOREAN_ANSWERS = ["안녕하세요", "감사합니다", "서울 시청", "부산", "아니요", "네"]
 
 
-def recognize(recognizer: SpeechRecognizer, audio: Audio, hints: Sequence[str] = ()) -> Transcript:
+def recognize(
+    recognizer: SpeechRecognizer,
+    audio: Audio,
+    hints: Sequence[str] = (),
+    vocabulary: Sequence[str] = (),
+) -> Transcript:
     """Feed 20 ms frames as the call loop does, then finish."""
-    stream = recognizer.start(audio.rate, hints)
+    stream = recognizer.start(audio.rate, hints, vocabulary)
     for frame in audio.frames():
         stream.accept(frame)
     return stream.finish()
@@ -448,6 +455,35 @@ def test_whisper_repeating_itself_stops_within_the_turn(whisper: WhisperRecogniz
     text = recognize(whisper, audio).text
     assert text.startswith("对对对")
     assert len(text) <= TOKEN_ALLOWANCE + audio.duration_s * TOKENS_PER_SECOND
+
+
+def test_an_open_request_hears_the_vocabulary_in_its_prompt_and_never_in_noise(
+    whisper: WhisperRecognizer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The catalog's names are context for an open request, never hotwords: hiss heard
+    with them is not a service or category name at a confidence the call loop takes."""
+    vocabulary = request_vocabulary(
+        load(SAMPLE_CATALOG.read_text(encoding="utf-8"), "yaml").services
+    )
+    floor = CallConfig().min_confidence
+    for seed in (3, 4, 5):
+        hiss = np.random.default_rng(seed).normal(0, 120, 2 * 8000).astype("<i2")
+        stream = whisper.start(8000, (), vocabulary)
+        stream.accept(hiss.tobytes())
+        heard = stream.finish()
+        assert heard.confidence < floor or not any(w in heard.text for w in vocabulary), heard
+    decodes: list[tuple[str, str]] = []
+    real = whisper._decode
+    monkeypatch.setattr(
+        whisper,
+        "_decode",
+        lambda samples, prompt, hotwords, budget, window: (
+            decodes.append((prompt, hotwords)) or real(samples, prompt, hotwords, budget, window)
+        ),
+    )
+    recognize(whisper, telephone(mandarin("dui")), (), vocabulary)
+    prompt, hotwords = decodes[0]
+    assert "长护险" in prompt and hotwords == ""
 
 
 @pytest.mark.parametrize("rate", [8000, 16000])
