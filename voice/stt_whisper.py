@@ -212,10 +212,9 @@ class WhisperRecognizer:
             return Transcript("", 0.0)
         samples = audio.resample(WHISPER_RATE).samples().astype(np.float32) / 32768.0
         phrases = self._usable_hints(hints)
-        words = _within(vocabulary, MAX_VOCABULARY_CHARS)
         if phrases:
             prompt = self.hint_prompt.format("、".join(phrases))
-        elif words:
+        elif vocabulary and (words := _within(vocabulary, MAX_VOCABULARY_CHARS)):
             prompt = self.vocabulary_prompt.format("、".join(words))
         else:
             prompt = self.initial_prompt

@@ -319,12 +319,12 @@ class Guide:
         return False
 
     def _district_given(self, state: GuideState, turn: Turn) -> Reply:
-        if state.district is None and state.awaiting == Awaiting.district:
-            state.district = parse_district(turn.text, by_sound=True)  # "黄埔" for 黄浦
         if state.district is None:
-            if state.awaiting == Awaiting.district:
+            if state.awaiting != Awaiting.district:
+                return self._reinterpret(state, turn)  # no district, none asked: "我们我们"
+            state.district = parse_district(turn.text, by_sound=True)  # "黄埔" for 黄浦
+            if state.district is None:
                 return [Say("utter_district_unknown")], state
-            return self._reinterpret(state, turn)  # no district, none asked: "我们我们"
         noted = Say("utter_district_noted", {"district": state.district})
         if not state.pending_question and is_found(found := self._find(turn)):
             return self._ask_service(state, turn, found)  # "我住静安，长护险怎么办"

@@ -159,11 +159,12 @@ class _Query:
         syl = syllables(text)
         fuzzy = tuple(map(_fuzzy, syl))
         content = content_only(text)
-        content_fuzzy = tuple(
-            NO_MATCH if ch == NO_MATCH else f for ch, f in zip(content, fuzzy, strict=False)
+        # One syllable per character, unless Latin runs (one "syllable" a run) are in it.
+        content_fuzzy = (
+            tuple(NO_MATCH if ch == NO_MATCH else f for ch, f in zip(content, fuzzy, strict=True))
+            if len(syl) == len(text)
+            else fuzzy
         )
-        if len(syl) != len(text):  # Latin runs give one "syllable" per run: leave as is
-            content_fuzzy = fuzzy
         return cls(text, content, _joined(syl), fuzzy, _joined(fuzzy), content_fuzzy)
 
 
