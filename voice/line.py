@@ -45,6 +45,22 @@ class Hangup:
 InboundEvent = AudioFrame | Dtmf | Hangup
 
 
+class Inbound(asyncio.Queue[InboundEvent]):
+    """What the caller does, in the order it arrived. A key or a hang-up also sets
+    ``caller_acted`` the moment it arrives: speech still being synthesised stops for it,
+    so a key pressed during a long answer is acted on at once, not after the whole answer
+    has been made (on a busy machine, that can take longer than the answer lasts)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.caller_acted = asyncio.Event()
+
+    def _put(self, item: InboundEvent) -> None:  # the hook asyncio's own queues override
+        super()._put(item)
+        if not isinstance(item, AudioFrame):
+            self.caller_acted.set()
+
+
 class CallLine(ABC):
     """One call as the handler sees it."""
 
@@ -54,7 +70,7 @@ class CallLine(ABC):
         self.caller = caller  # the caller's number or address, used as their identity
         self.call_id = call_id
         self.rate = rate
-        self.inbound: asyncio.Queue[InboundEvent] = asyncio.Queue()
+        self.inbound = Inbound()
 
     @abstractmethod
     async def play(self, audio: Audio) -> None:

@@ -74,11 +74,13 @@ class Speaker:
         caller hears the first words while the rest is still being made."""
         self._emit(ev.Spoke(tuple(texts), reason))
         spoken: list[Audio] = []
+        acted = self._line.inbound.caller_acted
+        acted.clear()  # only what the caller does from now on stops this
         for text in texts:
             sentences = speak_sentences(self._synthesizer, text, slow=self.slow)
-            while True:
+            while not acted.is_set():
                 try:
-                    audio = await asyncio.to_thread(self._next_clip, sentences)
+                    audio = await self._next_clip_unless(acted, sentences)
                 except PipelineError as exc:
                     log.warning("speech synthesis failed on call %s: %s", self._line.call_id, exc)
                     self._emit(ev.PipelineFailed(exc.code))
@@ -113,6 +115,20 @@ class Speaker:
                 self._first_audio_queued()
         return texts, self._last_audio
 
+    async def _next_clip_unless(
+        self, acted: asyncio.Event, sentences: Iterator[Audio]
+    ) -> Audio | None:
+        """The next sentence, or None once the caller pressed a key or hung up meanwhile:
+        the sentence being made is left to finish in its thread, unheard."""
+        clip = asyncio.ensure_future(asyncio.to_thread(self._next_clip, sentences))
+        caller = asyncio.ensure_future(acted.wait())
+        await asyncio.wait({clip, caller}, return_when=asyncio.FIRST_COMPLETED)
+        caller.cancel()
+        if clip.done():
+            return clip.result()
+        clip.add_done_callback(_forget)
+        return None
+
     def _next_clip(self, sentences: Iterator[Audio]) -> Audio | None:
         """The next sentence, already at the line's rate: resampling is real work, done
         here in the worker thread so the event loop keeps every call's audio on time."""
@@ -125,3 +141,9 @@ class Speaker:
         self._latency_ms = round((monotonic() - self._turn_ended_at) * 1000)
         self._turn_ended_at = None
         self._emit(ev.FirstAudio())
+
+
+def _forget(clip: asyncio.Future[Audio | None]) -> None:
+    """A sentence nobody will hear: its failure, if any, is not worth a warning."""
+    if not clip.cancelled():
+        clip.exception()

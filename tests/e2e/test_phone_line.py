@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 import uuid
 from pathlib import Path
 
@@ -42,9 +43,17 @@ async def press(phone: Baresip, schedule: list[tuple[float, str]], started: floa
 
 
 def last_call(stack: RunningStack, caller: str) -> tuple[str, list[str]]:
-    """The latest transcript of ``caller``: its staff page and the reply column per turn."""
-    listing = httpx.get(f"{stack.web_url}/staff/calls").text
-    match = re.search(rf'href="/staff/calls/(\d+)">[^<]*</a></td>\s*<td>{caller}</td>', listing)
+    """The latest transcript of ``caller``, once the line has finished with the call (on a
+    busy machine it may still be saying its last answer after the phone hung up): its staff
+    page and the reply column per turn."""
+    row = rf'href="/staff/calls/(\d+)">[^<]*</a></td>\s*<td>{caller}</td>(.*?)</tr>'
+    deadline = time.monotonic() + 60
+    while True:
+        listing = httpx.get(f"{stack.web_url}/staff/calls").text
+        match = re.search(row, listing, flags=re.S)
+        if (match and "通话中" not in match.group(2)) or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
     assert match, listing
     page = httpx.get(f"{stack.web_url}/staff/calls/{match.group(1)}").text
     return page, re.findall(r'<tr class="turn">(.*?)</tr>', page, flags=re.S)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import Callable
 
 import pytest
@@ -10,6 +12,7 @@ from liangwang.conversation import BotMessage
 from liangwang.dialogue import DialogueError, RecordingEngine, UserTurn
 from liangwang.wording import responses
 from voice import events as ev
+from voice.audio import Audio
 from voice.fakes import (
     EnergyVad,
     FakeLine,
@@ -63,10 +66,11 @@ class Call:
         *,
         config: CallConfig | None = None,
         reply: Callable[[UserTurn], list[BotMessage]] = dialogue_script,
+        synth: RecordingSynthesizer | None = None,
     ) -> None:
         self.line = FakeLine()
         self.recognizer = ScriptedRecognizer(list(heard or []))
-        self.synth = RecordingSynthesizer()
+        self.synth = synth or RecordingSynthesizer()
         self.dialogue = RecordingEngine(reply)
         self.transcripts = RecordingTranscripts()
         self.events: list[ev.CallEvent] = []
@@ -318,6 +322,47 @@ async def test_key_0_hands_over_at_once_and_staff_call_back_without_a_transfer_l
     assert ev.HandedOver(transferred=False) in call.events
     assert call.spoken("goodbye") == [(responses()["utter_voice_callback"][0]["text"],)]
     assert call.line.hung_up
+
+
+class SlowSynthesizer(RecordingSynthesizer):
+    """Makes the second sentence of a reply slowly: the caller presses 0 meanwhile."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.line = FakeLine()
+        self.loop = asyncio.get_running_loop()
+        self.released = threading.Event()
+
+    def synthesize(self, text: str, *, slow: bool = False) -> Audio:
+        if text == "再说第二句话。":
+            self.loop.call_soon_threadsafe(self.line.feed, Dtmf("0"))
+            self.released.wait(timeout=5.0)  # a busy machine; the call must not wait for it
+        return super().synthesize(text, slow=slow)
+
+
+async def test_a_key_pressed_while_an_answer_is_still_being_made_is_acted_on_at_once() -> None:
+    synth = SlowSynthesizer()
+    call = Call(
+        ["我想办敬老卡"],
+        synth=synth,
+        reply=lambda t: (
+            [BotMessage(text="先说第一句话。再说第二句话。最后第三句话。")]
+            if t.text == "我想办敬老卡"
+            else dialogue_script(t)
+        ),
+    )
+    synth.line = call.line
+    call.line.feed(utterance())
+    try:
+        assert await asyncio.wait_for(call.run(), timeout=4.0) == "handoff"
+    finally:
+        synth.released.set()
+    assert call.sent() == ["/greet", "我想办敬老卡", "/handoff"]
+    said = [text for text, _slow in synth.said]
+    assert "最后第三句话。" not in said  # the rest of the answer was not made for nobody
+    # The transcript keeps the whole answer as the dialogue gave it.
+    answer = call.transcripts.turns["call-1"][1].reply
+    assert answer == ("先说第一句话。再说第二句话。最后第三句话。",)
 
 
 async def test_spoken_handoff_transfers_to_the_staff_line() -> None:
