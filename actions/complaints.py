@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import REQUESTED_SLOT
 from rasa_sdk.types import DomainDict
@@ -36,6 +36,7 @@ from liangwang.complaints.validation import InvalidInput
 from liangwang.db import unit_of_work
 from liangwang.labels import TICKET_NOTES
 from liangwang.spoken import grouped, parse_age, ticket_number
+from liangwang.understanding.problem import describes_problem
 from liangwang.wording import Say, fragments_from_responses
 
 
@@ -49,6 +50,15 @@ def _message(tracker: Tracker) -> Message:
         long=location.get("long"),
         media_url=facts.get("media_url"),
     )
+
+
+def complaint_instead(tracker: Tracker) -> list[EventType] | None:
+    """A complaint in everyday words that NLU took for a question about a service (or
+    could not place) is taken down as the complaint it is: the form starts on it, as it
+    does for report_problem. None when the turn is what NLU said it was."""
+    if describes_problem(latest_text(tracker), latest_intent(tracker)):
+        return [FollowupAction("complaint_form")]
+    return None
 
 
 def _intake(tracker: Tracker) -> Intake:

@@ -9,6 +9,7 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.complaints import complaint_instead
 from actions.misunderstood import not_understood
 from actions.service_guide import guide_turn
 from actions.services import services
@@ -90,6 +91,9 @@ class ActionFallbackChain(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        complaint = complaint_instead(tracker)
+        if complaint is not None:
+            return complaint
         intent = latest_intent(tracker)
         if intent in MISS_INTENTS and _names_a_service(latest_text(tracker), intent):
             # NLU could not place it, but the words (or their sounds) name a service:

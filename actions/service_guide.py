@@ -9,6 +9,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.complaints import complaint_instead
 from actions.misunderstood import not_understood
 from actions.services import services
 from actions.tracker import latest_intent, latest_text, utter
@@ -30,7 +31,7 @@ class ActionServiceGuide(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        return guide_turn(dispatcher, tracker, domain)
+        return complaint_instead(tracker) or guide_turn(dispatcher, tracker, domain)
 
 
 def guide_turn(

@@ -56,6 +56,11 @@ class CategoryModel:
         (best, first), (_, second) = sorted(self._logs(text).items(), key=lambda p: -p[1])[:2]
         return best if first - second >= MIN_LOG_MARGIN else None
 
+    def log_odds(self, text: str, label: str, against: str) -> float:
+        """How much likelier ``label`` is than ``against`` for ``text``, as a natural log."""
+        logs = self._logs(text)
+        return logs[label] - logs[against]
+
     def scores(self, text: str) -> list[tuple[str, float]]:
         """Every category with its probability for ``text``, the likeliest first."""
         logs = self._logs(text)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 from rasa_sdk import Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy import select
@@ -164,6 +164,19 @@ def test_words_nlu_placed_out_of_scope_need_a_clear_find_not_a_guess(
     assert [m["response"] for m in messages] == ["utter_out_of_scope"]
     # The same guess where NLU was merely unsure is put to the citizen.
     assert conversation_actions._names_a_service(credit, "nlu_fallback")
+
+
+def test_a_complaint_nlu_took_for_a_request_or_missed_starts_the_complaint_form() -> None:
+    text = "办个证跑了五六趟，每次都讲缺东西，腿都跑细了"
+    for action, intent in (
+        (service_guide_actions.ActionServiceGuide(), "ask_service"),
+        (ActionFallbackChain(), "nlu_fallback"),
+    ):
+        t = tracker([user(intent, text)])
+        t.slots["guide"] = None
+        messages, events = run(action, t)
+        # Nothing said here: the form asks its first question on these very words.
+        assert (messages, events) == ([], [FollowupAction("complaint_form")])
 
 
 def test_service_guide_action_reads_the_catalog_and_stores_its_state(
