@@ -73,9 +73,16 @@ class Settings(BaseSettings):
     lock_store_url: str = ""
 
     host: str = "127.0.0.1"
+    # Rasa and the action server are reached only by our own processes: loopback, or a
+    # private address in the scaled profile, never what LIANGWANG_HOST opens to callers.
+    rasa_host: str = "127.0.0.1"
+    action_host: str = "127.0.0.1"
     rasa_port: Port = 5005
     action_port: Port = 5055
     web_port: Port = 8000
+    # Sent by Rasa with every action call; the action server answers nothing without it.
+    # Empty: `liangwang run` makes a new one for each start.
+    action_secret: SecretStr | None = None
 
     telegram_token: SecretStr | None = None
     # Where python-telegram-bot sends Bot API calls; override only to use a local stand-in.
@@ -225,11 +232,11 @@ class Settings(BaseSettings):
 
     @property
     def rasa_url(self) -> str:
-        return f"http://{self.host}:{self.rasa_port}"
+        return f"http://{self.rasa_host}:{self.rasa_port}"
 
     @property
     def action_url(self) -> str:
-        return f"http://{self.host}:{self.action_port}/webhook"
+        return f"http://{self.action_host}:{self.action_port}/webhook"
 
     @property
     def web_url(self) -> str:

@@ -114,11 +114,11 @@ def cmd_doctor(_args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from ops.rasa_engine import train
-    from ops.stack import build_stack
+    from ops.stack import build_stack, with_action_secret
     from ops.supervisor import supervise
 
     started = time.monotonic()
-    settings = load_settings()
+    settings = with_action_secret(load_settings())
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     # Rasa's training output (hundreds of lines of warnings and progress bars) goes to a
     # log file: the terminal shows one line for it, and where to look if it fails.

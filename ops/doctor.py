@@ -134,10 +134,10 @@ def check_database(settings: Settings) -> Check:
     )
 
 
-def check_port(settings: Settings, name: str, port: int, health_url: str) -> Check:
+def check_port(name: str, host: str, port: int, health_url: str) -> Check:
     with socket.socket() as sock:
         sock.settimeout(0.5)
-        in_use = sock.connect_ex((settings.host, port)) == 0
+        in_use = sock.connect_ex((host, port)) == 0
     if not in_use:
         return Check(True, f"{name} 端口 {port} 空闲", f"{name} port {port} free")
     try:
@@ -161,14 +161,19 @@ def run_checks(settings: Settings) -> list[Check]:
         check_speech_model(settings),
         check_voice(settings),
         check_database(settings),
-        check_port(settings, "Rasa", settings.rasa_port, f"{settings.rasa_url}/webhooks/rest/"),
         check_port(
-            settings,
-            "actions",
-            settings.action_port,
-            f"http://{settings.host}:{settings.action_port}/health",
+            "Rasa",
+            settings.rasa_host,
+            settings.rasa_port,
+            f"{settings.rasa_url}/webhooks/rest/",
         ),
-        check_port(settings, "web", settings.web_port, f"{settings.web_url}/healthz"),
+        check_port(
+            "actions",
+            settings.action_host,
+            settings.action_port,
+            f"http://{settings.action_host}:{settings.action_port}/health",
+        ),
+        check_port("web", settings.host, settings.web_port, f"{settings.web_url}/healthz"),
     ]
     if settings.telegram_token is None:
         checks.append(Check(True, "未设置 Telegram（可选）", "Telegram not configured (optional)"))

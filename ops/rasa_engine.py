@@ -61,6 +61,11 @@ def rasa_env(settings: Settings, base: Mapping[str, str] | None = None) -> dict[
     lock = urlsplit(settings.lock_store_url or "redis://localhost:6379/0")
     env.update(
         LIANGWANG_ACTION_URL=settings.action_url,
+        # bot/endpoints.yml sends it with every action call (empty where no action server
+        # runs: training, validation, test stories).
+        LIANGWANG_ACTION_SECRET=(
+            settings.action_secret.get_secret_value() if settings.action_secret else ""
+        ),
         LIANGWANG_LOCK_STORE_TYPE="redis" if settings.lock_store_url else "in_memory",
         LIANGWANG_LOCK_STORE_HOST=lock.hostname or "localhost",
         LIANGWANG_LOCK_STORE_PORT=str(lock.port or 6379),

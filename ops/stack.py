@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import secrets
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from pydantic import SecretStr
 
 from liangwang.settings import PROJECT_ROOT, Settings
 from ops.rasa_engine import BOT_DIR, rasa_bin, rasa_env
@@ -52,7 +55,7 @@ def rasa_spec(settings: Settings, model: Path) -> ProcessSpec:
             "--credentials",
             str(BOT_DIR / "credentials.yml"),
             "--interface",
-            settings.host,
+            settings.rasa_host,
             "--port",
             str(settings.rasa_port),
         ],
@@ -62,9 +65,20 @@ def rasa_spec(settings: Settings, model: Path) -> ProcessSpec:
     )
 
 
-def app_env() -> dict[str, str]:
+def with_action_secret(settings: Settings) -> Settings:
+    """``settings`` with the secret Rasa and the action server share: the configured one,
+    or a new one for this start of the stack."""
+    if settings.action_secret is not None:
+        return settings
+    return settings.model_copy(update={"action_secret": SecretStr(secrets.token_urlsafe(32))})
+
+
+def app_env(settings: Settings) -> dict[str, str]:
     # Children read the same LIANGWANG_* variables, so they see the settings we validated.
-    return {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    if settings.action_secret is not None:
+        env["LIANGWANG_ACTION_SECRET"] = settings.action_secret.get_secret_value()
+    return env
 
 
 def app_process(
@@ -76,7 +90,7 @@ def app_process(
         name=name,
         argv=[sys.executable, "-m", *argv],
         health_url=health_url,
-        env=app_env(),
+        env=app_env(settings),
         log_file=log_file(settings, name),
         ready_line=ready_line,
     )
@@ -86,18 +100,8 @@ def action_server_spec(settings: Settings) -> ProcessSpec:
     return app_process(
         settings,
         "actions",
-        [
-            "rasa_sdk",
-            "--actions",
-            "actions",
-            "--port",
-            str(settings.action_port),
-            # rasa_sdk reads its tracing settings from here and logs an error when the file
-            # is missing (default: endpoints.yml in the working directory). Ours has none.
-            "--endpoints",
-            str(BOT_DIR / "endpoints.yml"),
-        ],
-        f"http://{settings.host}:{settings.action_port}/health",
+        ["ops.action_server"],
+        f"http://{settings.action_host}:{settings.action_port}/health",
     )
 
 

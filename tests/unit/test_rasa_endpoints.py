@@ -16,6 +16,7 @@ from rasa.core.lock_store import LockStore
 endpoints = read_endpoints_from_path({str(BOT_DIR / "endpoints.yml")!r})
 store = LockStore.create(endpoints.lock_store)
 print(type(store).__name__, endpoints.tracker_store.url, endpoints.action.url)
+print("action headers", sorted(endpoints.action.headers.items()))
 if hasattr(store, "red"):
     print("redis ping", store.red.ping())
 """
@@ -41,6 +42,11 @@ def test_embedded_default() -> None:
     assert out.startswith(
         f"InMemoryLockStore {settings.effective_tracker_store_url} {settings.action_url}"
     )
+
+
+def test_rasa_sends_the_action_servers_secret_with_every_action_call() -> None:
+    out = probe(Settings(action_secret="shared-with-the-action-server"))
+    assert "action headers [('X-Liangwang-Action-Secret', 'shared-with-the-action-server')]" in out
 
 
 @pytest.mark.parametrize("url", ["redis://127.0.0.1:6379/3"])
