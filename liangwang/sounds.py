@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections import Counter
-from functools import cache
+from functools import lru_cache
 
 from pypinyin import Style, lazy_pinyin, pinyin
 
@@ -24,7 +24,12 @@ def normalize(text: str) -> str:
     return _NOT_WORD.sub("", text).lower()
 
 
-@cache
+# Catalog names and phrases repeat, citizens' turns rarely do: a bounded cache keeps the
+# former and cannot be grown without limit by the latter (any text can be sent).
+SYLLABLE_CACHE_SIZE = 4096
+
+
+@lru_cache(maxsize=SYLLABLE_CACHE_SIZE)
 def syllables(text: str) -> tuple[str, ...]:
     """Toneless pinyin, one syllable per character (other runs kept as they are)."""
     return tuple(lazy_pinyin(text, style=Style.NORMAL))

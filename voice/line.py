@@ -45,20 +45,50 @@ class Hangup:
 InboundEvent = AudioFrame | Dtmf | Hangup
 
 
+# A minute of 20 ms frames: far more than a call falls behind on a busy machine, and a
+# bound on what a caller (or a flood of RTP) can make us hold, about 1 MB at 8 kHz.
+MAX_QUEUED_FRAMES = 3000
+
+
 class Inbound(asyncio.Queue[InboundEvent]):
     """What the caller does, in the order it arrived. A key or a hang-up also sets
     ``caller_acted`` the moment it arrives: speech still being synthesised stops for it,
     so a key pressed during a long answer is acted on at once, not after the whole answer
-    has been made (on a busy machine, that can take longer than the answer lasts)."""
+    has been made (on a busy machine, that can take longer than the answer lasts).
 
-    def __init__(self) -> None:
+    Bounded: past ``max_frames`` queued audio frames the oldest frame is dropped (keys and
+    hang-ups never are), so a stalled call cannot grow without limit."""
+
+    def __init__(self, max_frames: int = MAX_QUEUED_FRAMES) -> None:
         super().__init__()
         self.caller_acted = asyncio.Event()
+        self.max_frames = max_frames
+        self.frames = 0
+        self.dropped_frames = 0
 
-    def _put(self, item: InboundEvent) -> None:  # the hook asyncio's own queues override
-        super()._put(item)
-        if not isinstance(item, AudioFrame):
+    def _put(self, item: InboundEvent) -> None:  # the hooks asyncio's own queues override
+        if isinstance(item, AudioFrame):
+            if self.frames >= self.max_frames:
+                self._drop_oldest_frame()
+            self.frames += 1
+        else:
             self.caller_acted.set()
+        super()._put(item)
+
+    def _get(self) -> InboundEvent:
+        item = super()._get()
+        if isinstance(item, AudioFrame):
+            self.frames -= 1
+        return item
+
+    def _drop_oldest_frame(self) -> None:
+        queued = self._queue  # type: ignore[attr-defined]  # asyncio.Queue's own deque
+        for index, event in enumerate(queued):
+            if isinstance(event, AudioFrame):
+                del queued[index]
+                self.frames -= 1
+                self.dropped_frames += 1
+                return
 
 
 class CallLine(ABC):
