@@ -168,9 +168,14 @@ class ActionTicketStatus(Action):
                     dispatcher.utter_message(response="utter_no_tickets")
                     return []
                 ticket, others = mine[0], len(mine) - 1
-            says = status_says(ticket, load_categories(), fragments)
-            ticket.mark_told()
-            ask_rating = ticket.awaiting_rating
+            # A number can be anyone's: only its owner hears the department's note, has
+            # the news counted as told (or their own push would never come) and is asked
+            # to rate it.
+            owner = ticket.identity == tracker.sender_id
+            says = status_says(ticket, load_categories(), fragments, owner=owner)
+            if owner:
+                ticket.mark_told()
+            ask_rating = owner and ticket.awaiting_rating
         utter(dispatcher, says)
         if others:
             dispatcher.utter_message(response="utter_ticket_more", count=str(others))

@@ -10,7 +10,15 @@ from liangwang.spoken import grouped
 from liangwang.wording import Say
 
 
-def status_says(ticket: Ticket, categories: Categories, fragments: Mapping[str, str]) -> list[Say]:
+def status_says(
+    ticket: Ticket,
+    categories: Categories,
+    fragments: Mapping[str, str],
+    *,
+    owner: bool = True,
+) -> list[Say]:
+    """The ticket's number, kind and state; to its ``owner`` also the department's note.
+    Anyone can say a number: to them the state is all that is told."""
     category = categories.by_code.get(ticket.category)
     status = fragments[f"status_{ticket.status}"].format(department=ticket.department)
     says = [
@@ -23,6 +31,6 @@ def status_says(ticket: Ticket, categories: Categories, fragments: Mapping[str, 
             },
         )
     ]
-    if ticket.status_notes and ticket.status in (Status.answered, Status.closed, Status.returned):
+    if owner and ticket.status_notes and ticket.status in (Status.answered, Status.closed, Status.returned):
         says.append(Say("utter_ticket_status_note", {"note": ticket.status_notes}))
     return says

@@ -325,3 +325,53 @@ def test_goodbye_and_thanks_end_politely_only_after_something_was_asked() -> Non
     # The first thing heard on a call: a recogniser's noise must not hang up on anyone.
     messages, _ = run(ActionCourtesy(), tracker([user("goodbye", "就")]))
     assert [m["response"] for m in messages] == ["utter_ask_rephrase"]
+
+
+def test_status_by_number_tells_a_stranger_only_the_state(
+    sessions: sessionmaker[Session],
+) -> None:
+    from liangwang.complaints import tickets
+    from liangwang.complaints.models import Ticket, TicketAction
+    from liangwang.complaints.tickets import NewTicket
+
+    with unit_of_work(sessions) as s:
+        ticket = tickets.file_ticket(
+            s,
+            NewTicket(
+                category="streetlight",
+                description="小区门口的路灯坏了三天了",
+                channel="web",
+                district="杨浦",
+                address="杨浦区国和路100号",
+                identity="web-owner",
+            ),
+            actor="web-owner",
+        )
+        for action in (TicketAction.dispatch, TicketAction.start, TicketAction.answer):
+            tickets.transition(s, ticket, action, actor="staff")
+        tickets.transition(s, ticket, TicketAction.close, actor="staff", note="张师傅已修好")
+        number = ticket.number
+    domain = {
+        "responses": yaml.safe_load(
+            (Path(__file__).resolve().parents[2] / "bot" / "domain.yml").read_text()
+        )["responses"]
+    }
+
+    def ask(sender: str) -> list[str]:
+        t = tracker([user("check_status", f"查进度，编号{number}")], sender=sender)
+        dispatcher = CollectingDispatcher()
+        complaint_actions.ActionTicketStatus().run(dispatcher, t, domain)
+        return [m["response"] for m in dispatcher.messages]
+
+    # Someone else who says the number: the state, no note, no rating, nothing marked told.
+    assert ask("web-stranger") == ["utter_ticket_status"]
+    with sessions() as s:
+        assert s.scalars(select(Ticket)).one().notified_status is None
+    # The owner hears the department's note, is asked to rate, and the news is told.
+    assert ask("web-owner") == [
+        "utter_ticket_status",
+        "utter_ticket_status_note",
+        "utter_ask_rating",
+    ]
+    with sessions() as s:
+        assert s.scalars(select(Ticket)).one().notified_status == "closed"
