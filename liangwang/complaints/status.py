@@ -31,6 +31,10 @@ def status_says(
             },
         )
     ]
-    if owner and ticket.status_notes and ticket.status in (Status.answered, Status.closed, Status.returned):
+    if (
+        owner
+        and ticket.status_notes
+        and ticket.status in (Status.answered, Status.closed, Status.returned)
+    ):
         says.append(Say("utter_ticket_status_note", {"note": ticket.status_notes}))
     return says
