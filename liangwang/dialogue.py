@@ -16,9 +16,26 @@ import httpx
 from liangwang.conversation import BotMessage
 from liangwang.settings import Settings
 
+# Starts a new dialogue session (each phone call does): the only message the engine may
+# rightly answer with nothing.
+NEW_SESSION = "/session_start"
+
 
 class DialogueError(Exception):
     """The dialogue engine could not answer (down, timed out, or replied with garbage)."""
+
+
+class NothingSaid(DialogueError):
+    """The engine answered a citizen's message with nothing: Rasa does, with HTTP 200 and
+    an empty list, when a custom action fails. Channels apologise as for any failure,
+    never leave the citizen in silence."""
+
+
+def answered(turn: UserTurn, messages: list[BotMessage]) -> list[BotMessage]:
+    """``messages``, or NothingSaid when there are none for a message that needs a reply."""
+    if not messages and turn.text != NEW_SESSION:
+        raise NothingSaid(f"no reply to a {turn.channel} message")
+    return messages
 
 
 class MessageTooLong(ValueError):
@@ -51,8 +68,15 @@ def check_length(text: str, limit: int) -> None:
 
 
 class RasaRestEngine(DialogueEngine):
-    def __init__(self, base_url: str, *, timeout_s: float, max_chars: int) -> None:
-        self._client = httpx.AsyncClient(base_url=base_url, timeout=timeout_s)
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout_s: float,
+        max_chars: int,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._client = httpx.AsyncClient(base_url=base_url, timeout=timeout_s, transport=transport)
         self._max_chars = max_chars
 
     @classmethod
@@ -80,7 +104,7 @@ class RasaRestEngine(DialogueEngine):
             raise DialogueError(f"Rasa did not answer: {exc!r}") from exc
         if not isinstance(body, list):
             raise DialogueError(f"unexpected reply from Rasa: {body!r}")
-        return [to_message(item) for item in body if isinstance(item, dict)]
+        return answered(turn, [to_message(item) for item in body if isinstance(item, dict)])
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -106,4 +130,4 @@ class RecordingEngine(DialogueEngine):
 
     async def send(self, turn: UserTurn) -> list[BotMessage]:
         self.turns.append(turn)
-        return self._reply(turn)
+        return answered(turn, self._reply(turn))

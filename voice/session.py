@@ -35,7 +35,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from liangwang.conversation import Channel, VoiceCue
-from liangwang.dialogue import DialogueEngine, DialogueError, UserTurn
+from liangwang.dialogue import NEW_SESSION, DialogueEngine, DialogueError, UserTurn
 from liangwang.wording import Say, render, responses
 from voice import events as ev
 from voice.audio import FRAME_MS, Audio
@@ -58,9 +58,6 @@ from voice.speaker import Speaker
 log = logging.getLogger(__name__)
 
 GREETING = "/greet"
-# Each call is a new dialogue session: an unfinished form from a dropped call must not
-# swallow the next call's first words. Drafts are kept apart, by caller, and offered back.
-NEW_SESSION = "/session_start"
 # Said by the caller, handled on the line itself: no dialogue round trip, and "slower"
 # must change how *we* speak.
 REPEAT_WORDS = ("再说一遍", "再说一次", "重复一遍", "重复一下", "没听清", "再讲一遍")
@@ -153,6 +150,9 @@ class CallSession:
         )
         self._emit(ev.CallStarted(self.line.caller))
         try:
+            # Each call is a new dialogue session: an unfinished form from a dropped call must
+            # not swallow the next call's first words. Drafts are kept apart, by caller, and
+            # offered back.
             with contextlib.suppress(DialogueError):  # the greeting meets it and apologises
                 await self.engines.dialogue.send(self._user_turn(NEW_SESSION))
             await self._exchange(GREETING, keys="", caller_audio=None, recognized="")

@@ -17,7 +17,7 @@ import pytest
 
 from liangwang.settings import Settings
 from ops import supervisor as supervisor_module
-from ops.stack import ProcessSpec, action_server_spec, build_stack
+from ops.stack import ProcessSpec, build_stack
 from ops.supervisor import QuietFilter, supervise
 
 SITE = "/srv/app/.venv-rasa/lib/python3.10/site-packages"
@@ -107,12 +107,6 @@ def test_a_hidden_warning_does_not_swallow_what_follows_it() -> None:
         "hello from child",
     ]
     assert shown(lines) == [lines[1], lines[3], lines[6]]
-
-
-def test_the_action_server_reads_our_endpoints_file(tmp_path: Path) -> None:
-    argv = action_server_spec(Settings(data_dir=tmp_path)).argv
-    endpoints = Path(argv[argv.index("--endpoints") + 1])
-    assert endpoints.name == "endpoints.yml" and endpoints.is_file()
 
 
 def test_every_service_keeps_its_log_in_the_data_dir(tmp_path: Path) -> None:

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
+
+import pytest
 
 from channels.telegram import build_application
 from liangwang.conversation import BotMessage
@@ -88,12 +91,20 @@ async def test_a_checklist_arrives_as_one_message() -> None:
     assert sent["text"] == checklist
 
 
-async def test_engine_down_apologises_and_quotes_the_message_back() -> None:
-    def down(turn: UserTurn) -> list[BotMessage]:
-        raise DialogueError("connection refused")
+def down(turn: UserTurn) -> list[BotMessage]:
+    raise DialogueError("connection refused")
 
+
+def silent(turn: UserTurn) -> list[BotMessage]:
+    return []  # what Rasa answers when a custom action fails
+
+
+@pytest.mark.parametrize("failure", [down, silent])
+async def test_engine_down_or_silent_apologises_and_quotes_the_message_back(
+    failure: Callable[[UserTurn], list[BotMessage]],
+) -> None:
     [sent] = await run_bot(
-        FakeTelegram(), RecordingEngine(down), [text_update("路灯坏了三天了")], 1
+        FakeTelegram(), RecordingEngine(failure), [text_update("路灯坏了三天了")], 1
     )
     assert "暂时没有响应" in str(sent["text"]) and "路灯坏了三天了" in str(sent["text"])
 

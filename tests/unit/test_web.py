@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from fastapi.testclient import TestClient
@@ -67,11 +67,19 @@ def test_blank_message_is_refused(client: TestClient, engine: RecordingEngine) -
     assert engine.turns == []
 
 
-def test_engine_down_says_so_and_keeps_the_text(db_url: str) -> None:
-    def down(turn: UserTurn) -> list[BotMessage]:
-        raise DialogueError("connection refused")
+def down(turn: UserTurn) -> list[BotMessage]:
+    raise DialogueError("connection refused")
 
-    with TestClient(create_app(Settings(database_url=db_url), RecordingEngine(down))) as c:
+
+def silent(turn: UserTurn) -> list[BotMessage]:
+    return []  # what Rasa answers when a custom action fails
+
+
+@pytest.mark.parametrize("failure", [down, silent])
+def test_engine_down_or_silent_says_so_and_keeps_the_text(
+    db_url: str, failure: Callable[[UserTurn], list[BotMessage]]
+) -> None:
+    with TestClient(create_app(Settings(database_url=db_url), RecordingEngine(failure))) as c:
         reply = c.post("/api/chat", json={"conversation_id": "abcdefgh12", "text": "你好"})
     assert reply.status_code == 503
     assert "输入框" in reply.json()["detail"]
