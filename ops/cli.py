@@ -12,7 +12,13 @@ from collections.abc import Sequence
 
 from liangwang.conversation import BotMessage
 from liangwang.db import migrate
-from liangwang.dialogue import DialogueError, MessageTooLong, RasaRestEngine, UserTurn
+from liangwang.dialogue import (
+    DialogueError,
+    MessageTooLong,
+    NothingSaid,
+    RasaRestEngine,
+    UserTurn,
+)
 from liangwang.settings import Settings, load_settings
 from ops import catalog_commands
 from ops.catalog_commands import seed_sample_catalog_if_empty
@@ -53,6 +59,8 @@ async def _chat(settings: Settings, once: str | None, conversation_id: str) -> i
                 _print_replies(await engine.send(UserTurn(conversation_id, text, "cli")))
             except MessageTooLong as exc:
                 print(f"消息太长：最多 {exc.limit} 个字 / too long ({exc.length} > {exc.limit})")
+            except NothingSaid:
+                print("助手这次没有回答，请再发一次。/ No answer this time; please send it again.")
     except DialogueError as exc:
         print(
             f"连不上助手，请先运行 make run。/ Cannot reach the assistant at {settings.rasa_url}; "
