@@ -518,6 +518,50 @@ async def test_rtp_line_rechunks_dedupes_events_and_follows_the_caller() -> None
     assert stats.mean_interval_ms > 0
 
 
+async def test_rtp_latches_the_first_source_from_a_signalled_host_and_drops_strangers() -> None:
+    loop = asyncio.get_running_loop()
+    with (
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as caller,
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as same_host,
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as other_host,
+    ):
+        caller.bind((LOCALHOST, 0))
+        same_host.bind((LOCALHOST, 0))
+        other_host.bind(("127.0.0.2", 0))  # another host as far as the line can tell
+        for s in (caller, same_host, other_host):
+            s.setblocking(False)
+        media = MediaAnswer(0, False, 101, LOCALHOST, caller.getsockname()[1])
+        line = _BareRtpLine(caller="x", call_id="rtp-latch", media=media)
+        pool = RtpPortPool(rtp_range())
+        bound = await pool.bind(LOCALHOST, line.datagram_protocol)
+        assert bound is not None
+        line.start()
+        loud = ulaw_encode(tone(600, 0.02, 9000.0).pcm)
+
+        async def send(sock: socket.socket, sequence: int, ssrc: int) -> None:
+            packet = RtpPacket(0, sequence, sequence * 160, ssrc, loud)
+            await loop.sock_sendto(sock, packet.to_bytes(), (LOCALHOST, bound[1]))
+
+        try:
+            await send(other_host, 1, 666)  # before the caller: not a signalled host
+            await send(caller, 10, 77)  # the caller: latched
+            await send(same_host, 2, 666)  # same host, another port: not the caller
+            await send(caller, 11, 77)
+            await asyncio.sleep(0.3)
+            frames = [line.inbound.get_nowait() for _ in range(line.inbound.qsize())]
+            assert len(frames) == 2 and line.packets_dropped == 2
+            assert line.remote == caller.getsockname()  # our audio goes to the caller only
+            _drain(same_host)
+            _drain(other_host)
+            await asyncio.sleep(0.1)
+            for stranger in (same_host, other_host):
+                with pytest.raises(BlockingIOError):
+                    stranger.recv(2048)
+        finally:
+            await line.close()
+            pool.release(bound[1])
+
+
 def test_paced_lines_share_the_pacer() -> None:
     assert issubclass(RtpLine, PacedLine)
 

@@ -6,8 +6,12 @@ one ``Dtmf`` per key press; outbound audio is encoded and paced by ``PacedLine``
 sends encoded silence when nothing is queued — NAT bindings stay open, the caller's jitter
 buffer keeps its timing, and the RTP clock never jumps. RTCP is neither sent nor read.
 
-Media is symmetric (RFC 4961 style): we send to the address the SDP gives until packets
-arrive from another one, then answer wherever they come from (the caller is behind NAT).
+Media is symmetric (RFC 4961 style): we send to the address the SDP gives until the first
+packet arrives, then answer where it came from (the caller is behind NAT). That source is
+latched once, and only from a host the call's signalling named (the SIP peer or the SDP's
+address): packets from anywhere else are dropped, so a stranger who guesses the port can
+neither speak into the call nor take its audio. A re-INVITE, which only the SIP peer can
+send, may move the media and latches afresh.
 """
 
 from __future__ import annotations
@@ -151,10 +155,16 @@ class RtpLine(PacedLine):
         media: MediaAnswer,
         media_timeout: float | None = None,
         on_media_timeout: Callable[[], None] | None = None,
+        signalling_hosts: frozenset[str] = frozenset(),
     ) -> None:
         super().__init__(caller=caller, call_id=call_id, rate=RATE)
         self.media = media
         self.remote: tuple[str, int] = (media.remote_address, media.remote_port)
+        # Hosts media may come from: the SIP peer's and the SDP's. None latched yet.
+        self._signalling_hosts = signalling_hosts
+        self._allowed_hosts = signalling_hosts | {media.remote_address}
+        self._latched: tuple[str, int] | None = None
+        self.packets_dropped = 0
         self._transport: asyncio.DatagramTransport | None = None
         self._encode = alaw_encode if media.alaw else ulaw_encode
         self._silence = self._encode(bytes(frame_bytes(RATE)))
@@ -183,6 +193,8 @@ class RtpLine(PacedLine):
         self.media = media
         if media.remote_address not in ("0.0.0.0", "") and media.remote_port:
             self.remote = (media.remote_address, media.remote_port)
+            self._allowed_hosts = self._signalling_hosts | {media.remote_address}
+            self._latched = None
 
     async def close(self) -> None:
         await self._stop_pacing()
@@ -222,9 +234,9 @@ class RtpLine(PacedLine):
         packet = RtpPacket.parse(data)
         if packet is None or self._transport is None:
             return
-        if source != self.remote:
-            log.info("RTP of %s comes from %s:%d; sending there", self.call_id, *source)
-            self.remote = source
+        if not self._from_the_caller(source):
+            self.packets_dropped += 1
+            return
         self._last_rx = time.monotonic()
         self.packets_received += 1
         if not self._in_order(packet):
@@ -236,6 +248,19 @@ class RtpLine(PacedLine):
         elif packet.payload_type in (PCMU, PCMA):  # the other G.711 law: decodable anyway
             self._receive_voice(packet.payload, alaw=packet.payload_type == PCMA)
         # anything else (comfort noise 13, unknown) carries no speech we could use
+
+    def _from_the_caller(self, source: tuple[str, int]) -> bool:
+        """Whether a packet is the caller's: from the latched source, or the first one
+        from a host the signalling named (which then becomes the latched source)."""
+        if self._latched is not None:
+            return source == self._latched
+        if source[0] not in self._allowed_hosts:
+            return False
+        self._latched = source
+        if source != self.remote:
+            log.info("RTP of %s comes from %s:%d; sending there", self.call_id, *source)
+            self.remote = source
+        return True
 
     def _in_order(self, packet: RtpPacket) -> bool:
         """Drop duplicates and packets that arrive after newer ones (we keep no jitter

@@ -123,6 +123,7 @@ class SipLine(RtpLine):
             media=media,
             media_timeout=media_timeout,
             on_media_timeout=on_media_timeout,
+            signalling_hosts=frozenset({call.source[0]}),
         )
         self._call = call
 
