@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import time
 from enum import StrEnum
 from functools import cached_property
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -118,6 +119,9 @@ class Settings(BaseSettings):
     sip_port: Port = 5060
     # Address put into SDP for our RTP; empty: the address SIP is bound to.
     sip_public_host: str = ""
+    # The PBXs and trunks calls come from (addresses or networks, comma-separated). SIP from
+    # anywhere else is dropped unanswered. Default: this machine only.
+    sip_trusted_peers: str = "127.0.0.0/8,::1"
     rtp_port_min: Port = 10000
     rtp_port_max: Port = 10199
     audiosocket_port: Port = 9092
@@ -158,6 +162,22 @@ class Settings(BaseSettings):
     callback_ring_timeout_s: Annotated[float, Field(ge=1, le=180)] = 45.0
     # How often the phone line looks for call backs that are due (seconds).
     callback_poll_s: Annotated[float, Field(gt=0, le=600)] = 15.0
+
+    @property
+    def sip_trusted_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        return tuple(
+            ip_network(part.strip(), strict=False)
+            for part in self.sip_trusted_peers.split(",")
+            if part.strip()
+        )
+
+    @model_validator(mode="after")
+    def _trusted_peers_parse(self) -> Settings:
+        try:
+            self.sip_trusted_networks  # noqa: B018  (parsed here so a typo stops start-up)
+        except ValueError as exc:
+            raise ValueError(f"LIANGWANG_SIP_TRUSTED_PEERS: {exc}") from exc
+        return self
 
     @model_validator(mode="after")
     def _patience_in_order(self) -> Settings:

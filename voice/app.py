@@ -208,6 +208,7 @@ async def serve_phone(settings: Settings, engines: VoiceEngines) -> None:
         port=settings.sip_port,
         rtp_ports=range(settings.rtp_port_min, settings.rtp_port_max + 1),
         public_host=settings.sip_public_host or None,
+        trusted_peers=settings.sip_trusted_networks,
     )
     audiosocket = AudioSocketServer(
         handler,

@@ -44,3 +44,18 @@ def test_end_of_turn_patiences_must_be_in_order(monkeypatch: pytest.MonkeyPatch)
     with pytest.raises(SettingsError) as err:
         load_settings()
     assert "LIANGWANG_VOICE_QUICK_END_SILENCE_MS" in str(err.value)
+
+
+def test_sip_trusted_peers_are_networks_and_a_typo_stops_start_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert [str(n) for n in load_settings().sip_trusted_networks] == ["127.0.0.0/8", "::1/128"]
+    monkeypatch.setenv("LIANGWANG_SIP_TRUSTED_PEERS", "10.0.0.5, 192.168.1.0/24")
+    assert [str(n) for n in load_settings().sip_trusted_networks] == [
+        "10.0.0.5/32",
+        "192.168.1.0/24",
+    ]
+    monkeypatch.setenv("LIANGWANG_SIP_TRUSTED_PEERS", "10.0.0.300")
+    with pytest.raises(SettingsError) as err:
+        load_settings()
+    assert "LIANGWANG_SIP_TRUSTED_PEERS" in str(err.value)

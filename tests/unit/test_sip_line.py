@@ -443,6 +443,35 @@ class _BareRtpLine(RtpLine):
         await self.close()
 
 
+def options_from(port: int) -> bytes:
+    return (
+        f"OPTIONS sip:bot@{LOCALHOST}:{port} SIP/2.0\r\n"
+        "Via: SIP/2.0/UDP 127.0.0.2:5099;branch=z9hG4bK-trust-1;rport\r\n"
+        "From: <sip:scanner@127.0.0.2>;tag=1\r\nTo: <sip:bot@127.0.0.1>\r\n"
+        "Call-ID: trust-test\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\n"
+        "Content-Length: 0\r\n\r\n"
+    ).encode()
+
+
+async def test_sip_from_an_untrusted_address_is_dropped_unanswered(serve: Serve) -> None:
+    from ipaddress import ip_network
+
+    loop = asyncio.get_running_loop()
+    trusted = await serve(Bot(), trusted_peers=[ip_network("127.0.0.3/32")])
+    default = await serve(Bot())  # loopback networks: 127.0.0.2 is one of them
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as stranger:
+        stranger.bind(("127.0.0.2", 0))
+        stranger.setblocking(False)
+        stranger.sendto(options_from(trusted.port), (LOCALHOST, trusted.port))
+        await asyncio.sleep(0.5)
+        with pytest.raises(BlockingIOError):
+            stranger.recv(4096)  # no answer at all: a scanner learns nothing
+        assert trusted.untrusted_dropped == 1
+        stranger.sendto(options_from(default.port), (LOCALHOST, default.port))
+        answer = await asyncio.wait_for(loop.sock_recv(stranger, 4096), WAIT)
+        assert answer.startswith(b"SIP/2.0 200")
+
+
 async def test_rtp_line_rechunks_dedupes_events_and_follows_the_caller() -> None:
     loop = asyncio.get_running_loop()
     with (

@@ -30,7 +30,8 @@ import contextlib
 import logging
 import socket
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
+from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from typing import Any
 
 from voice.line import CallHandler, Dtmf, HangupBy
@@ -66,6 +67,7 @@ SERVER = "liangwang-assist"
 MAX_FORWARDS = "70"  # RFC 3261 8.1.1.6
 SHUTDOWN_BYE_S = 2.0  # stop() does not wait the full 32 s for a vanished caller
 _MIN_DATAGRAM = 16  # shorter is a keep-alive (RFC 5626 CRLFs) or noise, never a message
+LOOPBACK = (ip_network("127.0.0.0/8"), ip_network("::1/128"))
 
 
 class _SipProtocol(asyncio.DatagramProtocol):
@@ -86,6 +88,9 @@ class SipServer:
     address put in SDP/Contact/Via when the one we listen on is not what callers reach
     (NAT, 0.0.0.0). ``answer_delay`` rings (180) that long before answering.
     ``media_timeout`` hangs up a call whose RTP stopped that many seconds ago (None: never).
+    ``trusted_peers``: the networks of the PBXs and trunks we take calls from; anything
+    else is dropped unanswered, so a stranger can neither call in with a forged caller ID
+    nor learn that we are here (loopback only by default).
     """
 
     def __init__(
@@ -99,8 +104,11 @@ class SipServer:
         answer_delay: float = 0.0,
         media_timeout: float | None = 60.0,
         t1: float = T1_S,
+        trusted_peers: Sequence[IPv4Network | IPv6Network] = LOOPBACK,
     ) -> None:
         self.handler = handler
+        self.trusted_peers = tuple(trusted_peers)
+        self.untrusted_dropped = 0
         self.host = host
         self._requested_port = port
         self.port = port
@@ -279,6 +287,9 @@ class SipServer:
     # -- receiving -----------------------------------------------------------------------
 
     def _datagram(self, data: bytes, source: Address) -> None:
+        if not self._trusted(source[0]):
+            self.untrusted_dropped += 1
+            return
         if len(data) < _MIN_DATAGRAM or data.strip(b"\r\n") == b"":
             return  # keep-alive CRLFs (RFC 5626) and other noise
         try:
@@ -296,6 +307,13 @@ class SipServer:
             self.send(cached.data, cached.destination)  # a retransmitted request
             return
         self.spawn(self._on_request(message, source))
+
+    def _trusted(self, host: str) -> bool:
+        try:
+            address = ip_address(host.split("%", 1)[0])
+        except ValueError:
+            return False
+        return any(address in network for network in self.trusted_peers)
 
     async def _on_request(self, request: SipMessage, source: Address) -> None:
         method = request.method
