@@ -139,8 +139,10 @@ async def server_for() -> AsyncIterator[list[AudioSocketServer]]:
         await server.stop()
 
 
-async def start(servers: list[AudioSocketServer], bot: Bot) -> AudioSocketServer:
-    server = AudioSocketServer(bot, host="127.0.0.1", port=0)
+async def start(
+    servers: list[AudioSocketServer], bot: Bot, max_connections: int = 32
+) -> AudioSocketServer:
+    server = AudioSocketServer(bot, host="127.0.0.1", port=0, max_connections=max_connections)
     await server.start()
     servers.append(server)
     return server
@@ -275,3 +277,23 @@ async def test_a_failing_handler_ends_only_its_call(server_for: list[AudioSocket
     assert server.lines == []
     for asterisk in (good, bad):
         await asterisk.close()
+
+
+async def test_connections_past_the_cap_are_hung_up_and_calls_go_on(
+    server_for: list[AudioSocketServer],
+) -> None:
+    bot = Bot(tone(600, 3.0))
+    server = await start(server_for, bot, max_connections=2)
+    call = await Asterisk.connect(server.port)
+    await call.hello()
+    idle = await Asterisk.connect(server.port)  # connected, never says which call
+    await asyncio.sleep(0.2)
+    extra = await Asterisk.connect(server.port)
+    assert await extra.until_closed() == [KIND_HANGUP]
+    assert server.refused == 1
+    # The call in progress still hears its audio.
+    assert (await call.heard(0.2)).rms() > 1000
+    await call.send(KIND_HANGUP)
+    await bot.finish(call.call_id)
+    for peer in (call, idle, extra):
+        await peer.close()

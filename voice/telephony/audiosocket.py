@@ -33,6 +33,9 @@ KIND_AUDIO = 0x10
 KIND_ERROR = 0xFF
 RATE = 8000
 MAX_PAYLOAD = 4096  # 256 ms of 8 kHz audio; Asterisk sends 20 ms frames
+# Calls at once on one phone line process: far more than 2 cores can answer well (each
+# call decodes speech), and a bound on what a flood of connections can hold.
+MAX_CONNECTIONS = 32
 _HEADER = struct.Struct("!BH")
 # Outbound audio buffered in the socket beyond this (Asterisk stopped reading) is dropped
 # rather than piling up in memory.
@@ -106,7 +109,10 @@ class AudioSocketLine(PacedLine):
 class AudioSocketServer:
     """Accepts AudioSocket connections on ``host:port`` and runs ``handler`` once per call.
 
-    ``port=0`` picks a free port (see ``port`` after ``start``).
+    ``port=0`` picks a free port (see ``port`` after ``start``). At most
+    ``max_connections`` connections at once (calls, and connections that have not yet
+    said which call they are): one more is hung up at once, so a flood of connections
+    cannot take memory or file descriptors from the calls in progress.
     """
 
     def __init__(
@@ -116,11 +122,14 @@ class AudioSocketServer:
         host: str = "127.0.0.1",
         port: int = 9092,
         first_frame_timeout: float = 10.0,
+        max_connections: int = MAX_CONNECTIONS,
     ) -> None:
         self.handler = handler
         self.host = host
         self.port = port
         self.first_frame_timeout = first_frame_timeout
+        self.max_connections = max_connections
+        self.refused = 0
         self._server: asyncio.Server | None = None
         self._lines: set[AudioSocketLine] = set()
         self._connections: set[asyncio.Task[None]] = set()
@@ -149,6 +158,16 @@ class AudioSocketServer:
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
+        if len(self._connections) >= self.max_connections:
+            self.refused += 1
+            log.warning(
+                "AudioSocket: %d connections already, refused one more", len(self._connections)
+            )
+            with contextlib.suppress(ConnectionError):
+                writer.write(encode_frame(KIND_HANGUP))
+                writer.close()
+                await writer.wait_closed()
+            return
         self._connections.add(task)
         try:
             call_uuid = await self._greeting(reader)
