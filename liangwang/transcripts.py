@@ -18,7 +18,9 @@ class Call(Base):
     __tablename__ = "calls"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    call_id: Mapped[str] = mapped_column(String(200), unique=True)
+    # As the line gave it (a SIP Call-ID, an AudioSocket UUID): from the network, so it may
+    # come again; a call is its ``id``, which also names its recordings' folder.
+    call_id: Mapped[str] = mapped_column(String(200), index=True)
     caller: Mapped[str] = mapped_column(String(200), index=True)
     line: Mapped[str] = mapped_column(String(40))  # sip, audiosocket, file, microphone
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from liangwang.db import unit_of_work, utcnow
@@ -13,27 +11,33 @@ from liangwang.transcripts import Call, CallTurn
 from voice.audio import Audio
 from voice.ports import TurnRecord
 
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
 
 class StoredTranscripts:
+    """Each call is a row, found by the line's call id while the call lasts; its WAVs are
+    filed under the row's database id. A call id comes from the network: it never names a
+    path, and one that comes again (a PBX reusing Call-IDs) starts a new call, never
+    overwrites an earlier one's recordings."""
+
     def __init__(self, sessions: sessionmaker[Session], recordings_dir: Path) -> None:
         self._sessions = sessions
         self._dir = recordings_dir
+        self._current: dict[str, int] = {}  # call id → row id, for calls in progress
 
     def folder(self, call_id: str) -> Path:
-        # Call-IDs come from the network: never let one name a path outside the folder.
-        return self._dir / (_UNSAFE.sub("_", call_id)[:120] or "call")
+        return self._dir / str(self._current[call_id])
 
     def start_call(self, call_id: str, caller: str, line: str) -> None:
         with unit_of_work(self._sessions) as session:
-            session.add(Call(call_id=call_id, caller=caller, line=line))
+            call = Call(call_id=call_id, caller=caller, line=line)
+            session.add(call)
+            session.flush()
+            self._current[call_id] = call.id
 
     def add_turn(self, call_id: str, turn: TurnRecord) -> None:
         caller_file = self._save(call_id, f"{turn.index:03d}-caller.wav", turn.caller_audio)
         reply_file = self._save(call_id, f"{turn.index:03d}-reply.wav", turn.reply_audio)
         with unit_of_work(self._sessions) as session:
-            call = self._call(session, call_id)
+            call = session.get_one(Call, self._current[call_id])
             call.turns.append(
                 CallTurn(
                     index=turn.index,
@@ -49,11 +53,8 @@ class StoredTranscripts:
 
     def end_call(self, call_id: str, reason: str) -> None:
         with unit_of_work(self._sessions) as session:
-            call = self._call(session, call_id)
+            call = session.get_one(Call, self._current.pop(call_id))
             call.ended_at, call.end_reason = utcnow(), reason
-
-    def _call(self, session: Session, call_id: str) -> Call:
-        return session.scalars(select(Call).where(Call.call_id == call_id)).one()
 
     def _save(self, call_id: str, name: str, audio: Audio | None) -> str | None:
         if audio is None or not audio.pcm:

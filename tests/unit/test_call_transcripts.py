@@ -27,6 +27,31 @@ from voice.session import CallConfig, CallSession, VoiceEngines
 from voice.transcripts import StoredTranscripts
 
 
+async def test_a_reused_or_hostile_call_id_keeps_every_call_apart(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    recordings = tmp_path / "var" / "calls"
+    for caller, heard in (("13900001111", "第一个电话"), ("13900002222", "第二个电话")):
+        line = FakeLine(caller=caller, call_id="..")  # the same Call-ID twice, and a hostile one
+        line.feed(speech_frames(600), silence_frames(600), Hangup())
+        engines = VoiceEngines(
+            recognizer=ScriptedRecognizer([heard]),
+            synthesizer=RecordingSynthesizer(),
+            vad=EnergyVad(),
+            dialogue=RecordingEngine(),
+            recorder=StoredTranscripts(sessions, recordings),
+        )
+        await CallSession(line, engines, CallConfig(end_silence_ms=400)).run()
+    with unit_of_work(sessions) as session:
+        calls = sorted(recent_calls(session), key=lambda c: c.id)
+        assert [c.turns[1].recognized for c in calls] == ["第一个电话", "第二个电话"]
+        files = [c.turns[1].caller_audio for c in calls]
+    assert files == [f"{calls[0].id}/001-caller.wav", f"{calls[1].id}/001-caller.wav"]
+    assert {p.parent for p in (tmp_path / "var").rglob("*.wav")} == {
+        recordings / str(c.id) for c in calls
+    }  # nothing written beside the recordings folder
+
+
 async def test_a_call_is_stored_turn_by_turn_with_audio(
     sessions: sessionmaker[Session], db_url: str, tmp_path: Path
 ) -> None:
@@ -55,8 +80,8 @@ async def test_a_call_is_stored_turn_by_turn_with_audio(
         assert spoken.confidence == 0.9 and spoken.latency_ms is not None
         assert spoken.caller_audio is not None and spoken.reply_audio is not None
         call_pk, caller_file = call.id, spoken.caller_audio
-    # The network-supplied Call-ID cannot point outside the recordings folder.
-    assert caller_file.split("/")[0] == "a1b2_.._c3_host"
+    # The network-supplied Call-ID names no path: recordings are filed by database id.
+    assert caller_file.split("/")[0] == str(call_pk)
     saved = Audio.from_wav(recordings / caller_file)
     assert saved.rate == 8000 and saved.duration_s >= 0.6
 
@@ -70,5 +95,5 @@ async def test_a_call_is_stored_turn_by_turn_with_audio(
         assert audio.status_code == 200 and audio.headers["content-type"] == "audio/wav"
         assert Audio.from_wav(audio.content).pcm == saved.pcm
         assert client.get("/staff/recordings/..%2F..%2Ftest.db/x.wav").status_code == 404
-        assert client.get("/staff/recordings/a1b2_.._c3_host/..%2F..%2Ftest.db").status_code == 404
+        assert client.get(f"/staff/recordings/{call_pk}/..%2F..%2Ftest.db").status_code == 404
         assert client.get("/staff/calls/999").status_code == 404
