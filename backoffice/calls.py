@@ -1,4 +1,5 @@
-"""Back office: phone call transcripts, turn by turn, with both sides' audio."""
+"""Back office: phone call transcripts, turn by turn, with both sides' audio; and the
+photos citizens sent with their complaints (media staff review, like recordings)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 
 from backoffice.deps import DbSession, State
 from liangwang.labels import BACK_OFFICE_ERRORS
+from liangwang.photos import PhotoStore
 from liangwang.transcripts import call_by_id, recent_calls
 
 router = APIRouter()
@@ -33,3 +35,12 @@ def recording(folder: str, name: str, state: State) -> FileResponse:
     if not path.is_relative_to(root) or path.suffix != ".wav" or not path.is_file():
         raise HTTPException(404, BACK_OFFICE_ERRORS["no_such_recording"])
     return FileResponse(path, media_type="audio/wav")
+
+
+@router.get("/photos/{name}")
+def photo(name: str, state: State) -> FileResponse:
+    settings = state.settings
+    path = PhotoStore(settings.photos_dir, settings.max_photo_bytes).path(name)
+    if path is None:  # only names we gave, inside the photos folder
+        raise HTTPException(404, BACK_OFFICE_ERRORS["no_such_photo"])
+    return FileResponse(path, media_type="image/jpeg")

@@ -22,6 +22,7 @@ from liangwang.complaints.tickets import NewTicket
 from liangwang.complaints.validation import InvalidInput
 from liangwang.db import utcnow
 from liangwang.districts import parse_district
+from liangwang.photos import is_stored
 
 PREFIX = "/open311/v2"
 MAX_RANGE = timedelta(days=90)
@@ -90,7 +91,8 @@ def _request(ticket: Ticket) -> dict[str, Any]:
         "zipcode": None,
         "lat": ticket.lat,
         "long": ticket.long,
-        "media_url": ticket.media_url,
+        # A photo we keep is for staff; only a public URL a client gave is published.
+        "media_url": None if is_stored(ticket.media_url) else ticket.media_url,
     }
 
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, PhotoSize, Update
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -31,6 +32,7 @@ from liangwang.dialogue import (
     RasaRestEngine,
     UserTurn,
 )
+from liangwang.photos import PhotoStore
 from liangwang.settings import Settings, load_settings
 from liangwang.wording import Say, fragments, render
 
@@ -56,8 +58,9 @@ def keyboard(message: BotMessage) -> InlineKeyboardMarkup | None:
 
 
 class TelegramRelay:
-    def __init__(self, engine: DialogueEngine) -> None:
+    def __init__(self, engine: DialogueEngine, photos: PhotoStore) -> None:
         self._engine = engine
+        self._photos = photos
 
     async def relay(
         self, update: Update, text: str, metadata: dict[str, Any] | None = None
@@ -95,9 +98,22 @@ class TelegramRelay:
     async def on_photo(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
         if message and message.photo:
-            photo = await message.photo[-1].get_file()  # the largest size
             text = message.caption or fragments()["photo_text"]
-            await self.relay(update, text, {"media_url": photo.file_path})
+            stored = await self._keep_photo(message.photo)
+            await self.relay(update, text, {"media_url": stored} if stored else None)
+
+    async def _keep_photo(self, sizes: Sequence[PhotoSize]) -> str | None:
+        """The largest size within the limit, downloaded and stored: its reference, never
+        Telegram's file path (which carries the bot's token)."""
+        fitting = [s for s in sizes if (s.file_size or 0) <= self._photos.max_bytes]
+        if not fitting:
+            return None
+        content = bytes(await (await fitting[-1].get_file()).download_as_bytearray())
+        try:
+            return self._photos.save(content)
+        except ValueError:  # the size Telegram announced was not the size it sent
+            log.warning("a photo over the size limit was not kept")
+            return None
 
     async def on_button(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
@@ -134,7 +150,7 @@ def build_application(
     settings: Settings, engine: DialogueEngine, push_every_s: float | None = 10.0
 ) -> Application:  # type: ignore[type-arg]
     assert settings.telegram_token is not None
-    relay = TelegramRelay(engine)
+    relay = TelegramRelay(engine, PhotoStore(settings.photos_dir, settings.max_photo_bytes))
 
     async def start_pushing(app: Application) -> None:  # type: ignore[type-arg]
         if push_every_s is None:
@@ -146,6 +162,7 @@ def build_application(
         Application.builder()
         .token(settings.telegram_token.get_secret_value())
         .base_url(settings.telegram_api_url)
+        .base_file_url(settings.telegram_file_url)
         .post_init(start_pushing)
         .build()
     )
@@ -156,8 +173,14 @@ def build_application(
     return app
 
 
-def main() -> None:
+def configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # httpx logs every request's URL at INFO, and a Bot API URL carries the bot's token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def main() -> None:
+    configure_logging()
     settings = load_settings()
     if settings.telegram_token is None:
         raise SystemExit("LIANGWANG_TELEGRAM_TOKEN is not set")

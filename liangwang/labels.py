@@ -42,6 +42,7 @@ CALLBACK_OUTCOME_NAMES: dict[str, str] = {
 BACK_OFFICE_ERRORS = {
     "no_such_call": "没有这通电话",
     "no_such_recording": "没有这段录音",
+    "no_such_photo": "没有这张照片",
     "unknown_district": "不认识的区：{district} / unknown district",
     "no_contact_phone": "市民没有留电话，不能回访 / no contact phone: no call back",
     "callbacks_off": "没有配置回访线路 / call backs are off (LIANGWANG_CALLBACK_TRUNK_URI)",

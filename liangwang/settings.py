@@ -88,6 +88,10 @@ class Settings(BaseSettings):
     telegram_token: SecretStr | None = None
     # Where python-telegram-bot sends Bot API calls; override only to use a local stand-in.
     telegram_api_url: str = "https://api.telegram.org/bot"
+    # Where files (photos citizens send) are downloaded from; beside the base URL above.
+    telegram_file_url: str = "https://api.telegram.org/file/bot"
+    # Largest photo kept with a complaint; a larger one is taken at a smaller size.
+    max_photo_bytes: Annotated[int, Field(ge=10_000, le=20_000_000)] = 5_000_000
 
     # Open311 API keys allowed to file requests (comma-separated). Empty: nobody may POST.
     open311_api_keys: SecretStr = SecretStr("")
@@ -244,6 +248,10 @@ class Settings(BaseSettings):
     @cached_property
     def effective_tracker_store_url(self) -> str:
         return self.tracker_store_url or f"sqlite:///{self.data_dir.resolve() / 'tracker.db'}"
+
+    @property
+    def photos_dir(self) -> Path:
+        return self.data_dir / "photos"
 
     @property
     def open311_keys(self) -> frozenset[str]:

@@ -1,8 +1,8 @@
 """A local stand-in for Telegram's Bot API servers (this machine cannot reach them).
 
 Speaks just enough of the HTTP API for python-telegram-bot's polling and replies:
-getMe, deleteWebhook, getUpdates, sendMessage, answerCallbackQuery. Tests queue updates
-and read what the bot sent.
+getMe, deleteWebhook, getUpdates, sendMessage, answerCallbackQuery, getFile and file
+downloads. Tests queue updates (and the files they refer to) and read what the bot sent.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 
 from tests.fakes.server import ServedApp
 
@@ -23,6 +23,8 @@ from tests.fakes.server import ServedApp
 class FakeTelegram:
     pending: list[dict[str, Any]] = field(default_factory=list)
     sent: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    files: dict[str, bytes] = field(default_factory=dict)  # file_id → content
+    downloads: list[str] = field(default_factory=list)  # file paths fetched
     _next_update: int = 1
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -42,6 +44,11 @@ class FakeTelegram:
 
     def app(self) -> FastAPI:
         api = FastAPI()
+
+        @api.get("/file/bot{token}/{path:path}")
+        async def download(token: str, path: str) -> Response:
+            self.downloads.append(path)
+            return Response(self.files[path.removeprefix("photos/").removesuffix(".jpg")])
 
         @api.post("/bot{token}/{method}")
         async def call(token: str, method: str, request: Request) -> dict[str, Any]:
@@ -70,6 +77,14 @@ class FakeTelegram:
                 "chat": {"id": int(params["chat_id"]), "type": "private"},
                 "text": params.get("text", ""),
             }
+        if method == "getFile":
+            file_id = str(params["file_id"])
+            return {
+                "file_id": file_id,
+                "file_unique_id": file_id,
+                "file_size": len(self.files[file_id]),
+                "file_path": f"photos/{file_id}.jpg",
+            }
         return True
 
 
@@ -97,3 +112,7 @@ class RunningFake(ServedApp):
     @property
     def base_url(self) -> str:
         return f"{self.url}/bot"
+
+    @property
+    def base_file_url(self) -> str:
+        return f"{self.url}/file/bot"

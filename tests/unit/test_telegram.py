@@ -4,12 +4,15 @@ stand-in for Telegram's servers, and a recording dialogue engine."""
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
-from channels.telegram import build_application
+from channels.telegram import build_application, configure_logging
 from liangwang.conversation import BotMessage
 from liangwang.dialogue import DialogueError, RecordingEngine, UserTurn, check_length
 from liangwang.settings import Settings
@@ -50,9 +53,15 @@ async def run_bot(
     engine: RecordingEngine,
     updates: list[dict[str, object]],
     expect_messages: int,
+    photo_limit: int = 5_000_000,
 ) -> list[dict[str, object]]:
     with RunningFake(fake) as server:
-        settings = Settings(telegram_token="123:test", telegram_api_url=server.base_url)  # type: ignore[arg-type]
+        settings = Settings(
+            telegram_token="123:test",  # type: ignore[arg-type]
+            telegram_api_url=server.base_url,
+            telegram_file_url=server.base_file_url,
+            max_photo_bytes=photo_limit,
+        )
         app = build_application(settings, engine)
         async with app:
             await app.start()
@@ -174,3 +183,55 @@ async def test_status_changes_are_pushed_to_the_citizen(db_url: str) -> None:
     assert int(sent["chat_id"]) == 42
     assert "新进展" in str(sent["text"]) and "区绿化市容局" in str(sent["text"])
     assert grouped(number) in str(sent["text"])
+
+
+def photo_update(sizes: list[tuple[str, int]], caption: str | None = None) -> dict[str, object]:
+    photo = [
+        {
+            "file_id": fid,
+            "file_unique_id": fid,
+            "width": 90 * n,
+            "height": 90 * n,
+            "file_size": size,
+        }
+        for n, (fid, size) in enumerate(sizes, start=1)
+    ]
+    message = {"message_id": 3, "date": int(time.time()), "chat": CHAT, "from": USER}
+    return {"message": {**message, "photo": photo, **({"caption": caption} if caption else {})}}
+
+
+async def test_a_photo_is_kept_by_us_and_the_token_never_reaches_the_ticket(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LIANGWANG_DATA_DIR", str(tmp_path))
+    fake = FakeTelegram()
+    fake.files = {"small": b"s" * 20_000, "big": b"b" * 60_000}
+    engine = RecordingEngine(lambda turn: [BotMessage("收到照片")])
+    await run_bot(
+        fake,
+        engine,
+        [photo_update([("small", 20_000), ("big", 60_000)], "路灯坏了")],
+        1,
+        photo_limit=50_000,
+    )
+    [turn] = engine.turns
+    media = str(turn.metadata["media_url"])
+    assert re.fullmatch(r"photos/[0-9a-f]{32}\.jpg", media) and "123:test" not in media
+    # The largest size within the limit, downloaded and stored.
+    assert fake.downloads == ["photos/small.jpg"]
+    assert (tmp_path / media).read_bytes() == b"s" * 20_000
+    assert turn.text == "路灯坏了"
+
+
+def test_the_bot_api_urls_with_the_token_are_never_logged() -> None:
+    root, httpx_log = logging.getLogger(), logging.getLogger("httpx")
+    levels = root.level, httpx_log.level
+    root.setLevel(logging.INFO)  # as the channel process runs
+    httpx_log.setLevel(logging.NOTSET)
+    try:
+        configure_logging()
+        assert root.isEnabledFor(logging.INFO)
+        assert not httpx_log.isEnabledFor(logging.INFO)  # where httpx logs each URL
+    finally:
+        root.setLevel(levels[0])
+        httpx_log.setLevel(levels[1])

@@ -128,3 +128,33 @@ def test_staff_work_a_ticket_through_the_closed_loop(
     again = client.post(f"/staff/tickets/{number}/start", data={"staff": "李四"})
     assert again.status_code == 409
     assert client.get("/staff/tickets/999999").status_code == 404
+
+
+def test_a_kept_photo_is_shown_to_staff_and_never_published(
+    client: TestClient, sessions: sessionmaker[Session]
+) -> None:
+    from liangwang.complaints import tickets
+    from liangwang.complaints.tickets import NewTicket
+    from liangwang.photos import PhotoStore
+
+    settings = Settings()
+    media = PhotoStore(settings.photos_dir, settings.max_photo_bytes).save(b"\xff\xd8jpeg")
+    with unit_of_work(sessions) as s:
+        number = tickets.file_ticket(
+            s,
+            NewTicket(
+                category="streetlight",
+                description="路灯坏了",
+                channel="telegram",
+                district="杨浦",
+                identity="telegram-42",
+                media_url=media,
+            ),
+            actor="telegram-42",
+        ).number
+    assert f'src="/staff/{media}"' in client.get(f"/staff/tickets/{number}").text
+    photo = client.get(f"/staff/{media}")
+    assert photo.status_code == 200 and photo.content == b"\xff\xd8jpeg"
+    assert client.get("/staff/photos/..%2F..%2Ftest.db").status_code == 404
+    [published] = client.get(f"/open311/v2/requests/{number}.json").json()
+    assert published["media_url"] is None
