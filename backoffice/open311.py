@@ -6,6 +6,8 @@ request, 403 bad api_key, 404 unknown service_code or request.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -26,6 +28,10 @@ from liangwang.photos import is_stored
 
 PREFIX = "/open311/v2"
 MAX_RANGE = timedelta(days=90)
+PAGE_SIZE, MAX_PAGE_SIZE = 50, 200
+COORDINATE_DECIMALS = 3  # about 110 m of latitude
+# Up to the first road-like word: 路, 街, 大道, 公路, 巷, 弄 (a 弄 is a lane of houses).
+_ROAD = re.compile(r"^.*?(?:大道|公路|路|街|巷|弄)")
 router = APIRouter(prefix=PREFIX)
 
 
@@ -52,6 +58,12 @@ def validation_error_response(exc: RequestValidationError) -> JSONResponse:
     return error_response(400, problems)
 
 
+def key_id(api_key: str) -> str:
+    """A name for an API key that audit rows and logs can carry: a digest, never key
+    material (a prefix of the key itself would narrow a guess)."""
+    return hashlib.sha256(api_key.encode()).hexdigest()[:12]
+
+
 def _w3(value: datetime | None) -> str | None:
     if value is None:
         return None
@@ -72,7 +84,18 @@ def _service(category: Category) -> dict[str, Any]:
     }
 
 
+def coarse_address(address: str | None, district: str | None) -> str | None:
+    """The address as far as its road ("杨浦区国和路100号门口" → "杨浦区国和路"): enough to
+    see where problems cluster, not which door a citizen lives behind."""
+    road = _ROAD.match(address or "")
+    return road.group(0) if road else district
+
+
 def _request(ticket: Ticket) -> dict[str, Any]:
+    """A ticket as the public may see it. A citizen who spoke to the assistant never
+    agreed to publish their words: the description is published only for requests filed
+    through this API, where the client posted it to be published. Coordinates are rounded
+    to about a hundred metres, the address cut at the road; contacts are never shown."""
     category = load_categories().by_code.get(ticket.category)
     return {
         "service_request_id": ticket.number,
@@ -80,17 +103,17 @@ def _request(ticket: Ticket) -> dict[str, Any]:
         "status_notes": ticket.status_notes or None,
         "service_name": category.name if category else ticket.category,
         "service_code": ticket.category,
-        "description": ticket.description,
+        "description": ticket.description if ticket.channel == "open311" else None,
         "agency_responsible": ticket.department,
         "service_notice": None,
         "requested_datetime": _w3(ticket.requested_at),
         "updated_datetime": _w3(ticket.updated_at),
         "expected_datetime": _w3(ticket.expected_at),
-        "address": ticket.address or ticket.district,
+        "address": coarse_address(ticket.address, ticket.district),
         "address_id": None,
         "zipcode": None,
-        "lat": ticket.lat,
-        "long": ticket.long,
+        "lat": None if ticket.lat is None else round(ticket.lat, COORDINATE_DECIMALS),
+        "long": None if ticket.long is None else round(ticket.long, COORDINATE_DECIMALS),
         # A photo we keep is for staff; only a public URL a client gave is published.
         "media_url": None if is_stored(ticket.media_url) else ticket.media_url,
     }
@@ -166,6 +189,7 @@ def create_request(
     if (lat is None or long is None) and not address:
         raise Open311Error(400, "a location is required: lat and long, or address_string")
     name = " ".join(p for p in (last_name, first_name) if p) or None
+    client = key_id(api_key)
     new = NewTicket(
         category=service_code,
         description=description or "",
@@ -178,13 +202,13 @@ def create_request(
         attributes=attributes,
         contact_name=name,
         contact_phone=phone,
-        identity=f"open311-{device_id}" if device_id else None,
-        idempotency_key=f"open311-{idempotency_key}" if idempotency_key else None,
+        # Both are the client's own names: scoped by its key, so one client can neither
+        # receive another's request by reusing its idempotency key nor speak as its device.
+        identity=f"open311-{client}-{device_id}" if device_id else None,
+        idempotency_key=f"open311-{client}-{idempotency_key}" if idempotency_key else None,
     )
     try:
-        ticket = tickets.file_ticket(
-            session, new, actor=f"open311:{api_key[:6]}", categories=categories
-        )
+        ticket = tickets.file_ticket(session, new, actor=f"open311:{client}", categories=categories)
     except InvalidInput as exc:
         raise Open311Error(400, f"{exc.code}") from None
     return [
@@ -219,11 +243,14 @@ def list_requests(
     start_date: Annotated[str | None, Query()] = None,
     end_date: Annotated[str | None, Query()] = None,
     status: Annotated[str | None, Query()] = None,
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = PAGE_SIZE,
 ) -> list[dict[str, Any]]:
+    """Newest first, ``page_size`` at a time (``page`` from 1)."""
     query = select(Ticket)
     if service_request_id:
         # The spec: ids override every other filter.
-        ids = [i.strip() for i in service_request_id.split(",") if i.strip()]
+        ids = [i.strip() for i in service_request_id.split(",") if i.strip()][:MAX_PAGE_SIZE]
         found = session.scalars(query.where(Ticket.number.in_(ids))).all()
         return [_request(t) for t in sorted(found, key=lambda t: ids.index(t.number))]
     start = _parse_w3("start_date", start_date)
@@ -246,7 +273,9 @@ def list_requests(
             query = query.where(Ticket.status.not_in(final))
         elif wanted == {"closed"}:
             query = query.where(Ticket.status.in_(final))
-    return [_request(t) for t in session.scalars(query.order_by(Ticket.requested_at.desc()))]
+    query = query.order_by(Ticket.requested_at.desc(), Ticket.id.desc())
+    rows = session.scalars(query.offset((page - 1) * page_size).limit(page_size))
+    return [_request(t) for t in rows]
 
 
 @router.get("/requests/{service_request_id}.json")

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from backoffice.app import create_app
 from liangwang.complaints import tickets
-from liangwang.complaints.models import Ticket
+from liangwang.complaints.models import Ticket, TicketEvent
 from liangwang.db import unit_of_work
 from liangwang.dialogue import RecordingEngine
 from liangwang.settings import Settings
@@ -70,7 +70,8 @@ def test_post_then_read_back_by_id_token_and_filters(client: TestClient) -> None
     number, token = created["service_request_id"], created["token"]
     [by_id] = client.get(f"/open311/v2/requests/{number}.json").json()
     assert by_id["status"] == "open" and by_id["service_code"] == "streetlight"
-    assert by_id["description"] == LAMP["description"] and by_id["lat"] == 31.2304
+    # Posted here to be published: the description is; the place only to about 100 m.
+    assert by_id["description"] == LAMP["description"] and by_id["lat"] == 31.23
     assert by_id["agency_responsible"] == "区路灯管理所"
     assert by_id["requested_datetime"].endswith("Z") and by_id["expected_datetime"]
     assert client.get(f"/open311/v2/tokens/{token}.json").json() == [
@@ -109,6 +110,58 @@ def test_same_idempotency_key_files_once(
     first = client.post("/open311/v2/requests.json", data=LAMP, headers=headers).json()
     again = client.post("/open311/v2/requests.json", data=LAMP, headers=headers).json()
     assert first == again and count(sessions) == 1
+
+
+def test_idempotency_is_per_client_and_the_audit_keeps_no_key_material(
+    db_url: str, sessions: sessionmaker[Session]
+) -> None:
+    other = "other-client-key-456"
+    settings = Settings(database_url=db_url, open311_api_keys=SecretStr(f"{KEY},{other}"))
+    headers = {"Idempotency-Key": "abc-1"}
+    with TestClient(create_app(settings, RecordingEngine())) as c:
+        mine = c.post("/open311/v2/requests.json", data=LAMP, headers=headers).json()
+        theirs = c.post(
+            "/open311/v2/requests.json", data={**LAMP, "api_key": other}, headers=headers
+        ).json()
+    # Client B reusing A's key files its own request and never receives A's token.
+    assert mine[0]["service_request_id"] != theirs[0]["service_request_id"]
+    assert mine[0]["token"] != theirs[0]["token"] and count(sessions) == 2
+    with sessions() as s:
+        actors = s.scalars(select(TicketEvent.actor)).all()
+    assert all(KEY[:4] not in a and other[:4] not in a for a in actors), actors
+
+
+def test_the_public_list_is_paged_and_keeps_conversations_private(
+    client: TestClient, sessions: sessionmaker[Session]
+) -> None:
+    with unit_of_work(sessions) as s:
+        for n in range(3):
+            tickets.file_ticket(
+                s,
+                tickets.NewTicket(
+                    category="streetlight",
+                    description=f"我家门口的路灯坏了，我住{n}号楼",
+                    channel="phone",
+                    district="杨浦",
+                    address=f"杨浦区国和路{100 + n}号门口",
+                    lat=31.298765,
+                    long=121.512345,
+                    identity=f"phone:1380013800{n}",
+                ),
+                actor="phone",
+            )
+    first = client.get("/open311/v2/requests.json", params={"page_size": 2}).json()
+    second = client.get("/open311/v2/requests.json", params={"page_size": 2, "page": 2}).json()
+    assert len(first) == 2 and len(second) == 1
+    ids = {r["service_request_id"] for r in first + second}
+    assert len(ids) == 3
+    for published in first + second:
+        # Said to the assistant, never agreed to be published: no words, no door number.
+        assert published["description"] is None
+        assert published["address"] == "杨浦区国和路"
+        assert (published["lat"], published["long"]) == (31.299, 121.512)
+    too_big = client.get("/open311/v2/requests.json", params={"page_size": 1000})
+    assert too_big.status_code == 400
 
 
 @pytest.mark.parametrize(
