@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import CursorResult, and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -225,6 +225,17 @@ def transition(
     if Status(ticket.status) not in allowed:
         raise TransitionNotAllowed(action, ticket.status)
     now = now or utcnow()
+    # Check and write in one statement: a staff 办结 and a citizen 撤回 read the same state,
+    # and only the first to write may act on it.
+    moved: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+        update(Ticket)
+        .where(Ticket.id == ticket.id, Ticket.status == ticket.status)
+        .values(status=target, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount != 1:
+        session.refresh(ticket)
+        raise TransitionNotAllowed(action, ticket.status)
     if department:
         ticket.department = department
     audit(

@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from liangwang.complaints import tickets
@@ -130,6 +131,12 @@ def test_audit_trail_cannot_be_rewritten(sessions: sessionmaker[Session]) -> Non
         s.scalars(select(TicketEvent)).one().note = "changed"
     with pytest.raises(AuditTrailIsAppendOnly), unit_of_work(sessions) as s:
         s.delete(s.scalars(select(TicketEvent)).one())
+    # The database itself refuses, to whoever reaches it without the ORM.
+    for statement in ("UPDATE ticket_events SET note = 'changed'", "DELETE FROM ticket_events"):
+        with pytest.raises(DBAPIError, match="append-only"), sessions() as s:
+            s.execute(text(statement))
+    with sessions() as s:
+        assert s.scalars(select(TicketEvent.note)).all() == [""]
 
 
 def test_overdue_after_the_sla(sessions: sessionmaker[Session]) -> None:
@@ -217,3 +224,33 @@ def test_phone_numbers() -> None:
     with pytest.raises(InvalidInput):
         phone_number("1234567")
     assert grouped("13800138000") == "138 0013 8000"
+
+
+def test_of_two_transitions_from_the_same_state_only_the_first_to_write_wins(
+    sessions: sessionmaker[Session],
+) -> None:
+    with unit_of_work(sessions) as s:
+        ticket = tickets.file_ticket(s, lamp(), actor="web-abc")
+        for action in ("dispatch", "start"):
+            tickets.transition(s, ticket, action, actor="staff")
+        number = ticket.number
+    staff, citizen = sessions(), sessions()
+    try:
+        # Both read the ticket while it is being processed …
+        at_desk = tickets.by_number(staff, number)
+        on_phone = tickets.by_number(citizen, number)
+        assert at_desk is not None and on_phone is not None
+        # … staff answer first; the citizen's withdrawal then finds it answered.
+        tickets.transition(staff, at_desk, "answer", actor="staff", note="已修好")
+        staff.commit()
+        with pytest.raises(TransitionNotAllowed) as refused:
+            tickets.transition(citizen, on_phone, "withdraw", actor="web-abc")
+        assert refused.value.status == "answered"
+        citizen.rollback()
+    finally:
+        staff.close()
+        citizen.close()
+    with sessions() as s:
+        final = tickets.by_number(s, number)
+        assert final is not None and final.status == "answered"
+        assert [e.action for e in final.events] == ["file", "dispatch", "start", "answer"]
