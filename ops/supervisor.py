@@ -2,8 +2,10 @@
 
 Each child runs in its own session so that Ctrl-C reaches only the supervisor, which then
 stops the children in reverse start order (SIGTERM, then SIGKILL after a grace period).
-If any child exits on its own, the supervisor stops the rest and exits non-zero: a
-half-running stack would silently lose what citizens say.
+A child that fails to start stops the stack with an error (a configuration problem to
+fix). A child that exits once the stack is serving is restarted, after a pause that
+doubles with each quick failure (1 s up to a minute), while the others keep serving: a
+crashed phone line must not take the web chat with it.
 
 The terminal shows the supervisor's state lines and what an operator should act on; the
 dependencies' chatter (see ``QuietFilter``) goes only to each child's log file, which
@@ -19,16 +21,22 @@ import re
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import httpx
 
 from ops.stack import ProcessSpec
 
 GRACE_S = 10.0
+# A child that exits while serving is restarted after RESTART_FIRST_S, doubling up to
+# RESTART_MAX_S while it keeps failing; a child that ran RESTART_RESET_AFTER_S since its
+# last start is restarted quickly again.
+RESTART_FIRST_S = 1.0
+RESTART_MAX_S = 60.0
+RESTART_RESET_AFTER_S = 60.0
 # Each child's log file is rotated at this size, keeping this many older files, so a stack
 # that runs for months cannot fill the disk.
 LOG_MAX_BYTES = 5 * 1024 * 1024
@@ -149,6 +157,7 @@ class Supervisor:
         self._specs = specs
         self._out = out
         self._procs: dict[str, asyncio.subprocess.Process] = {}
+        self._started: dict[str, float] = {}
         self._pumps: list[asyncio.Task[None]] = []
         self._files: dict[str, RotatingFileHandler] = {}
         self._width = max((len(s.name) for s in specs), default=4)
@@ -187,25 +196,37 @@ class Supervisor:
             spec.cwd.mkdir(parents=True, exist_ok=True)
             if spec.log_file is not None:
                 self._open_log(spec.name, spec.log_file)
-            proc = await asyncio.create_subprocess_exec(
-                *spec.argv,
-                cwd=spec.cwd,
-                env=spec.env or None,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.STDOUT,
-                stdin=asyncio.subprocess.DEVNULL,
-                start_new_session=True,
-                limit=LINE_LIMIT,
-            )
-            self._procs[spec.name] = proc
-            self._pumps.append(asyncio.create_task(self._pump(spec, proc)))
-            where = self.log_file(spec.name)
-            self.log(spec.name, f"started (pid {proc.pid})" + (f", log: {where}" if where else ""))
+            await self._spawn(spec)
+
+    async def restart(self, name: str) -> None:
+        """Start ``name`` again (it has exited)."""
+        self._pumps = [pump for pump in self._pumps if not pump.done()]
+        await self._spawn(next(s for s in self._specs if s.name == name))
+
+    def started_at(self, name: str) -> float:
+        return self._started[name]
+
+    async def _spawn(self, spec: ProcessSpec) -> None:
+        proc = await asyncio.create_subprocess_exec(
+            *spec.argv,
+            cwd=spec.cwd,
+            env=spec.env or None,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            stdin=asyncio.subprocess.DEVNULL,
+            start_new_session=True,
+            limit=LINE_LIMIT,
+        )
+        self._procs[spec.name] = proc
+        self._started[spec.name] = time.monotonic()
+        self._pumps.append(asyncio.create_task(self._pump(spec, proc)))
+        where = self.log_file(spec.name)
+        self.log(spec.name, f"started (pid {proc.pid})" + (f", log: {where}" if where else ""))
 
     async def _pump(self, spec: ProcessSpec, proc: asyncio.subprocess.Process) -> None:
         assert proc.stdout is not None
         quiet = QuietFilter()
-        async for raw in proc.stdout:
+        async for raw in _lines(proc.stdout):
             line = raw.decode("utf-8", "replace").rstrip()
             self._write_file(spec.name, line)
             if quiet.shows(line):
@@ -240,7 +261,12 @@ class Supervisor:
 
     async def wait_any_exit(self) -> tuple[str, int]:
         waiters = {asyncio.create_task(proc.wait()): name for name, proc in self._procs.items()}
-        done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        try:
+            done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.cancel()
         task = done.pop()
         return waiters[task], task.result()
 
@@ -266,6 +292,36 @@ class Supervisor:
             handler.close()
 
 
+async def _lines(stream: asyncio.StreamReader) -> AsyncIterator[bytes]:
+    """The stream's lines; a line longer than the reader's limit comes in pieces of that
+    size instead of ending the reading (the child would then block on a full pipe)."""
+    while True:
+        try:
+            line = await stream.readuntil(b"\n")
+        except asyncio.IncompleteReadError as end:
+            if end.partial:
+                yield end.partial
+            return
+        except asyncio.LimitOverrunError as long:
+            line = await stream.readexactly(long.consumed)
+        yield line
+
+
+class Backoff:
+    """How long to wait before restarting a child that exited while serving."""
+
+    def __init__(self, first_s: float = RESTART_FIRST_S) -> None:
+        self.first_s = first_s
+        self._next: dict[str, float] = {}
+
+    def delay(self, name: str, ran_s: float) -> float:
+        if ran_s >= RESTART_RESET_AFTER_S:
+            self._next.pop(name, None)
+        delay = self._next.get(name, self.first_s)
+        self._next[name] = min(delay * 2, RESTART_MAX_S)
+        return delay
+
+
 class ChildExited(RuntimeError):
     def __init__(self, name: str, code: int) -> None:
         super().__init__(f"{name} exited with code {code}")
@@ -281,6 +337,27 @@ async def _healthy(client: httpx.AsyncClient, url: str) -> bool:
     return response.status_code < 500
 
 
+async def _serve(supervisor: Supervisor, stopper: asyncio.Task[Any], backoff: Backoff) -> None:
+    """Until ``stopper`` is done: each child that exits is restarted after its pause."""
+    while True:
+        exited = asyncio.create_task(supervisor.wait_any_exit())
+        await asyncio.wait({exited, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if stopper.done():
+            exited.cancel()
+            return
+        name, code = exited.result()
+        delay = backoff.delay(name, time.monotonic() - supervisor.started_at(name))
+        supervisor.log(
+            name,
+            f"exited unexpectedly (code {code}); restarting in {delay:.0f} s"
+            + _see_log(supervisor, name),
+        )
+        await asyncio.wait({stopper}, timeout=delay)
+        if stopper.done():
+            return
+        await supervisor.restart(name)
+
+
 def _see_log(supervisor: Supervisor, name: str) -> str:
     # The lines that explain a crash may have been hidden as noise; the file has them all.
     where = supervisor.log_file(name)
@@ -293,8 +370,10 @@ async def supervise(
     ready_timeout_s: float = 600.0,
     on_ready: Callable[[float], None] | None = None,
     out: TextIO = sys.stdout,
+    restart_first_s: float = RESTART_FIRST_S,
 ) -> int:
-    """Start everything, report readiness, run until Ctrl-C/SIGTERM or a child dies."""
+    """Start everything, report readiness, run until Ctrl-C/SIGTERM, restarting a child
+    that exits meanwhile."""
     supervisor = Supervisor(specs, out=out)
     stop_requested = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -311,16 +390,7 @@ async def supervise(
             elapsed = ready.result()
             if on_ready is not None:
                 on_ready(elapsed)
-            exited = asyncio.create_task(supervisor.wait_any_exit())
-            finished, _ = await asyncio.wait({exited, stopper}, return_when=asyncio.FIRST_COMPLETED)
-            if exited in finished:
-                name, code = exited.result()
-                supervisor.log(
-                    name,
-                    f"exited unexpectedly (code {code}); stopping the stack"
-                    + _see_log(supervisor, name),
-                )
-                exit_code = 1
+            await _serve(supervisor, stopper, Backoff(restart_first_s))
         else:
             ready.cancel()
     except ChildExited as exc:

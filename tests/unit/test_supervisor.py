@@ -12,7 +12,7 @@ from pathlib import Path
 
 from liangwang.settings import Settings
 from ops.stack import PHONE_READY_MARK, ProcessSpec, build_stack, phone_spec, phone_unavailable
-from ops.supervisor import supervise
+from ops.supervisor import LINE_LIMIT, RESTART_RESET_AFTER_S, Backoff, supervise
 from voice.model_install import verify_vosk_ko
 
 
@@ -51,19 +51,78 @@ async def test_ready_then_sigterm_stops_every_child(tmp_path: Path) -> None:
     assert "one | hello from child" in log and "two | hello from child" in log
 
 
-async def test_a_child_that_dies_stops_the_stack_with_an_error(tmp_path: Path) -> None:
-    alive = http_child("alive", free_port(), tmp_path)
+async def test_a_child_that_dies_is_restarted_with_backoff_and_the_others_keep_serving(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    alive = http_child("alive", port, tmp_path)
+    starts = tmp_path / "starts"
     dying = ProcessSpec(
         name="dying",
-        argv=[sys.executable, "-c", "import time; time.sleep(1)"],
+        argv=[
+            sys.executable,
+            "-c",
+            f"import pathlib, time; p = pathlib.Path({str(starts)!r}); "
+            "p.write_text(p.read_text() + 'x' if p.exists() else 'x'); time.sleep(0.3)",
+        ],
         health_url="",
         cwd=tmp_path,
     )
+    served: list[int] = []
+
+    def on_ready(_elapsed: float) -> None:
+        async def watch() -> None:
+            while not starts.exists() or len(starts.read_text()) < 3:
+                await asyncio.sleep(0.05)
+            # Meanwhile the other child never stopped serving.
+            served.append(await asyncio.to_thread(_status, port))
+            os.kill(os.getpid(), signal.SIGTERM)
+
+        asyncio.get_running_loop().create_task(watch())
+
     out = io.StringIO()
-    code = await supervise([alive, dying], out=out)
-    assert code == 1
-    assert "dying" in out.getvalue() and "exited unexpectedly" in out.getvalue()
+    code = await supervise([alive, dying], out=out, on_ready=on_ready, restart_first_s=0.1)
+    assert code == 0 and served == [200]
+    log = out.getvalue()
+    assert "dying | exited unexpectedly (code 0); restarting in 0 s" in log
+    assert log.count("dying | started") >= 3
     assert (tmp_path / "alive").read_text() == "stopped"
+
+
+def test_the_pause_before_a_restart_doubles_and_resets_after_a_good_run() -> None:
+    backoff = Backoff(first_s=1.0)
+    assert [backoff.delay("phone", ran_s=2.0) for _ in range(8)] == [1, 2, 4, 8, 16, 32, 60, 60]
+    assert backoff.delay("phone", ran_s=RESTART_RESET_AFTER_S) == 1.0
+    assert backoff.delay("web", ran_s=0.0) == 1.0  # each child its own
+
+
+async def test_a_line_longer_than_the_reader_limit_does_not_stop_the_log(tmp_path: Path) -> None:
+    chatty = ProcessSpec(
+        name="chatty",
+        argv=[
+            sys.executable,
+            "-c",
+            f"import sys, time; sys.stdout.write('x' * {LINE_LIMIT * 2 + 5} + '\\n'); "
+            "print('after the long line', flush=True); time.sleep(60)",
+        ],
+        health_url="",
+        cwd=tmp_path,
+        ready_line="after the long line",
+    )
+
+    def on_ready(_elapsed: float) -> None:
+        asyncio.get_running_loop().call_later(0.1, os.kill, os.getpid(), signal.SIGTERM)
+
+    out = io.StringIO()
+    assert await supervise([chatty], on_ready=on_ready, out=out, ready_timeout_s=20) == 0
+    assert "chatty | after the long line" in out.getvalue()
+
+
+def _status(port: int) -> int:
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as reply:
+        return int(reply.status)
 
 
 async def test_a_child_that_fails_at_start_is_reported(tmp_path: Path) -> None:
