@@ -9,11 +9,14 @@ from pathlib import Path
 from fastapi import FastAPI, Request, Response
 from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.trustedhost import TrustedHostMiddleware
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from backoffice import calls, catalog_api, chat, health, open311, staff
 from backoffice.deps import AppState
+from backoffice.guards import BodySizeLimit
+from backoffice.rate_limits import RateLimits
 from liangwang.catalog.store import IndexCache
 from liangwang.db import make_engine, make_session_factory
 from liangwang.dialogue import DialogueEngine, RasaRestEngine
@@ -40,7 +43,12 @@ def create_app(settings: Settings | None = None, engine: DialogueEngine | None =
         dialogue=dialogue,
         templates=Jinja2Templates(directory=HERE / "templates"),
         catalog_index=IndexCache(),
+        rate_limits=RateLimits(
+            settings.rate_limit_per_address, settings.rate_limit_per_conversation
+        ),
     )
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_host_list)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(health.router)
     app.include_router(chat.router)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel
 
 from backoffice.deps import DbSession, State
+from backoffice.guards import PerAddress
 from liangwang.catalog.search import close_candidates
 from liangwang.districts import parse_district
 from liangwang.labels import BACK_OFFICE_ERRORS
@@ -35,6 +36,7 @@ def search(
     q: Annotated[str, Query(min_length=1, max_length=200)],
     state: State,
     session: DbSession,
+    _limited: PerAddress,
     district: Annotated[str | None, Query(max_length=20)] = None,
     limit: Annotated[int, Query(ge=1, le=20)] = 5,
 ) -> SearchOut:

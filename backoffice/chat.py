@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from backoffice.deps import State
+from backoffice.guards import PerAddress, refuse_if_limited
 from liangwang.conversation import Channel
 from liangwang.dialogue import DialogueError, MessageTooLong, UserTurn, check_length
 from liangwang.wording import Say, render
@@ -37,7 +38,8 @@ def chat_page(request: Request, state: State) -> HTMLResponse:
 
 
 @router.post("/api/chat")
-async def chat(body: ChatIn, state: State) -> ChatOut:
+async def chat(body: ChatIn, state: State, _limited: PerAddress) -> ChatOut:
+    refuse_if_limited(state.rate_limits.conversation, body.conversation_id)
     text = body.text.strip()
     if not text:
         raise HTTPException(422, render(Say("utter_channel_empty")))

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session, sessionmaker
 
+from backoffice.rate_limits import RateLimits
 from liangwang.catalog.store import IndexCache
 from liangwang.db import unit_of_work
 from liangwang.dialogue import DialogueEngine
@@ -24,6 +25,7 @@ class AppState:
     dialogue: DialogueEngine
     templates: Jinja2Templates
     catalog_index: IndexCache
+    rate_limits: RateLimits
 
     def page(self, request: Request, template: str, context: dict[str, Any]) -> HTMLResponse:
         """A server-rendered page: a template filled with plain values (never ORM sessions)."""

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
 from backoffice.deps import DbSession, State
+from backoffice.guards import PerAddress
 from liangwang.complaints import tickets
 from liangwang.complaints.categories import Category, load_categories
 from liangwang.complaints.models import FINAL, Ticket
@@ -163,6 +164,7 @@ def create_request(
     session: DbSession,
     attributes: Annotated[dict[str, str], Depends(attribute_fields)],
     state: State,
+    _limited: PerAddress,
     api_key: Annotated[str | None, Form()] = None,
     service_code: Annotated[str | None, Form()] = None,
     lat: Annotated[float | None, Form()] = None,

@@ -96,6 +96,15 @@ class Settings(BaseSettings):
     # Open311 API keys allowed to file requests (comma-separated). Empty: nobody may POST.
     open311_api_keys: SecretStr = SecretStr("")
 
+    # Host names the web app answers to (comma-separated; "*" for any). Requests naming
+    # another host are refused, so pages elsewhere cannot reach us by DNS rebinding.
+    allowed_hosts: str = "127.0.0.1,localhost,::1"
+    # Largest request body the web app reads (bytes).
+    max_request_bytes: Annotated[int, Field(ge=1024, le=10_000_000)] = 64 * 1024
+    # Requests a minute on the web chat, the catalog search and Open311 POST, per client
+    # address; and chat messages a minute per web conversation.
+    rate_limit_per_address: Annotated[int, Field(ge=1, le=100_000)] = 60
+    rate_limit_per_conversation: Annotated[int, Field(ge=1, le=10_000)] = 20
     # Longest message a citizen may send in one turn (characters).
     max_message_chars: Annotated[int, Field(ge=10, le=20000)] = 4000
     # Seconds to wait for one dialogue turn from Rasa before apologising.
@@ -248,6 +257,10 @@ class Settings(BaseSettings):
     @cached_property
     def effective_tracker_store_url(self) -> str:
         return self.tracker_store_url or f"sqlite:///{self.data_dir.resolve() / 'tracker.db'}"
+
+    @property
+    def allowed_host_list(self) -> list[str]:
+        return [h.strip() for h in self.allowed_hosts.split(",") if h.strip()]
 
     @property
     def photos_dir(self) -> Path:

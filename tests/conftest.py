@@ -21,6 +21,8 @@ def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         if key.startswith("LIANGWANG_"):
             monkeypatch.delenv(key)
     monkeypatch.setenv("LIANGWANG_DATA_DIR", str(tmp_path / "var"))
+    # FastAPI's TestClient names its host "testserver".
+    monkeypatch.setenv("LIANGWANG_ALLOWED_HOSTS", "127.0.0.1,localhost,::1,testserver")
 
 
 @pytest.fixture
