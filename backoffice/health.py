@@ -1,16 +1,44 @@
-"""Liveness for the supervisor and load balancers: the database must answer."""
+"""Health for the supervisor, load balancers and operators: ``/healthz``.
+
+The answer names each part's state: the database (written to, not only read), Rasa and
+the action server. The HTTP status is this web process's own: 503 when it cannot write
+to the database (it would lose what citizens send), 200 otherwise; a part it depends on
+for conversations being down makes the status "degraded" in the body, so an operator
+sees it while the catalog search and the staff pages go on serving.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-from sqlalchemy import text
+import asyncio
 
-from backoffice.deps import DbSession
+import httpx
+from fastapi import APIRouter, Response
+
+from backoffice.deps import State
+from liangwang.health import OK, database_writable
 
 router = APIRouter()
+PROBE_TIMEOUT_S = 2.0
 
 
 @router.get("/healthz")
-def healthz(session: DbSession) -> dict[str, str]:
-    session.execute(text("SELECT 1"))
-    return {"status": "ok"}
+async def healthz(state: State, response: Response) -> dict[str, object]:
+    settings = state.settings
+    database, rasa, actions = await asyncio.gather(
+        asyncio.to_thread(database_writable, state.sessions),
+        _answers(f"{settings.rasa_url}/"),
+        _answers(f"http://{settings.action_host}:{settings.action_port}/health"),
+    )
+    parts = {"database": database, "rasa": rasa, "actions": actions}
+    if database != OK:
+        response.status_code = 503
+    return {"status": "ok" if all(p == OK for p in parts.values()) else "degraded", "parts": parts}
+
+
+async def _answers(url: str) -> str:
+    try:
+        async with httpx.AsyncClient(timeout=PROBE_TIMEOUT_S) as client:
+            reply = await client.get(url)
+    except httpx.HTTPError as exc:
+        return f"unreachable: {type(exc).__name__}"
+    return OK if reply.status_code < 500 else f"HTTP {reply.status_code}"

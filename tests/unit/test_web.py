@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -30,8 +31,51 @@ def client(db_url: str, engine: RecordingEngine) -> Iterator[TestClient]:
         yield c
 
 
-def test_health(client: TestClient) -> None:
-    assert client.get("/healthz").json() == {"status": "ok"}
+def test_health_names_each_part_and_writes_to_the_database(
+    db_url: str, sessions: sessionmaker[Session]
+) -> None:
+    from fastapi import FastAPI
+
+    from liangwang.health import Heartbeat
+    from tests.fakes.server import ServedApp
+
+    engine_stand_in = FastAPI()
+    engine_stand_in.get("/")(lambda: "Hello from Rasa")
+    engine_stand_in.get("/health")(lambda: {"status": "ok"})
+    with ServedApp(engine_stand_in) as served:
+        both_up = Settings(database_url=db_url, rasa_port=served.port, action_port=served.port)
+        with TestClient(create_app(both_up, RecordingEngine())) as c:
+            reply = c.get("/healthz")
+    assert reply.status_code == 200
+    assert reply.json() == {
+        "status": "ok",
+        "parts": {"database": "ok", "rasa": "ok", "actions": "ok"},
+    }
+    with sessions() as s:
+        assert s.get(Heartbeat, 1) is not None  # written, not only read
+    # Rasa and the action server gone: this process still serves, and says what is down.
+    with TestClient(create_app(Settings(database_url=db_url), RecordingEngine())) as c:
+        reply = c.get("/healthz")
+    assert reply.status_code == 200 and reply.json()["status"] == "degraded"
+    assert reply.json()["parts"]["actions"].startswith("unreachable")
+
+
+def test_health_is_red_when_the_database_takes_no_writes(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import sessionmaker as make_sessions
+
+    import backoffice.health
+    from liangwang.health import database_writable
+
+    read_only = create_engine(f"sqlite:///file:{tmp_path / 'test.db'}?mode=ro&uri=true")
+    why = database_writable(make_sessions(read_only))
+    assert why != "ok" and "readonly" in why.lower()
+    monkeypatch.setattr(backoffice.health, "database_writable", lambda _sessions: why)
+    with TestClient(create_app(Settings(database_url=db_url), RecordingEngine())) as c:
+        reply = c.get("/healthz")
+    assert reply.status_code == 503 and reply.json()["parts"]["database"] == why
 
 
 def test_chat_page_is_elder_friendly(client: TestClient) -> None:
