@@ -105,6 +105,14 @@ class Settings(BaseSettings):
     # address; and chat messages a minute per web conversation.
     rate_limit_per_address: Annotated[int, Field(ge=1, le=100_000)] = 60
     rate_limit_per_conversation: Annotated[int, Field(ge=1, le=10_000)] = 20
+    # How long personal data is kept (days), then removed by the retention job: call
+    # recordings (the transcript's words stay with the call), conversations in Rasa's
+    # tracker store, photos sent with complaints, and the speech cache (the domain's fixed
+    # sentences, made again when needed; it never holds a caller's words).
+    retention_recordings_days: Annotated[int, Field(ge=1, le=3650)] = 90
+    retention_conversations_days: Annotated[int, Field(ge=1, le=3650)] = 365
+    retention_photos_days: Annotated[int, Field(ge=1, le=3650)] = 365
+    retention_speech_cache_days: Annotated[int, Field(ge=1, le=3650)] = 60
     # Longest message a citizen may send in one turn (characters).
     max_message_chars: Annotated[int, Field(ge=10, le=20000)] = 4000
     # Seconds to wait for one dialogue turn from Rasa before apologising.

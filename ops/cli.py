@@ -128,6 +128,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     settings = with_action_secret(load_settings())
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.data_dir.chmod(0o700)  # citizens' words, numbers and recordings: ours alone
     # Rasa's training output (hundreds of lines of warnings and progress bars) goes to a
     # log file: the terminal shows one line for it, and where to look if it fails.
     train_log = settings.data_dir / "logs" / "train.log"

@@ -127,6 +127,10 @@ def telegram_spec(settings: Settings) -> ProcessSpec:
     return app_process(settings, "telegram", ["channels.telegram"], health_url="")
 
 
+def retention_spec(settings: Settings) -> ProcessSpec:
+    return app_process(settings, "retention", ["ops.retention"], health_url="")
+
+
 def phone_spec(settings: Settings) -> ProcessSpec:
     # Loading the speech models and preparing the call prompts takes a while (the natural
     # voice makes them on a first start): ready when it says it listens.
@@ -154,6 +158,7 @@ def build_stack(settings: Settings, model: Path) -> Stack:
         action_server_spec(settings),
         rasa_spec(settings, model),
         web_spec(settings),
+        retention_spec(settings),
     ]
     skipped: list[str] = []
     if settings.telegram_token is not None:

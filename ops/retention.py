@@ -1,0 +1,131 @@
+"""The retention job: personal data is kept only as long as its setting says.
+
+Removed when older than their ``LIANGWANG_RETENTION_*_DAYS``:
+- call recordings (WAV files): the transcript row keeps its words, its audio reference
+  is cleared;
+- conversations in Rasa's SQL tracker store (its ``events`` rows): Rasa keeps them
+  forever otherwise;
+- photos sent with complaints (the ticket keeps that there was one);
+- the speech cache's WAVs (only the domain's fixed sentences: made again when needed).
+
+``liangwang run`` starts it as a service that purges once at start and then daily;
+``python -m ops.retention --once`` purges once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import create_engine, inspect, select, text
+
+from liangwang.complaints.models import Ticket
+from liangwang.db import sessions_for, unit_of_work, utcnow
+from liangwang.photos import PREFIX as PHOTO_PREFIX
+from liangwang.settings import Settings, load_settings
+from liangwang.transcripts import Call, CallTurn
+
+log = logging.getLogger(__name__)
+EVERY_S = 24 * 3600
+
+
+@dataclass(frozen=True)
+class Purged:
+    recordings: int = 0  # WAV files
+    conversation_events: int = 0  # tracker store rows
+    photos: int = 0
+    speech_files: int = 0
+
+
+def purge(settings: Settings, now: datetime | None = None) -> Purged:
+    now = now or utcnow()
+    return Purged(
+        recordings=_recordings(settings, now - timedelta(days=settings.retention_recordings_days)),
+        conversation_events=_conversations(
+            settings, now - timedelta(days=settings.retention_conversations_days)
+        ),
+        photos=_photos(settings, now - timedelta(days=settings.retention_photos_days)),
+        speech_files=_older_files(
+            settings.tts_cache_dir, now - timedelta(days=settings.retention_speech_cache_days)
+        ),
+    )
+
+
+def _recordings(settings: Settings, before: datetime) -> int:
+    removed = 0
+    with unit_of_work(sessions_for(settings.effective_database_url)) as session:
+        old = select(CallTurn).join(Call).where(Call.started_at < before)
+        for turn in session.scalars(old):
+            for side in ("caller_audio", "reply_audio"):
+                name = getattr(turn, side)
+                if name:
+                    removed += _remove(settings.recordings_dir / name)
+                    setattr(turn, side, None)
+    return removed
+
+
+def _conversations(settings: Settings, before: datetime) -> int:
+    engine = create_engine(settings.effective_tracker_store_url)
+    try:
+        if not inspect(engine).has_table("events"):
+            return 0  # Rasa has not run yet
+        with engine.begin() as connection:
+            deleted = connection.execute(
+                text("DELETE FROM events WHERE timestamp < :before"),
+                {"before": before.timestamp()},
+            )
+            return int(deleted.rowcount or 0)
+    finally:
+        engine.dispose()
+
+
+def _photos(settings: Settings, before: datetime) -> int:
+    removed = 0
+    with unit_of_work(sessions_for(settings.effective_database_url)) as session:
+        old = select(Ticket).where(
+            Ticket.requested_at < before, Ticket.media_url.startswith(PHOTO_PREFIX)
+        )
+        for ticket in session.scalars(old):
+            removed += _remove(settings.data_dir / str(ticket.media_url))
+            ticket.media_url = None
+    return removed
+
+
+def _older_files(folder: Path, before: datetime) -> int:
+    if not folder.exists():
+        return 0
+    cutoff = before.timestamp()
+    return sum(_remove(p) for p in folder.rglob("*") if p.is_file() and p.stat().st_mtime < cutoff)
+
+
+def _remove(path: Path) -> int:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return 0
+    return 1
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--once", action="store_true", help="purge once and exit")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    settings = load_settings()
+    if args.once:
+        log.info("retention: %s", purge(settings))
+        return
+    while True:
+        try:
+            log.info("retention: %s", purge(settings))
+        except Exception:  # a failed purge is tried again tomorrow; the stack goes on
+            log.exception("retention: the purge failed")
+        time.sleep(EVERY_S)
+
+
+if __name__ == "__main__":
+    main()
