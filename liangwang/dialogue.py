@@ -6,6 +6,7 @@ fake for channel tests: it records what was sent and answers from a script.
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -62,6 +63,15 @@ class DialogueEngine(ABC):
         pass
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def without_control_characters(text: str) -> str:
+    """What a citizen typed, without control characters (a NUL cannot even be stored in
+    PostgreSQL text); line breaks and tabs stay."""
+    return _CONTROL.sub("", text)
+
+
 def check_length(text: str, limit: int) -> None:
     if len(text) > limit:
         raise MessageTooLong(len(text), limit)
@@ -91,7 +101,7 @@ class RasaRestEngine(DialogueEngine):
         check_length(turn.text, self._max_chars)
         payload = {
             "sender": turn.conversation_id,
-            "message": turn.text,
+            "message": without_control_characters(turn.text),
             # Rasa's REST channel records input_channel from the URL name ("rest"); we
             # keep our own channel name in metadata so staff see where a citizen came from.
             "metadata": {"channel": turn.channel, **turn.metadata},

@@ -3,6 +3,8 @@ DialogueError, never silence."""
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 
@@ -28,3 +30,17 @@ async def test_replies_are_typed_messages() -> None:
     engine = rasa_answering([{"text": "您好", "buttons": [{"title": "是", "payload": "/affirm"}]}])
     [message] = await engine.send(UserTurn("web-1", "你好", "web"))
     assert message.text == "您好" and message.buttons[0]["payload"] == "/affirm"
+
+
+async def test_control_characters_never_reach_the_engine() -> None:
+    sent: list[bytes] = []
+
+    def rasa(request: httpx.Request) -> httpx.Response:
+        sent.append(request.content)
+        return httpx.Response(200, json=[{"text": "好的"}])
+
+    engine = RasaRestEngine(
+        "http://rasa", timeout_s=5, max_chars=100, transport=httpx.MockTransport(rasa)
+    )
+    await engine.send(UserTurn("web-1", "\x00路灯\x1b[31m坏了\n第二行\x7f", "web"))
+    assert json.loads(sent[0])["message"] == "路灯[31m坏了\n第二行"

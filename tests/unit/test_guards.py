@@ -79,3 +79,34 @@ def test_buckets_refill_and_the_number_kept_is_bounded() -> None:
     for n in range(MAX_TRACKED + 50):
         limit.wait_s(f"address-{n}")
     assert limit.tracked == MAX_TRACKED
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ('{"conversation_id": "conversation-9", "text": ""}', 422),
+        ('{"conversation_id": "conversation-9", "text": "\\u0000\\u0007\\u001b[31m路灯"}', 200),
+        ('{"conversation_id": "conversation-9", "text": "路灯坏了😡🔥💡 lamp ランプ 가로등"}', 200),
+        ('{"conversation_id": "conversation-9", "text": "' + "长" * 40_000 + '"}', 413),
+        ('{"conversation_id": "../../etc", "text": "你好"}', 422),
+        ("not json at all", 422),
+    ],
+)
+def test_the_chat_answers_hostile_text_clearly_and_never_fails(
+    db_url: str, body: str, expected: int
+) -> None:
+    with app_client(db_url) as c:
+        reply = c.post(
+            "/api/chat", content=body.encode(), headers={"content-type": "application/json"}
+        )
+    assert reply.status_code == expected, reply.text
+
+
+def test_invalid_utf8_is_refused_not_a_crash(db_url: str) -> None:
+    with app_client(db_url) as c:
+        reply = c.post(
+            "/api/chat",
+            content=b'{"conversation_id": "conversation-9", "text": "\xff\xfe\xfd"}',
+            headers={"content-type": "application/json"},
+        )
+    assert reply.status_code in (400, 422)
