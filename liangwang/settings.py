@@ -73,7 +73,11 @@ class Settings(BaseSettings):
     # Rasa lock store; empty keeps locks in memory (one Rasa process). redis://… for replicas.
     lock_store_url: str = ""
 
+    # Where citizens reach the web chat, the catalog search and Open311.
     host: str = "127.0.0.1"
+    # Where the phone line listens (SIP, RTP, AudioSocket): the PBX's side, apart from the
+    # web's, so taking calls from a PBX opens nothing else.
+    phone_host: str = "127.0.0.1"
     # Rasa and the action server are reached only by our own processes: loopback, or a
     # private address in the scaled profile, never what LIANGWANG_HOST opens to callers.
     rasa_host: str = "127.0.0.1"

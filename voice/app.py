@@ -204,7 +204,7 @@ async def serve_phone(settings: Settings, engines: VoiceEngines) -> None:
     handler = call_handler(engines, call_config(settings))
     sip = SipServer(
         handler,
-        host=settings.host,
+        host=settings.phone_host,
         port=settings.sip_port,
         rtp_ports=range(settings.rtp_port_min, settings.rtp_port_max + 1),
         public_host=settings.sip_public_host or None,
@@ -212,7 +212,7 @@ async def serve_phone(settings: Settings, engines: VoiceEngines) -> None:
     )
     audiosocket = AudioSocketServer(
         handler,
-        host=settings.host,
+        host=settings.phone_host,
         port=settings.audiosocket_port,
     )
     await sip.start()
@@ -222,8 +222,8 @@ async def serve_phone(settings: Settings, engines: VoiceEngines) -> None:
     warmer = prepare_prompts(settings, engines, busy=lambda: bool(sip.calls or audiosocket.lines))
     print(
         PHONE_LINE_READY.format(
-            sip=f"{settings.host}:{settings.sip_port}",
-            audiosocket=f"{settings.host}:{settings.audiosocket_port}",
+            sip=f"{settings.phone_host}:{settings.sip_port}",
+            audiosocket=f"{settings.phone_host}:{settings.audiosocket_port}",
         ),
         flush=True,
     )

@@ -728,3 +728,35 @@ def _raw_invite(port: int, branch: str, *, body: str) -> bytes:
         f"Content-Length: {len(sdp)}\r\n\r\n"
     )
     return (head + sdp).encode()
+
+
+async def test_the_phone_line_listens_on_its_own_host_not_the_webs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import voice.telephony.audiosocket
+    import voice.telephony.sip
+    from liangwang.settings import Settings
+    from voice.app import serve_phone
+
+    bound: dict[str, str] = {}
+
+    class Listens(Exception):
+        pass
+
+    def recording(kind: str) -> type:
+        class Server:
+            def __init__(self, _handler: object, *, host: str, **_options: object) -> None:
+                bound[kind] = host
+
+            async def start(self) -> None:
+                if len(bound) == 2:
+                    raise Listens
+
+        return Server
+
+    monkeypatch.setattr(voice.telephony.sip, "SipServer", recording("sip"))
+    monkeypatch.setattr(voice.telephony.audiosocket, "AudioSocketServer", recording("audiosocket"))
+    settings = Settings(host="0.0.0.0", phone_host="10.0.0.2")
+    with pytest.raises(Listens):
+        await serve_phone(settings, engines=None)  # type: ignore[arg-type]
+    assert bound == {"sip": "10.0.0.2", "audiosocket": "10.0.0.2"}
