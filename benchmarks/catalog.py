@@ -105,7 +105,9 @@ def nlu_rows() -> list[tuple[str, str, str]]:
             f"{100 * intents['accuracy']:.1f} %",
             "—",
         ),
-        ("intent macro-F1", f"{intents['macro avg']['f1-score']:.3f}", "≥ 0.93"),
+        # The held-out figure before the 43 overlapping training sentences were removed:
+        # it must not drop below it (issue: understand people as they really speak).
+        ("intent macro-F1", f"{intents['macro avg']['f1-score']:.3f}", "≥ 0.955"),
         (
             "entity F1 (micro avg: service, district)",
             f"{entities['micro avg']['f1-score']:.3f}",
