@@ -167,15 +167,25 @@ async def test_log_files_are_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyP
     log = tmp_path / "chatty.log"
     spec = ProcessSpec(
         name="chatty",
-        argv=[sys.executable, "-c", "for i in range(2000): print('INFO: line', i)"],
+        argv=[
+            sys.executable,
+            "-c",
+            "import time\nfor i in range(2000): print('INFO: line', i)\n"
+            "print('all said', flush=True); time.sleep(60)",
+        ],
         health_url="",
         cwd=tmp_path,
         log_file=log,
+        ready_line="all said",
     )
+
+    def on_ready(_elapsed: float) -> None:
+        asyncio.get_running_loop().call_later(0.1, os.kill, os.getpid(), signal.SIGTERM)
+
     out = io.StringIO()
-    assert await supervise([spec], out=out) == 1  # it exits: the stack stops
+    assert await supervise([spec], out=out, on_ready=on_ready) == 0
     files = sorted(tmp_path.glob("chatty.log*"))
     assert [f.name for f in files] == ["chatty.log", "chatty.log.1", "chatty.log.2"]
     assert all(f.stat().st_size <= 4096 for f in files)
     assert "INFO: line" not in out.getvalue()
-    assert "; full log: chatty.log" in out.getvalue()
+    assert "log: chatty.log" in out.getvalue()  # where the full output is
