@@ -28,13 +28,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
 import time
 from collections.abc import Callable, Coroutine, Sequence
-from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from typing import Any
 
 from voice.line import CallHandler, Dtmf, HangupBy
+from voice.telephony.addresses import LOOPBACK, Network, admitted, our_address_for
 from voice.telephony.message import (
     SIP_PORT,
     NameAddr,
@@ -67,7 +66,6 @@ SERVER = "liangwang-assist"
 MAX_FORWARDS = "70"  # RFC 3261 8.1.1.6
 SHUTDOWN_BYE_S = 2.0  # stop() does not wait the full 32 s for a vanished caller
 _MIN_DATAGRAM = 16  # shorter is a keep-alive (RFC 5626 CRLFs) or noise, never a message
-LOOPBACK = (ip_network("127.0.0.0/8"), ip_network("::1/128"))
 
 
 class _SipProtocol(asyncio.DatagramProtocol):
@@ -104,7 +102,7 @@ class SipServer:
         answer_delay: float = 0.0,
         media_timeout: float | None = 60.0,
         t1: float = T1_S,
-        trusted_peers: Sequence[IPv4Network | IPv6Network] = LOOPBACK,
+        trusted_peers: Sequence[Network] = LOOPBACK,
     ) -> None:
         self.handler = handler
         self.trusted_peers = tuple(trusted_peers)
@@ -160,18 +158,7 @@ class SipServer:
 
     def advertised_host(self, remote_ip: str) -> str:
         """Our address as the caller at ``remote_ip`` should see it."""
-        if self.public_host:
-            return self.public_host
-        if self.host not in ("0.0.0.0", "::", ""):
-            return self.host
-        # The kernel's route to the caller tells which of our addresses it reaches; a UDP
-        # connect() sends nothing.
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-            try:
-                probe.connect((remote_ip, 9))
-                return str(probe.getsockname()[0])
-            except OSError:
-                return "127.0.0.1"
+        return our_address_for(remote_ip, self.host, self.public_host)
 
     # -- what calls use (``CallServer``) -----------------------------------------------
 
@@ -287,7 +274,7 @@ class SipServer:
     # -- receiving -----------------------------------------------------------------------
 
     def _datagram(self, data: bytes, source: Address) -> None:
-        if not self._trusted(source[0]):
+        if not admitted(source[0], self.trusted_peers):
             self.untrusted_dropped += 1
             return
         if len(data) < _MIN_DATAGRAM or data.strip(b"\r\n") == b"":
@@ -307,13 +294,6 @@ class SipServer:
             self.send(cached.data, cached.destination)  # a retransmitted request
             return
         self.spawn(self._on_request(message, source))
-
-    def _trusted(self, host: str) -> bool:
-        try:
-            address = ip_address(host.split("%", 1)[0])
-        except ValueError:
-            return False
-        return any(address in network for network in self.trusted_peers)
 
     async def _on_request(self, request: SipMessage, source: Address) -> None:
         method = request.method
