@@ -103,6 +103,9 @@ class Settings(BaseSettings):
     # Host names the web app answers to (comma-separated; "*" for any). Requests naming
     # another host are refused, so pages elsewhere cannot reach us by DNS rebinding.
     allowed_hosts: str = "127.0.0.1,localhost,::1"
+    # Proxies (load balancers) whose X-Forwarded-For names the citizen's address,
+    # comma-separated; requests from anywhere else are taken by their own address.
+    trusted_proxies: str = "127.0.0.1"
     # Largest request body the web app reads (bytes).
     max_request_bytes: Annotated[int, Field(ge=1024, le=10_000_000)] = 64 * 1024
     # Requests a minute on the web chat, the catalog search and Open311 POST, per client

@@ -118,6 +118,11 @@ def web_spec(settings: Settings) -> ProcessSpec:
             "--port",
             str(settings.web_port),
             "--no-access-log",
+            # A citizen's address (rate limits) comes from X-Forwarded-For only when the
+            # request came through one of our proxies.
+            "--proxy-headers",
+            "--forwarded-allow-ips",
+            settings.trusted_proxies,
         ],
         f"{settings.web_url}/healthz",
     )

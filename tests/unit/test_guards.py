@@ -110,3 +110,11 @@ def test_invalid_utf8_is_refused_not_a_crash(db_url: str) -> None:
             headers={"content-type": "application/json"},
         )
     assert reply.status_code in (400, 422)
+
+
+def test_the_web_takes_a_forwarded_address_only_from_our_proxies() -> None:
+    from ops.stack import web_spec
+
+    argv = web_spec(Settings(trusted_proxies="10.0.0.7,10.0.0.8")).argv
+    assert "--proxy-headers" in argv
+    assert argv[argv.index("--forwarded-allow-ips") + 1] == "10.0.0.7,10.0.0.8"
