@@ -39,8 +39,7 @@ def recording(folder: str, name: str, state: State) -> FileResponse:
 
 @router.get("/photos/{name}")
 def photo(name: str, state: State) -> FileResponse:
-    settings = state.settings
-    path = PhotoStore(settings.photos_dir, settings.max_photo_bytes).path(name)
+    path = PhotoStore.from_settings(state.settings).path(name)
     if path is None:  # only names we gave, inside the photos folder
         raise HTTPException(404, BACK_OFFICE_ERRORS["no_such_photo"])
     return FileResponse(path, media_type="image/jpeg")

@@ -27,7 +27,7 @@ async def healthz(state: State, response: Response) -> dict[str, object]:
     database, rasa, actions = await asyncio.gather(
         asyncio.to_thread(database_writable, state.sessions),
         _answers(f"{settings.rasa_url}/"),
-        _answers(f"http://{settings.action_host}:{settings.action_port}/health"),
+        _answers(settings.action_health_url),
     )
     parts = {"database": database, "rasa": rasa, "actions": actions}
     if database != OK:

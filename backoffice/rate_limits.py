@@ -18,16 +18,17 @@ class _Bucket:
 
 
 class RateLimit:
-    """A token bucket per key: ``per_minute`` requests a minute, ``burst`` at once."""
+    """A token bucket per key: ``per_minute`` requests a minute, ``burst`` at once (by
+    default a third of a minute's worth)."""
 
     def __init__(
         self,
         per_minute: int,
-        burst: int,
+        burst: int | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.rate = per_minute / 60.0
-        self.burst = float(burst)
+        self.burst = float(burst if burst is not None else max(1, per_minute // 3))
         self._clock = clock
         self._buckets: OrderedDict[str, _Bucket] = OrderedDict()
 
@@ -54,8 +55,5 @@ class RateLimits:
     """The app's limits: per client address, and per web conversation."""
 
     def __init__(self, per_address_per_minute: int, per_conversation_per_minute: int) -> None:
-        burst = max(1, per_address_per_minute // 3)
-        self.address = RateLimit(per_address_per_minute, burst)
-        self.conversation = RateLimit(
-            per_conversation_per_minute, max(1, per_conversation_per_minute // 3)
-        )
+        self.address = RateLimit(per_address_per_minute)
+        self.conversation = RateLimit(per_conversation_per_minute)

@@ -22,6 +22,7 @@ from liangwang.complaints.models import Ticket, TicketAction
 from liangwang.complaints.tickets import TRANSITIONS, TransitionNotAllowed
 from liangwang.handoff import open_handoffs
 from liangwang.labels import BACK_OFFICE_ERRORS, STAFF_ACTION_NAMES, STATUS_NAMES
+from liangwang.photos import is_stored
 
 router = APIRouter()
 
@@ -61,6 +62,7 @@ def ticket_detail(number: str, request: Request, state: State, session: DbSessio
         "staff_ticket.html",
         {
             "t": ticket,
+            "photo": ticket.media_url if is_stored(ticket.media_url) else None,
             "status_names": STATUS_NAMES,
             "action_names": STAFF_ACTION_NAMES,
             "allowed": allowed,

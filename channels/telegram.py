@@ -150,7 +150,7 @@ def build_application(
     settings: Settings, engine: DialogueEngine, push_every_s: float | None = 10.0
 ) -> Application:  # type: ignore[type-arg]
     assert settings.telegram_token is not None
-    relay = TelegramRelay(engine, PhotoStore(settings.photos_dir, settings.max_photo_bytes))
+    relay = TelegramRelay(engine, PhotoStore.from_settings(settings))
 
     async def start_pushing(app: Application) -> None:  # type: ignore[type-arg]
         if push_every_s is None:

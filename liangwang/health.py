@@ -28,5 +28,6 @@ def database_writable(sessions: sessionmaker[Session]) -> str:
         with unit_of_work(sessions) as session:
             session.merge(Heartbeat(id=1, at=utcnow()))
     except Exception as exc:  # any failure is the answer, not a crash of the check
-        return f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+        first_line = next(iter(str(exc).splitlines()), "")
+        return f"{type(exc).__name__}: {first_line[:200]}"
     return OK

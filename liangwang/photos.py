@@ -11,6 +11,8 @@ import re
 import uuid
 from pathlib import Path
 
+from liangwang.settings import Settings
+
 PREFIX = "photos/"
 _NAME = re.compile(r"[0-9a-f]{32}\.jpg")
 
@@ -19,6 +21,10 @@ class PhotoStore:
     def __init__(self, directory: Path, max_bytes: int) -> None:
         self.directory = directory
         self.max_bytes = max_bytes
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PhotoStore:
+        return cls(settings.photos_dir, settings.max_photo_bytes)
 
     def save(self, content: bytes) -> str:
         """Keep ``content``; returns the reference a ticket stores."""
@@ -35,6 +41,12 @@ class PhotoStore:
             return None
         found = self.directory / name
         return found if found.is_file() else None
+
+    def file_of(self, media_url: str | None) -> Path | None:
+        """The file a ticket's reference names; None for a public URL or nothing kept."""
+        if media_url is None or not is_stored(media_url):
+            return None
+        return self.path(media_url.removeprefix(PREFIX))
 
 
 def is_stored(media_url: str | None) -> bool:

@@ -193,11 +193,7 @@ class Settings(BaseSettings):
 
     @property
     def sip_trusted_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
-        return tuple(
-            ip_network(part.strip(), strict=False)
-            for part in self.sip_trusted_peers.split(",")
-            if part.strip()
-        )
+        return tuple(ip_network(part, strict=False) for part in _items(self.sip_trusted_peers))
 
     @model_validator(mode="after")
     def _trusted_peers_parse(self) -> Settings:
@@ -275,7 +271,7 @@ class Settings(BaseSettings):
 
     @property
     def allowed_host_list(self) -> list[str]:
-        return [h.strip() for h in self.allowed_hosts.split(",") if h.strip()]
+        return _items(self.allowed_hosts)
 
     @property
     def photos_dir(self) -> Path:
@@ -283,8 +279,7 @@ class Settings(BaseSettings):
 
     @property
     def open311_keys(self) -> frozenset[str]:
-        raw = self.open311_api_keys.get_secret_value()
-        return frozenset(k.strip() for k in raw.split(",") if k.strip())
+        return frozenset(_items(self.open311_api_keys.get_secret_value()))
 
     @property
     def rasa_url(self) -> str:
@@ -295,8 +290,17 @@ class Settings(BaseSettings):
         return f"http://{self.action_host}:{self.action_port}/webhook"
 
     @property
+    def action_health_url(self) -> str:
+        return f"http://{self.action_host}:{self.action_port}/health"
+
+    @property
     def web_url(self) -> str:
         return f"http://{self.host}:{self.web_port}"
+
+
+def _items(text: str) -> list[str]:
+    """The items of a comma-separated setting, without blanks."""
+    return [item.strip() for item in text.split(",") if item.strip()]
 
 
 class SettingsError(SystemExit):

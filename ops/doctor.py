@@ -171,7 +171,7 @@ def run_checks(settings: Settings) -> list[Check]:
             "actions",
             settings.action_host,
             settings.action_port,
-            f"http://{settings.action_host}:{settings.action_port}/health",
+            settings.action_health_url,
         ),
         check_port("web", settings.host, settings.web_port, f"{settings.web_url}/healthz"),
     ]

@@ -55,17 +55,21 @@ def data_args() -> list[str]:
     return ["--data", *map(str, files), "--domain", str(DOMAIN)]
 
 
+def action_secret_env(settings: Settings) -> dict[str, str]:
+    """The secret Rasa sends with every action call (bot/endpoints.yml) and the action
+    server requires; empty where no action server runs (training, validation, stories),
+    which the settings read as unset."""
+    secret = settings.action_secret.get_secret_value() if settings.action_secret else ""
+    return {"LIANGWANG_ACTION_SECRET": secret}
+
+
 def rasa_env(settings: Settings, base: Mapping[str, str] | None = None) -> dict[str, str]:
     """Environment for Rasa processes: what bot/endpoints.yml reads, and quiet TensorFlow."""
     env = dict(os.environ if base is None else base)
     lock = urlsplit(settings.lock_store_url or "redis://localhost:6379/0")
     env.update(
+        action_secret_env(settings),
         LIANGWANG_ACTION_URL=settings.action_url,
-        # bot/endpoints.yml sends it with every action call (empty where no action server
-        # runs: training, validation, test stories).
-        LIANGWANG_ACTION_SECRET=(
-            settings.action_secret.get_secret_value() if settings.action_secret else ""
-        ),
         LIANGWANG_LOCK_STORE_TYPE="redis" if settings.lock_store_url else "in_memory",
         LIANGWANG_LOCK_STORE_HOST=lock.hostname or "localhost",
         LIANGWANG_LOCK_STORE_PORT=str(lock.port or 6379),

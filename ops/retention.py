@@ -22,10 +22,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import create_engine, inspect, select, text
+from sqlalchemy.orm import Session, sessionmaker
 
 from liangwang.complaints.models import Ticket
 from liangwang.db import sessions_for, unit_of_work, utcnow
 from liangwang.photos import PREFIX as PHOTO_PREFIX
+from liangwang.photos import PhotoStore
 from liangwang.settings import Settings, load_settings
 from liangwang.transcripts import Call, CallTurn
 
@@ -41,23 +43,30 @@ class Purged:
     speech_files: int = 0
 
 
-def purge(settings: Settings, now: datetime | None = None) -> Purged:
+def purge(
+    settings: Settings,
+    now: datetime | None = None,
+    sessions: sessionmaker[Session] | None = None,
+) -> Purged:
     now = now or utcnow()
+    sessions = sessions or sessions_for(settings.effective_database_url)
     return Purged(
-        recordings=_recordings(settings, now - timedelta(days=settings.retention_recordings_days)),
+        recordings=_recordings(
+            settings, sessions, now - timedelta(days=settings.retention_recordings_days)
+        ),
         conversation_events=_conversations(
             settings, now - timedelta(days=settings.retention_conversations_days)
         ),
-        photos=_photos(settings, now - timedelta(days=settings.retention_photos_days)),
+        photos=_photos(settings, sessions, now - timedelta(days=settings.retention_photos_days)),
         speech_files=_older_files(
             settings.tts_cache_dir, now - timedelta(days=settings.retention_speech_cache_days)
         ),
     )
 
 
-def _recordings(settings: Settings, before: datetime) -> int:
+def _recordings(settings: Settings, sessions: sessionmaker[Session], before: datetime) -> int:
     removed = 0
-    with unit_of_work(sessions_for(settings.effective_database_url)) as session:
+    with unit_of_work(sessions) as session:
         old = select(CallTurn).join(Call).where(Call.started_at < before)
         for turn in session.scalars(old):
             for side in ("caller_audio", "reply_audio"):
@@ -83,14 +92,15 @@ def _conversations(settings: Settings, before: datetime) -> int:
         engine.dispose()
 
 
-def _photos(settings: Settings, before: datetime) -> int:
-    removed = 0
-    with unit_of_work(sessions_for(settings.effective_database_url)) as session:
+def _photos(settings: Settings, sessions: sessionmaker[Session], before: datetime) -> int:
+    store, removed = PhotoStore.from_settings(settings), 0
+    with unit_of_work(sessions) as session:
         old = select(Ticket).where(
             Ticket.requested_at < before, Ticket.media_url.startswith(PHOTO_PREFIX)
         )
         for ticket in session.scalars(old):
-            removed += _remove(settings.data_dir / str(ticket.media_url))
+            kept = store.file_of(ticket.media_url)
+            removed += _remove(kept) if kept is not None else 0
             ticket.media_url = None
     return removed
 
@@ -116,12 +126,13 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     settings = load_settings()
+    sessions = sessions_for(settings.effective_database_url)
     if args.once:
-        log.info("retention: %s", purge(settings))
+        log.info("retention: %s", purge(settings, sessions=sessions))
         return
     while True:
         try:
-            log.info("retention: %s", purge(settings))
+            log.info("retention: %s", purge(settings, sessions=sessions))
         except Exception:  # a failed purge is tried again tomorrow; the stack goes on
             log.exception("retention: the purge failed")
         time.sleep(EVERY_S)

@@ -11,7 +11,7 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from liangwang.settings import PROJECT_ROOT, Settings
-from ops.rasa_engine import BOT_DIR, rasa_bin, rasa_env
+from ops.rasa_engine import BOT_DIR, action_secret_env, rasa_bin, rasa_env
 
 # What the phone line prints once SIP and AudioSocket listen (voice.app.PHONE_LINE_READY).
 PHONE_READY_MARK = "phone line ready"
@@ -75,10 +75,7 @@ def with_action_secret(settings: Settings) -> Settings:
 
 def app_env(settings: Settings) -> dict[str, str]:
     # Children read the same LIANGWANG_* variables, so they see the settings we validated.
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    if settings.action_secret is not None:
-        env["LIANGWANG_ACTION_SECRET"] = settings.action_secret.get_secret_value()
-    return env
+    return {**os.environ, "PYTHONUNBUFFERED": "1", **action_secret_env(settings)}
 
 
 def app_process(
@@ -101,7 +98,7 @@ def action_server_spec(settings: Settings) -> ProcessSpec:
         settings,
         "actions",
         ["ops.action_server"],
-        f"http://{settings.action_host}:{settings.action_port}/health",
+        settings.action_health_url,
     )
 
 

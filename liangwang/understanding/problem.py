@@ -18,9 +18,8 @@ again") out: a description of a problem is a sentence.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator, Mapping
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -55,16 +54,20 @@ _ANNOTATION = re.compile(r"\[([^\]]*)\]\([^)]*\)|\[([^\]]*)\]\{[^}]*\}")
 PROBLEM, REQUEST = "problem", "request"
 
 
-def intent_examples(paths: Iterable[Path]) -> Iterator[tuple[str, str]]:
-    """(intent, sentence) for every example of Rasa NLU files, annotations reduced to
-    their words."""
-    for path in paths:
-        data: Any = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        for block in data.get("nlu") or ():
-            for line in str(block.get("examples", "")).splitlines() if "intent" in block else ():
-                if line.strip().startswith("- "):
-                    sentence = _ANNOTATION.sub(lambda m: m[1] or m[2] or "", line.strip()[2:])
-                    yield block["intent"], sentence
+def without_annotations(text: str) -> str:
+    """An NLU example as said: entity annotations reduced to their words."""
+    return _ANNOTATION.sub(lambda m: m[1] or m[2] or "", text)
+
+
+def intent_examples(document: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """(intent, sentence) for every example of a Rasa NLU document (parsed YAML),
+    annotations reduced to their words."""
+    for block in document.get("nlu") or ():
+        if "intent" not in block:
+            continue
+        for line in str(block.get("examples", "")).splitlines():
+            if line.strip().startswith("- "):
+                yield block["intent"], without_annotations(line.strip()[2:])
 
 
 @cache
@@ -72,11 +75,13 @@ def _model() -> CategoryModel:
     examples: dict[str, list[str]] = {PROBLEM: [], REQUEST: []}
     for texts in load_examples().values():
         examples[PROBLEM] += texts
-    for intent, sentence in intent_examples(sorted(NLU_DATA.rglob("*.yml"))):
-        if intent == PROBLEM_INTENT:
-            examples[PROBLEM].append(sentence)
-        elif intent in REQUEST_INTENTS:
-            examples[REQUEST].append(sentence)
+    for path in sorted(NLU_DATA.rglob("*.yml")):
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for intent, sentence in intent_examples(document):
+            if intent == PROBLEM_INTENT:
+                examples[PROBLEM].append(sentence)
+            elif intent in REQUEST_INTENTS:
+                examples[REQUEST].append(sentence)
     return CategoryModel(examples)
 
 

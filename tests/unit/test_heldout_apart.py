@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from liangwang.settings import PROJECT_ROOT
+from liangwang.understanding.problem import intent_examples, without_annotations
 
 EVAL = PROJECT_ROOT / "tests" / "eval"
 TRAINING = [
@@ -19,14 +20,12 @@ TRAINING = [
     PROJECT_ROOT / "data" / "complaints" / "examples.yml",
 ]
 _NOT_WORDS = re.compile(r"[\s\W_]+")
-_ANNOTATION = re.compile(r"\[([^\]]*)\]\([^)]*\)|\[([^\]]*)\]\{[^}]*\}")
 
 
 def normalise(text: str) -> str:
     """An example as a sentence: entity annotations reduced to their words, punctuation
     and spaces dropped, Latin letters lower-cased."""
-    text = _ANNOTATION.sub(lambda m: m.group(1) or m.group(2) or "", text)
-    return _NOT_WORDS.sub("", text).lower()
+    return _NOT_WORDS.sub("", without_annotations(text)).lower()
 
 
 def sentences(path: Path) -> Iterator[str]:
@@ -34,13 +33,7 @@ def sentences(path: Path) -> Iterator[str]:
     of an evaluation set (``items:``/``queries:`` entries, ``- intent:`` blocks), the lists
     of a mapping of examples (data/complaints/examples.yml)."""
     data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
-    for block in data.get("nlu") or ():
-        if "intent" in block:
-            yield from (
-                line.strip()[2:]
-                for line in str(block.get("examples", "")).splitlines()
-                if line.strip().startswith("- ")
-            )
+    yield from (sentence for _intent, sentence in intent_examples(data))
     for key in ("items", "queries"):
         yield from (str(item["text"]) for item in data.get(key) or ())
     for texts in (data.get("examples") or {}).values():

@@ -163,20 +163,14 @@ class AudioSocketServer:
             log.warning(
                 "AudioSocket: %d connections already, refused one more", len(self._connections)
             )
-            with contextlib.suppress(ConnectionError):
-                writer.write(encode_frame(KIND_HANGUP))
-                writer.close()
-                await writer.wait_closed()
+            await _refuse(writer)
             return
         self._connections.add(task)
         try:
             call_uuid = await self._greeting(reader)
         except (ProtocolError, asyncio.IncompleteReadError, TimeoutError, ConnectionError) as exc:
             log.warning("AudioSocket connection dropped before the call began: %s", exc)
-            with contextlib.suppress(ConnectionError):
-                writer.write(encode_frame(KIND_HANGUP))
-                writer.close()
-                await writer.wait_closed()
+            await _refuse(writer)
             self._connections.discard(task)
             return
         line = AudioSocketLine(call_uuid, writer)
@@ -234,3 +228,11 @@ class AudioSocketServer:
         except Exception:
             log.exception("call handler failed on AudioSocket call %s; hanging up", line.call_id)
         await line.end(by=HangupBy.bot, send_hangup=True)
+
+
+async def _refuse(writer: asyncio.StreamWriter) -> None:
+    """Hang up a connection that carries no call (yet)."""
+    with contextlib.suppress(ConnectionError):
+        writer.write(encode_frame(KIND_HANGUP))
+        writer.close()
+        await writer.wait_closed()

@@ -160,9 +160,8 @@ class RtpLine(PacedLine):
         super().__init__(caller=caller, call_id=call_id, rate=RATE)
         self.media = media
         self.remote: tuple[str, int] = (media.remote_address, media.remote_port)
-        # Hosts media may come from: the SIP peer's and the SDP's. None latched yet.
+        # Media may come from the SIP peer's host and the SDP's; none latched yet.
         self._signalling_hosts = signalling_hosts
-        self._allowed_hosts = signalling_hosts | {media.remote_address}
         self._latched: tuple[str, int] | None = None
         self.packets_dropped = 0
         self._transport: asyncio.DatagramTransport | None = None
@@ -193,7 +192,6 @@ class RtpLine(PacedLine):
         self.media = media
         if media.remote_address not in ("0.0.0.0", "") and media.remote_port:
             self.remote = (media.remote_address, media.remote_port)
-            self._allowed_hosts = self._signalling_hosts | {media.remote_address}
             self._latched = None
 
     async def close(self) -> None:
@@ -254,7 +252,7 @@ class RtpLine(PacedLine):
         from a host the signalling named (which then becomes the latched source)."""
         if self._latched is not None:
             return source == self._latched
-        if source[0] not in self._allowed_hosts:
+        if source[0] not in self._signalling_hosts and source[0] != self.media.remote_address:
             return False
         self._latched = source
         if source != self.remote:
