@@ -3,15 +3,21 @@ photos citizens sent with their complaints (media staff review, like recordings)
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Request
 from fastapi.responses import FileResponse, HTMLResponse
 
 from backoffice.deps import DbSession, State
+from backoffice.responses import errors, file_of
 from liangwang.labels import BACK_OFFICE_ERRORS
 from liangwang.photos import PhotoStore
 from liangwang.transcripts import call_by_id, recent_calls
 
 router = APIRouter()
+# A call's id is an INTEGER column (32 bits in PostgreSQL): a larger number names no call,
+# and the database driver would fail on it, so it is refused as an invalid parameter.
+CallPk = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 @router.get("/calls", response_class=HTMLResponse)
@@ -19,15 +25,21 @@ def call_list(request: Request, state: State, session: DbSession) -> HTMLRespons
     return state.page(request, "staff_calls.html", {"calls": recent_calls(session)})
 
 
-@router.get("/calls/{call_pk}", response_class=HTMLResponse)
-def call_detail(call_pk: int, request: Request, state: State, session: DbSession) -> HTMLResponse:
+@router.get("/calls/{call_pk}", response_class=HTMLResponse, responses=errors(404))
+def call_detail(
+    call_pk: CallPk, request: Request, state: State, session: DbSession
+) -> HTMLResponse:
     call = call_by_id(session, call_pk)
     if call is None:
         raise HTTPException(404, BACK_OFFICE_ERRORS["no_such_call"])
     return state.page(request, "staff_call.html", {"call": call, "turns": list(call.turns)})
 
 
-@router.get("/recordings/{folder}/{name}")
+@router.get(
+    "/recordings/{folder}/{name}",
+    response_class=FileResponse,
+    responses={**file_of("audio/wav"), **errors(404)},
+)
 def recording(folder: str, name: str, state: State) -> FileResponse:
     root = state.settings.recordings_dir.resolve()
     path = (root / folder / name).resolve()
@@ -37,7 +49,11 @@ def recording(folder: str, name: str, state: State) -> FileResponse:
     return FileResponse(path, media_type="audio/wav")
 
 
-@router.get("/photos/{name}")
+@router.get(
+    "/photos/{name}",
+    response_class=FileResponse,
+    responses={**file_of("image/jpeg"), **errors(404)},
+)
 def photo(name: str, state: State) -> FileResponse:
     path = PhotoStore.from_settings(state.settings).path(name)
     if path is None:  # only names we gave, inside the photos folder

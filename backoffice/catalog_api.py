@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 
 from backoffice.deps import DbSession, State
 from backoffice.guards import PerAddress
+from backoffice.responses import errors
 from liangwang.catalog.search import close_candidates
 from liangwang.districts import parse_district
 from liangwang.labels import BACK_OFFICE_ERRORS
@@ -31,7 +33,7 @@ class SearchOut(BaseModel):
     candidates: list[CandidateOut]
 
 
-@router.get("/search")
+@router.get("/search", responses=errors(429))
 def search(
     q: Annotated[str, Query(min_length=1, max_length=200)],
     state: State,
@@ -44,8 +46,10 @@ def search(
     if district:
         district_name = parse_district(district)
         if district_name is None:
-            raise HTTPException(
-                422, BACK_OFFICE_ERRORS["unknown_district"].format(district=district)
+            # Refused like any other invalid parameter, in the 422 shape the schema documents.
+            unknown = BACK_OFFICE_ERRORS["unknown_district"].format(district=district)
+            raise RequestValidationError(
+                [{"loc": ("query", "district"), "msg": unknown, "type": "value_error"}]
             )
     index = state.catalog_index.get(session)
     candidates = index.search(q, limit=limit)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from backoffice.deps import State
 from backoffice.guards import PerAddress, refuse_if_limited
+from backoffice.responses import errors
 from liangwang.conversation import Channel
 from liangwang.dialogue import DialogueError, MessageTooLong, UserTurn, check_length
 from liangwang.wording import Say, render
@@ -37,7 +38,7 @@ def chat_page(request: Request, state: State) -> HTMLResponse:
     return state.page(request, "chat.html", {"max_chars": state.settings.max_message_chars})
 
 
-@router.post("/api/chat")
+@router.post("/api/chat", responses=errors(400, 413, 429, 503))
 async def chat(body: ChatIn, state: State, _limited: PerAddress) -> ChatOut:
     refuse_if_limited(state.rate_limits.conversation, body.conversation_id)
     text = body.text.strip()

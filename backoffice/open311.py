@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from backoffice.deps import DbSession, State
 from backoffice.guards import PerAddress
+from backoffice.responses import body_too_large, errors, open311_errors
 from liangwang.complaints import tickets
 from liangwang.complaints.categories import Category, load_categories
 from liangwang.complaints.models import FINAL, Ticket
@@ -125,7 +126,7 @@ def services() -> list[dict[str, Any]]:
     return [_service(c) for c in load_categories().items]
 
 
-@router.get("/services/{service_code}.json")
+@router.get("/services/{service_code}.json", responses=open311_errors(404))
 def service_definition(service_code: str) -> dict[str, Any]:
     category = load_categories().by_code.get(service_code)
     if category is None:
@@ -159,7 +160,10 @@ async def attribute_fields(request: Request) -> dict[str, str]:
     }
 
 
-@router.post("/requests.json")
+@router.post(
+    "/requests.json",
+    responses={**open311_errors(400, 403, 404), **errors(429), **body_too_large()},
+)
 def create_request(
     session: DbSession,
     attributes: Annotated[dict[str, str], Depends(attribute_fields)],
@@ -237,7 +241,7 @@ def _parse_w3(name: str, value: str | None) -> datetime | None:
     return parsed
 
 
-@router.get("/requests.json")
+@router.get("/requests.json", responses=open311_errors(400))
 def list_requests(
     session: DbSession,
     service_request_id: Annotated[str | None, Query()] = None,
@@ -280,7 +284,7 @@ def list_requests(
     return [_request(t) for t in rows]
 
 
-@router.get("/requests/{service_request_id}.json")
+@router.get("/requests/{service_request_id}.json", responses=open311_errors(404))
 def get_request(service_request_id: str, session: DbSession) -> list[dict[str, Any]]:
     ticket = tickets.by_number(session, service_request_id)
     if ticket is None:
@@ -288,7 +292,7 @@ def get_request(service_request_id: str, session: DbSession) -> list[dict[str, A
     return [_request(ticket)]
 
 
-@router.get("/tokens/{token}.json")
+@router.get("/tokens/{token}.json", responses=open311_errors(404))
 def get_token(token: str, session: DbSession) -> list[dict[str, Any]]:
     ticket = session.scalar(select(Ticket).where(Ticket.token == token))
     if ticket is None:

@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import select
 
 from backoffice.deps import DbSession, State
+from backoffice.responses import body_too_large, errors
 from liangwang.complaints import callback_queue, tickets
 from liangwang.complaints.callbacks import CallbackPolicy
 from liangwang.complaints.categories import load_categories
@@ -47,7 +48,7 @@ def ticket_list(request: Request, state: State, session: DbSession) -> HTMLRespo
     )
 
 
-@router.get("/tickets/{number}", response_class=HTMLResponse)
+@router.get("/tickets/{number}", response_class=HTMLResponse, responses=errors(404))
 def ticket_detail(number: str, request: Request, state: State, session: DbSession) -> HTMLResponse:
     ticket = tickets.by_number(session, number)
     if ticket is None:
@@ -74,7 +75,12 @@ def ticket_detail(number: str, request: Request, state: State, session: DbSessio
     )
 
 
-@router.post("/tickets/{number}/callback")
+@router.post(
+    "/tickets/{number}/callback",
+    status_code=303,
+    response_class=RedirectResponse,
+    responses={**errors(404, 409), **body_too_large()},
+)
 def ticket_callback(
     number: str,
     state: State,
@@ -96,7 +102,12 @@ def ticket_callback(
     return RedirectResponse(f"/staff/tickets/{number}", status_code=303)
 
 
-@router.post("/tickets/{number}/{action}")
+@router.post(
+    "/tickets/{number}/{action}",
+    status_code=303,
+    response_class=RedirectResponse,
+    responses={**errors(400, 404, 409), **body_too_large()},
+)
 def ticket_action(
     number: str,
     action: str,
