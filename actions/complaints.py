@@ -15,6 +15,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import REQUESTED_SLOT
 from rasa_sdk.types import DomainDict
 
+from actions.misunderstood import not_understood
 from actions.services import services
 from actions.tracker import (
     caller_phone,
@@ -36,6 +37,7 @@ from liangwang.complaints.validation import InvalidInput
 from liangwang.db import unit_of_work
 from liangwang.labels import TICKET_NOTES
 from liangwang.spoken import grouped, parse_age, ticket_number
+from liangwang.understanding.chatter import chatter_not_problem
 from liangwang.understanding.problem import describes_problem
 from liangwang.wording import Say, fragments_from_responses
 
@@ -61,6 +63,13 @@ def complaint_instead(tracker: Tracker) -> list[EventType] | None:
     return None
 
 
+def _chatter(tracker: Tracker) -> bool:
+    """The turn that opened the form is everyday chatter NLU took for a problem. A button
+    or key press arrives as its payload ("/report_problem") and is never chatter."""
+    text = latest_text(tracker).strip()
+    return bool(text) and not text.startswith("/") and chatter_not_problem(text)
+
+
 def _intake(tracker: Tracker) -> Intake:
     return Intake(load_categories(), channel(tracker), tracker.sender_id)
 
@@ -82,6 +91,10 @@ class ActionAskComplaintInput(Action):
                 draft = IntakeState.from_dict(load_draft(session, tracker.sender_id))
                 if draft is not None and draft.step not in FINISHED and draft.description:
                     state = intake.resume(draft)
+                elif _chatter(tracker):
+                    # Not a complaint at all ("我孙子这次考试考了一百分"): not understood,
+                    # and the form ends before it began (no draft is saved).
+                    return [*not_understood(dispatcher, tracker), SlotSet(REQUESTED_SLOT, None)]
                 else:
                     says, state = intake.start(_message(tracker), caller_phone(tracker))
                 save_draft(session, tracker.sender_id, channel(tracker), state.to_dict())

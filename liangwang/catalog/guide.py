@@ -30,6 +30,7 @@ from liangwang.catalog.search import (
 )
 from liangwang.districts import parse_district
 from liangwang.spoken import ordinal, parse_age
+from liangwang.understanding.chatter import chatter_not_request
 from liangwang.understanding.request import find_service
 from liangwang.wording import Say
 
@@ -155,6 +156,16 @@ class Guide:
             return self._ask_service(state, turn, found)
         return [], state
 
+    def _ask_which_service(self, state: GuideState, turn: Turn) -> Reply:
+        """A request that named no service we know: ask which one — unless it was chatter
+        NLU took for a request ("中午吃点啥好呢"), which is not understood (an empty reply),
+        never an acknowledgement."""
+        if chatter_not_request(turn.text):
+            state.pending_question = None
+            return [], state
+        state.awaiting = Awaiting.service
+        return [Say("utter_ask_which_service")], state
+
     def _ask_service(
         self, state: GuideState, turn: Turn, found: list[Candidate] | None = None
     ) -> Reply:
@@ -162,8 +173,7 @@ class Guide:
         close = choices(candidates)
         if not close:
             if turn.intent == "ask_service_guide":
-                state.awaiting = Awaiting.service
-                return [Say("utter_ask_which_service")], state
+                return self._ask_which_service(state, turn)
             state.awaiting = Awaiting.service
             return [Say("utter_service_not_found")], state
         if len(close) == 1 and not is_found(candidates):
@@ -300,8 +310,7 @@ class Guide:
             state.pending_question = question
             if choices(found):  # "长乎险要等多久": find it (or ask), then answer
                 return self._ask_service(state, turn, found)
-            state.awaiting = Awaiting.service
-            return [Say("utter_ask_which_service")], state
+            return self._ask_which_service(state, turn)
         if self._needs_district(question, self._service(state)) and state.district is None:
             state.awaiting = Awaiting.district
             state.pending_question = question

@@ -18,71 +18,23 @@ again") out: a description of a problem is a sentence.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
 from functools import cache
-from typing import Any
-
-import yaml
 
 from liangwang.complaints.classifier import CategoryModel
-from liangwang.complaints.nlu import load_examples
-from liangwang.settings import PROJECT_ROOT
+from liangwang.understanding.examples import PROBLEM, REQUEST, REQUEST_INTENTS, training_texts
 
-NLU_DATA = PROJECT_ROOT / "nlu_data"
-PROBLEM_INTENT = "report_problem"
-REQUEST_INTENTS = frozenset(
-    {
-        "ask_service",
-        "ask_materials",
-        "ask_location",
-        "ask_duration",
-        "ask_fee",
-        "ask_online",
-        "ask_proxy",
-        "ask_eligibility",
-        "inform_age",
-        "check_status",
-    }
-)
 # NLU's readings a clear description of a problem overrides: the guide's questions and
 # "could not place". A status question ("我的投诉怎么样了") stays one.
 OVERRIDDEN = (REQUEST_INTENTS - {"check_status"}) | {"nlu_fallback"}
 MIN_LOG_ODDS = 8.0
 MIN_HAN_CHARS = 8
 _HAN = re.compile(r"[\u4e00-\u9fff]")
-_ANNOTATION = re.compile(r"\[([^\]]*)\]\([^)]*\)|\[([^\]]*)\]\{[^}]*\}")
-PROBLEM, REQUEST = "problem", "request"
-
-
-def without_annotations(text: str) -> str:
-    """An NLU example as said: entity annotations reduced to their words."""
-    return _ANNOTATION.sub(lambda m: m[1] or m[2] or "", text)
-
-
-def intent_examples(document: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
-    """(intent, sentence) for every example of a Rasa NLU document (parsed YAML),
-    annotations reduced to their words."""
-    for block in document.get("nlu") or ():
-        if "intent" not in block:
-            continue
-        for line in str(block.get("examples", "")).splitlines():
-            if line.strip().startswith("- "):
-                yield block["intent"], without_annotations(line.strip()[2:])
 
 
 @cache
 def _model() -> CategoryModel:
-    examples: dict[str, list[str]] = {PROBLEM: [], REQUEST: []}
-    for texts in load_examples().values():
-        examples[PROBLEM] += texts
-    for path in sorted(NLU_DATA.rglob("*.yml")):
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        for intent, sentence in intent_examples(document):
-            if intent == PROBLEM_INTENT:
-                examples[PROBLEM].append(sentence)
-            elif intent in REQUEST_INTENTS:
-                examples[REQUEST].append(sentence)
-    return CategoryModel(examples)
+    texts = training_texts()
+    return CategoryModel({PROBLEM: texts[PROBLEM], REQUEST: texts[REQUEST]})
 
 
 def describes_problem(text: str, nlu_intent: str | None) -> bool:

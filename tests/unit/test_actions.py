@@ -10,6 +10,7 @@ import yaml
 from rasa_sdk import Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import REQUESTED_SLOT
 from rasa_sdk.types import DomainDict
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -177,6 +178,26 @@ def test_a_complaint_nlu_took_for_a_request_or_missed_starts_the_complaint_form(
         messages, events = run(action, t)
         # Nothing said here: the form asks its first question on these very words.
         assert (messages, events) == ([], [FollowupAction("complaint_form")])
+
+
+def test_chatter_taken_for_a_complaint_is_not_understood_and_ends_the_form(
+    sessions: sessionmaker[Session],
+) -> None:
+    from liangwang.complaints.models import ComplaintDraft
+
+    t = tracker([user("report_problem", "阿拉外孙今朝钢琴考级过了")], sender="web-chatter")
+    t.slots["complaint"] = None
+    messages, events = run(complaint_actions.ActionAskComplaintInput(), t)
+    assert [m["response"] for m in messages] == ["utter_ask_rephrase"]
+    # The last requested_slot set to None ends the form before it began.
+    assert events[-1] == SlotSet(REQUESTED_SLOT, None)
+    with sessions() as s:
+        assert s.get(ComplaintDraft, "web-chatter") is None
+    # A button's payload opens the form as before.
+    t = tracker([user("report_problem", "/report_problem")], sender="web-button")
+    t.slots["complaint"] = None
+    messages, _ = run(complaint_actions.ActionAskComplaintInput(), t)
+    assert [m["response"] for m in messages] == ["utter_ask_complaint_description"]
 
 
 def test_service_guide_action_reads_the_catalog_and_stores_its_state(

@@ -211,6 +211,21 @@ def test_question_before_the_service_is_answered_once_it_is_known(guide: Guide) 
     assert names(says) == ["utter_service_intro", "utter_materials_checklist", "utter_offer_repeat"]
 
 
+@pytest.mark.parametrize(
+    "turn",
+    [
+        Turn("ask_location", "晚饭烧点啥好呢"),
+        Turn("ask_duration", "桃子什么时候最甜"),
+        Turn("ask_service_guide", "阿拉外孙今朝钢琴考级过了"),
+    ],
+)
+def test_chatter_taken_for_a_request_is_not_understood_never_asked_which_service(
+    guide: Guide, turn: Turn
+) -> None:
+    says, state = guide.respond(GuideState(), turn)
+    assert says == [] and state == GuideState()  # no question left pending either
+
+
 def test_unknown_service(guide: Guide) -> None:
     says, _ = guide.respond(GuideState(), Turn("ask_service", "明天下雨吗"))
     assert names(says) == ["utter_service_not_found"]

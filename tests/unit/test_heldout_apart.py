@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from liangwang.settings import PROJECT_ROOT
-from liangwang.understanding.problem import intent_examples, without_annotations
+from liangwang.understanding.examples import intent_examples, without_annotations
 
 EVAL = PROJECT_ROOT / "tests" / "eval"
 TRAINING = [
