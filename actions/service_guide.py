@@ -13,7 +13,8 @@ from actions.complaints import complaint_instead
 from actions.misunderstood import not_understood
 from actions.services import services
 from actions.tracker import latest_intent, latest_text, utter
-from liangwang.catalog.guide import Guide, GuideState, Turn
+from liangwang.catalog.guide import Guide, Turn
+from liangwang.catalog.guide_state import GuideState
 from liangwang.catalog.store import StoredCatalog
 from liangwang.db import unit_of_work
 from liangwang.wording import fragments_from_responses

@@ -13,15 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from liangwang.catalog.guide import (
-    FOLLOW_UPS,
-    Awaiting,
-    CatalogView,
-    Fragments,
-    Guide,
-    GuideState,
-    Turn,
-)
+from liangwang.catalog.guide import FOLLOW_UPS, CatalogView, Fragments, Guide, Turn
+from liangwang.catalog.guide_state import Awaiting, GuideState
 from liangwang.districts import DISTRICTS
 from liangwang.wording import Say
 

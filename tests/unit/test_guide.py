@@ -10,7 +10,8 @@ import pytest
 import yaml
 
 from liangwang.catalog.answers import guide_replies
-from liangwang.catalog.guide import Guide, GuideState, Turn
+from liangwang.catalog.guide import Guide, Turn
+from liangwang.catalog.guide_state import GuideState
 from liangwang.catalog.loader import load
 from liangwang.catalog.schema import Office, Service
 from liangwang.catalog.search import Candidate, CatalogIndex
