@@ -42,8 +42,8 @@ def chat_page(request: Request, state: State) -> HTMLResponse:
 async def chat(body: ChatIn, state: State, _limited: PerAddress) -> ChatOut:
     refuse_if_limited(state.rate_limits.conversation, body.conversation_id)
     text = body.text.strip()
-    if not text:
-        raise HTTPException(422, render(Say("utter_channel_empty")))
+    if not text:  # only spaces (or control characters): a 400 as documented, said plainly
+        raise HTTPException(400, render(Say("utter_channel_empty")))
     try:
         check_length(text, state.settings.max_message_chars)
         replies = await state.dialogue.send(
