@@ -1,4 +1,5 @@
-"""FastAPI app factory. Everything the routes need is built here, at start-up, from settings."""
+"""FastAPI app factories, one per listener: the citizen web and the staff back office.
+Everything the routes need is built here, at start-up, from settings."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.trustedhost import TrustedHostMiddleware
+from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
@@ -25,7 +27,46 @@ from liangwang.settings import Settings, load_settings
 HERE = Path(__file__).resolve().parent
 
 
-def create_app(settings: Settings | None = None, engine: DialogueEngine | None = None) -> FastAPI:
+def create_citizen_app(
+    settings: Settings | None = None, engine: DialogueEngine | None = None
+) -> FastAPI:
+    """What citizens and partner systems reach: the web chat, its API, the catalog search
+    and Open311. It may face the internet; nothing on it shows another citizen's data."""
+    app = _app("liangwang-assist", settings, engine)
+    app.include_router(chat.router)
+    app.include_router(catalog_api.router)
+    app.include_router(open311.router)
+    app.add_exception_handler(open311.Open311Error, open311.on_open311_error)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+        if request.url.path.startswith(open311.PREFIX):
+            return open311.validation_error_response(exc)
+        return await request_validation_exception_handler(request, exc)
+
+    return app
+
+
+def create_staff_app(
+    settings: Settings | None = None, engine: DialogueEngine | None = None
+) -> FastAPI:
+    """The back office: tickets, handoffs, calls and their recordings, with citizens'
+    numbers and addresses. On its own listener (LIANGWANG_STAFF_HOST/PORT), so exposing
+    the citizen web never exposes it."""
+    app = _app("liangwang-assist staff", settings, engine)
+    app.include_router(staff.router, prefix="/staff")
+    app.include_router(calls.router, prefix="/staff")
+
+    @app.get("/", include_in_schema=False)
+    async def _home() -> RedirectResponse:
+        return RedirectResponse("/staff/")
+
+    return app
+
+
+def _app(title: str, settings: Settings | None, engine: DialogueEngine | None) -> FastAPI:
+    """An app with what every listener has: its dependencies built from settings, the
+    request guards, static files and /healthz."""
     settings = settings or load_settings()
     db_engine = make_engine(settings.effective_database_url)
     dialogue = engine or RasaRestEngine.from_settings(settings)
@@ -36,7 +77,7 @@ def create_app(settings: Settings | None = None, engine: DialogueEngine | None =
         await dialogue.aclose()
         db_engine.dispose()
 
-    app = FastAPI(title="liangwang-assist", lifespan=lifespan)
+    app = FastAPI(title=title, lifespan=lifespan)
     app.state.deps = AppState(
         settings=settings,
         sessions=make_session_factory(db_engine),
@@ -51,17 +92,4 @@ def create_app(settings: Settings | None = None, engine: DialogueEngine | None =
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_host_list)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(health.router)
-    app.include_router(chat.router)
-    app.include_router(catalog_api.router)
-    app.include_router(staff.router, prefix="/staff")
-    app.include_router(calls.router, prefix="/staff")
-    app.include_router(open311.router)
-    app.add_exception_handler(open311.Open311Error, open311.on_open311_error)
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
-        if request.url.path.startswith(open311.PREFIX):
-            return open311.validation_error_response(exc)
-        return await request_validation_exception_handler(request, exc)
-
     return app

@@ -75,6 +75,9 @@ class Settings(BaseSettings):
 
     # Where citizens reach the web chat, the catalog search and Open311.
     host: str = "127.0.0.1"
+    # Where staff reach the back office (tickets, handoffs, calls, citizens' numbers): its
+    # own listener, so exposing the citizen web above never exposes it.
+    staff_host: str = "127.0.0.1"
     # Where the phone line listens (SIP, RTP, AudioSocket): the PBX's side, apart from the
     # web's, so taking calls from a PBX opens nothing else.
     phone_host: str = "127.0.0.1"
@@ -85,6 +88,7 @@ class Settings(BaseSettings):
     rasa_port: Port = 5005
     action_port: Port = 5055
     web_port: Port = 8000
+    staff_port: Port = 8001
     # Sent by Rasa with every action call; the action server answers nothing without it.
     # Empty: `liangwang run` makes a new one for each start.
     action_secret: SecretStr | None = None
@@ -296,6 +300,10 @@ class Settings(BaseSettings):
     @property
     def web_url(self) -> str:
         return f"http://{self.host}:{self.web_port}"
+
+    @property
+    def staff_url(self) -> str:
+        return f"http://{self.staff_host}:{self.staff_port}"
 
 
 def _items(text: str) -> list[str]:

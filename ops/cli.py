@@ -154,7 +154,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(
             f"\n全部就绪，用时 {total:.1f} 秒 / all services ready in {total:.1f} s\n"
             f"  网页聊天 / web chat:      {settings.web_url}/\n"
-            f"  后台 / back office:       {settings.web_url}/staff/\n"
+            f"  后台 / back office:       {settings.staff_url}/staff/\n"
             f"  Rasa REST:                {settings.rasa_url}/webhooks/rest/webhook\n"
             f"  终端聊天 / terminal chat: liangwang chat\n"
             "按 Ctrl-C 停止 / press Ctrl-C to stop\n",

@@ -174,6 +174,9 @@ def run_checks(settings: Settings) -> list[Check]:
             settings.action_health_url,
         ),
         check_port("web", settings.host, settings.web_port, f"{settings.web_url}/healthz"),
+        check_port(
+            "staff", settings.staff_host, settings.staff_port, f"{settings.staff_url}/healthz"
+        ),
     ]
     if settings.telegram_token is None:
         checks.append(Check(True, "未设置 Telegram（可选）", "Telegram not configured (optional)"))

@@ -33,6 +33,7 @@ class RunningStack:
     env: dict[str, str]
     rasa_url: str
     web_url: str
+    staff_url: str
     sip_port: int = 0  # 0: the phone line is off
     audiosocket_port: int = 0
     log: list[str] = field(default_factory=list)
@@ -100,7 +101,7 @@ def make_stack(
     """A stack on free ports. With ``whisper_model`` the phone line runs too (Whisper
     engine, SIP and AudioSocket on free ports); without it the phone line is off."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    rasa, actions, web = free_port(), free_port(), free_port()
+    rasa, actions, web, staff = free_port(), free_port(), free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LIANGWANG_")}
     env.update(
         LIANGWANG_DATA_DIR=str(data_dir),
@@ -108,6 +109,7 @@ def make_stack(
         LIANGWANG_RASA_PORT=str(rasa),
         LIANGWANG_ACTION_PORT=str(actions),
         LIANGWANG_WEB_PORT=str(web),
+        LIANGWANG_STAFF_PORT=str(staff),
         LIANGWANG_PHONE_ENABLED=str(whisper_model is not None).lower(),
     )
     sip_port = audiosocket_port = 0
@@ -127,6 +129,7 @@ def make_stack(
         env=env,
         rasa_url=f"http://127.0.0.1:{rasa}",
         web_url=f"http://127.0.0.1:{web}",
+        staff_url=f"http://127.0.0.1:{staff}",
         sip_port=sip_port,
         audiosocket_port=audiosocket_port,
     )

@@ -103,17 +103,25 @@ def action_server_spec(settings: Settings) -> ProcessSpec:
 
 
 def web_spec(settings: Settings) -> ProcessSpec:
+    return _uvicorn(settings, "web", "create_citizen_app", settings.host, settings.web_port)
+
+
+def staff_spec(settings: Settings) -> ProcessSpec:
+    return _uvicorn(settings, "staff", "create_staff_app", settings.staff_host, settings.staff_port)
+
+
+def _uvicorn(settings: Settings, name: str, factory: str, host: str, port: int) -> ProcessSpec:
     return app_process(
         settings,
-        "web",
+        name,
         [
             "uvicorn",
-            "backoffice.app:create_app",
+            f"backoffice.app:{factory}",
             "--factory",
             "--host",
-            settings.host,
+            host,
             "--port",
-            str(settings.web_port),
+            str(port),
             "--no-access-log",
             # A citizen's address (rate limits) comes from X-Forwarded-For only when the
             # request came through one of our proxies.
@@ -121,7 +129,7 @@ def web_spec(settings: Settings) -> ProcessSpec:
             "--forwarded-allow-ips",
             settings.trusted_proxies,
         ],
-        f"{settings.web_url}/healthz",
+        f"http://{host}:{port}/healthz",
     )
 
 
@@ -160,6 +168,7 @@ def build_stack(settings: Settings, model: Path) -> Stack:
         action_server_spec(settings),
         rasa_spec(settings, model),
         web_spec(settings),
+        staff_spec(settings),
         retention_spec(settings),
     ]
     skipped: list[str] = []

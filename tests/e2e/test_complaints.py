@@ -31,7 +31,7 @@ def number_in(reply: list[str]) -> str:
 
 def staff(stack: RunningStack, number: str, action: str, **fields: str) -> None:
     reply = httpx.post(
-        f"{stack.web_url}/staff/tickets/{number}/{action}",
+        f"{stack.staff_url}/staff/tickets/{number}/{action}",
         data={"staff": "e2e", **fields},
         follow_redirects=False,
         timeout=10,
@@ -62,7 +62,7 @@ def test_full_intake_with_read_back_correction_and_filing(stack: RunningStack) -
     number = number_in(filed)
     stack.say(cid, "对")  # the same yes again (a retry, a double tap): no second ticket
     # Staff see the words and the exact place; the public sees the kind, cut at the road.
-    page = httpx.get(f"{stack.web_url}/staff/tickets/{number}").text
+    page = httpx.get(f"{stack.staff_url}/staff/tickets/{number}").text
     assert "小区门口的路灯坏了好几天了" in page and "国和路一百零二号门口" in page
     [ticket] = httpx.get(f"{stack.web_url}/open311/v2/requests/{number}.json").json()
     assert ticket["service_code"] == "streetlight" and ticket["address"] == "国和路"

@@ -48,7 +48,7 @@ def test_handoff_answers_and_staff_see_the_conversation(stack: RunningStack) -> 
     stack.say(cid, "我门口那个下水道又堵了")
     reply = texts(stack.say(cid, "我要找真人说"))
     assert len(reply) == 1 and "转人工" in reply[0] and "一二三四五" in reply[0]
-    staff = httpx.get(f"{stack.web_url}/staff/", timeout=10).text
+    staff = httpx.get(f"{stack.staff_url}/staff/", timeout=10).text
     assert cid in staff
 
 

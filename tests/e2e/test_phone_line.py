@@ -49,13 +49,13 @@ def last_call(stack: RunningStack, caller: str) -> tuple[str, list[str]]:
     row = rf'href="/staff/calls/(\d+)">[^<]*</a></td>\s*<td>{caller}</td>(.*?)</tr>'
     deadline = time.monotonic() + 60
     while True:
-        listing = httpx.get(f"{stack.web_url}/staff/calls").text
+        listing = httpx.get(f"{stack.staff_url}/staff/calls").text
         match = re.search(row, listing, flags=re.S)
         if (match and "通话中" not in match.group(2)) or time.monotonic() > deadline:
             break
         time.sleep(0.5)
     assert match, listing
-    page = httpx.get(f"{stack.web_url}/staff/calls/{match.group(1)}").text
+    page = httpx.get(f"{stack.staff_url}/staff/calls/{match.group(1)}").text
     return page, re.findall(r'<tr class="turn">(.*?)</tr>', page, flags=re.S)
 
 
@@ -117,4 +117,4 @@ async def test_key_0_hands_the_caller_to_a_person(stack: RunningStack, tmp_path:
     # We hung up well before the phone's 40 s clip ran out: the handoff ended the call.
     page, _turns = last_call(stack, caller)
     assert "handoff" in page
-    assert f"phone:{caller}" in httpx.get(f"{stack.web_url}/staff/").text
+    assert f"phone:{caller}" in httpx.get(f"{stack.staff_url}/staff/").text

@@ -156,7 +156,7 @@ async def test_key_0_hands_over_and_staff_see_the_request(
     call = VoiceCall(engines, caller).say("jinglaoka").keys("0")
     assert await call.run(hang_up=False) == "handoff"
     assert ev.HandedOver(transferred=False) in call.events
-    staff = httpx.get(f"{stack.web_url}/staff/").text
+    staff = httpx.get(f"{stack.staff_url}/staff/").text
     assert f"phone:{caller}" in staff
 
 

@@ -22,7 +22,7 @@ from schemathesis.checks import load_all_checks
 from schemathesis.core.result import Err
 from schemathesis.python.asgi import shutdown_lifespans
 
-from backoffice.app import create_app
+from backoffice.app import create_citizen_app, create_staff_app
 from liangwang.complaints import tickets
 from liangwang.complaints.models import TicketAction
 from liangwang.complaints.tickets import NewTicket
@@ -32,9 +32,11 @@ from liangwang.settings import Settings
 
 AppFactory = Callable[[Settings, DialogueEngine], FastAPI]
 
-# Each app to fuzz, by name; another app (say, the staff desk on its own listener) is one
-# more line here.
-APPS = [pytest.param(create_app, id="web")]
+# Each app to fuzz, by name: one per listener.
+APPS = [
+    pytest.param(create_citizen_app, id="web"),
+    pytest.param(create_staff_app, id="staff"),
+]
 
 EXAMPLES_PER_OPERATION = 25
 API_KEY = "fuzz-key"  # the Open311 key the app is given
@@ -190,15 +192,18 @@ class Run:
 
 @pytest.fixture
 def client(fuzz_settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(fuzz_settings, RecordingEngine())) as c:
+    with TestClient(create_citizen_app(fuzz_settings, RecordingEngine())) as c:
         yield c
 
 
-def test_a_call_id_past_the_database_integer_is_refused_not_a_crash(client: TestClient) -> None:
+def test_a_call_id_past_the_database_integer_is_refused_not_a_crash(
+    fuzz_settings: Settings,
+) -> None:
     # Was a 500: SQLite's driver overflowed on 2**63 (PostgreSQL's INTEGER ends at 2**31).
-    for too_large in (2**31, 2**63):
-        assert client.get(f"/staff/calls/{too_large}").status_code == 422
-    assert client.get("/staff/calls/999").status_code == 404
+    with TestClient(create_staff_app(fuzz_settings, RecordingEngine())) as staff:
+        for too_large in (2**31, 2**63):
+            assert staff.get(f"/staff/calls/{too_large}").status_code == 422
+        assert staff.get("/staff/calls/999").status_code == 404
 
 
 def test_an_unknown_district_is_refused_in_the_documented_validation_shape(
@@ -213,7 +218,7 @@ def test_an_unknown_district_is_refused_in_the_documented_validation_shape(
 
 def test_the_rate_limited_routes_declare_their_429(fuzz_settings: Settings) -> None:
     # The fuzzing runs with generous limits, so it never sees a 429: checked here instead.
-    paths = create_app(fuzz_settings, RecordingEngine()).openapi()["paths"]
+    paths = create_citizen_app(fuzz_settings, RecordingEngine()).openapi()["paths"]
     for method, path in [
         ("post", "/api/chat"),
         ("get", "/api/catalog/search"),

@@ -8,7 +8,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from backoffice.app import create_app
+from backoffice.app import create_staff_app
 from liangwang.db import unit_of_work
 from liangwang.dialogue import RecordingEngine
 from liangwang.settings import Settings
@@ -86,7 +86,7 @@ async def test_a_call_is_stored_turn_by_turn_with_audio(
     assert saved.rate == 8000 and saved.duration_s >= 0.6
 
     settings = Settings(database_url=db_url, data_dir=tmp_path)
-    with TestClient(create_app(settings, RecordingEngine())) as client:
+    with TestClient(create_staff_app(settings, RecordingEngine())) as client:
         listing = client.get("/staff/calls").text
         assert "13900001111" in listing and f"/staff/calls/{call_pk}" in listing
         page = client.get(f"/staff/calls/{call_pk}").text

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from backoffice.app import create_app
+from backoffice.app import create_staff_app
 from liangwang.complaints import callback_queue, tickets
 from liangwang.complaints.callback_queue import CallReport, NoContactPhone
 from liangwang.complaints.callbacks import (
@@ -309,7 +309,7 @@ def client(db_url: str) -> Iterator[TestClient]:
         callback_hours_start=time(0),
         callback_hours_end=time(23, 59, 59),
     )
-    with TestClient(create_app(settings, RecordingEngine(lambda turn: []))) as c:
+    with TestClient(create_staff_app(settings, RecordingEngine(lambda turn: []))) as c:
         yield c
 
 
@@ -341,7 +341,9 @@ def test_without_a_trunk_there_is_no_button_and_no_request(
 ) -> None:
     with unit_of_work(sessions) as s:
         number = file_closed(s).number
-    with TestClient(create_app(Settings(database_url=db_url), RecordingEngine(lambda t: []))) as c:
+    with TestClient(
+        create_staff_app(Settings(database_url=db_url), RecordingEngine(lambda t: []))
+    ) as c:
         assert "现在回访" not in c.get(f"/staff/tickets/{number}").text
         assert (
             c.post(f"/staff/tickets/{number}/callback", data={"staff": "王五"}).status_code == 409

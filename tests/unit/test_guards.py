@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from backoffice.app import create_app
+from backoffice.app import create_citizen_app
 from backoffice.rate_limits import MAX_TRACKED, RateLimit
 from liangwang.conversation import BotMessage
 from liangwang.dialogue import RecordingEngine
@@ -17,7 +17,7 @@ from liangwang.settings import Settings
 
 def app_client(db_url: str, **settings: object) -> TestClient:
     engine = RecordingEngine(lambda turn: [BotMessage("好的")])
-    return TestClient(create_app(Settings(database_url=db_url, **settings), engine))  # type: ignore[arg-type]
+    return TestClient(create_citizen_app(Settings(database_url=db_url, **settings), engine))  # type: ignore[arg-type]
 
 
 @pytest.fixture

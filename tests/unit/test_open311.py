@@ -13,7 +13,7 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from backoffice.app import create_app
+from backoffice.app import create_citizen_app
 from liangwang.complaints import tickets
 from liangwang.complaints.models import Ticket, TicketEvent
 from liangwang.db import unit_of_work
@@ -35,7 +35,7 @@ LAMP = {
 @pytest.fixture
 def app(db_url: str):  # type: ignore[no-untyped-def]
     settings = Settings(database_url=db_url, open311_api_keys=SecretStr(KEY))
-    return create_app(settings, RecordingEngine())
+    return create_citizen_app(settings, RecordingEngine())
 
 
 @pytest.fixture
@@ -118,7 +118,7 @@ def test_idempotency_is_per_client_and_the_audit_keeps_no_key_material(
     other = "other-client-key-456"
     settings = Settings(database_url=db_url, open311_api_keys=SecretStr(f"{KEY},{other}"))
     headers = {"Idempotency-Key": "abc-1"}
-    with TestClient(create_app(settings, RecordingEngine())) as c:
+    with TestClient(create_citizen_app(settings, RecordingEngine())) as c:
         mine = c.post("/open311/v2/requests.json", data=LAMP, headers=headers).json()
         theirs = c.post(
             "/open311/v2/requests.json", data={**LAMP, "api_key": other}, headers=headers

@@ -139,7 +139,7 @@ async def test_a_child_that_fails_at_start_is_reported(tmp_path: Path) -> None:
 
 def test_optional_parts_are_skipped_with_one_line_each(tmp_path: Path) -> None:
     stack = build_stack(Settings(vosk_model=tmp_path / "missing"), tmp_path / "model.tar.gz")
-    assert [p.name for p in stack.processes] == ["actions", "rasa", "web", "retention"]
+    assert [p.name for p in stack.processes] == ["actions", "rasa", "web", "staff", "retention"]
     telegram, phone = stack.skipped
     assert "LIANGWANG_TELEGRAM_TOKEN" in telegram
     assert "LIANGWANG_VOSK_MODEL" in phone and "liangwang models fetch vosk-cn" in phone
