@@ -15,6 +15,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import REQUESTED_SLOT
 from rasa_sdk.types import DomainDict
 
+from actions.caller_check import ask_caller_check, caller_check_needed
 from actions.misunderstood import not_understood
 from actions.services import services
 from actions.tracker import (
@@ -32,7 +33,7 @@ from liangwang.complaints.intake import Intake
 from liangwang.complaints.intake_state import FINISHED, IntakeState, Message, Step
 from liangwang.complaints.models import TicketAction
 from liangwang.complaints.status import status_says
-from liangwang.complaints.updates import news_for
+from liangwang.complaints.updates import has_news, news_for
 from liangwang.complaints.validation import InvalidInput
 from liangwang.db import unit_of_work
 from liangwang.labels import TICKET_NOTES
@@ -147,9 +148,12 @@ class ActionGreet(Action):
         fragments = fragments_from_responses(domain.get("responses", {}))
         with unit_of_work(services().sessions) as session:
             draft = IntakeState.from_dict(load_draft(session, tracker.sender_id))
-            news = news_for(session, tracker.sender_id, load_categories(), fragments)
-        if news:
-            utter(dispatcher, [Say("utter_ticket_updates_since"), *news])
+            if caller_check_needed(tracker):  # a caller ID alone hears that, not what
+                news = [Say("utter_ticket_news_private")] * has_news(session, tracker.sender_id)
+            else:
+                news = news_for(session, tracker.sender_id, load_categories(), fragments)
+                news = [Say("utter_ticket_updates_since"), *news] if news else []
+        utter(dispatcher, news)
         if draft is not None and draft.step not in FINISHED and draft.description:
             dispatcher.utter_message(response="utter_complaint_draft_waiting")
         return []
@@ -180,6 +184,8 @@ class ActionTicketStatus(Action):
                 if not mine:
                     dispatcher.utter_message(response="utter_no_tickets")
                     return []
+                if caller_check_needed(tracker):  # a number said is proof of its own
+                    return ask_caller_check(self.name())
                 ticket, others = mine[0], len(mine) - 1
             # A number can be anyone's: only its owner hears the department's note, has
             # the news counted as told (or their own push would never come) and is asked
@@ -272,6 +278,8 @@ class ActionWithdrawTicket(Action):
             if ticket is None:
                 dispatcher.utter_message(response="utter_nothing_to_withdraw")
                 return []
+            if caller_check_needed(tracker):
+                return ask_caller_check(self.name())
             number = grouped(ticket.number)
             if intent not in ("affirm", "deny"):
                 dispatcher.utter_message(response="utter_confirm_withdraw", number=number)
@@ -288,3 +296,27 @@ class ActionWithdrawTicket(Action):
             else:
                 dispatcher.utter_message(response="utter_withdraw_kept")
         return []
+
+
+class ActionAfterCallerCheck(Action):
+    """Does what a phone caller asked for once they have proven the tickets are theirs
+    (actions/caller_check.py); nothing when they could not. It answers in its own turn
+    rather than handing over to the action that asked, so the rules know what comes next."""
+
+    def name(self) -> str:
+        return "action_after_caller_check"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        then = AFTER_CHECK.get(str(tracker.get_slot("pending_check")))
+        events: list[EventType] = [SlotSet("pending_check", None)]
+        if then is None or caller_check_needed(tracker):
+            return events
+        return [*events, *then().run(dispatcher, tracker, domain)]
+
+
+AFTER_CHECK: dict[str, type[Action]] = {
+    ActionTicketStatus().name(): ActionTicketStatus,
+    ActionWithdrawTicket().name(): ActionWithdrawTicket,
+}

@@ -72,15 +72,19 @@ class RunningStack:
         self.proc.send_signal(signal.SIGINT)  # what Ctrl-C does
         return self.proc.wait(timeout=60)
 
-    def say(self, conversation_id: str, text: str) -> list[dict[str, object]]:
+    def say(
+        self, conversation_id: str, text: str, metadata: dict[str, str] | None = None
+    ) -> list[dict[str, object]]:
+        """One turn through Rasa's REST webhook; ``metadata`` as a channel sends it (the
+        phone line's channel, caller and call id, say)."""
         # One client for all calls: building a client (and its TLS context) per request
         # would add tens of milliseconds to every measured turn.
         if self._http is None:
             self._http = httpx.Client(timeout=30)
-        reply = self._http.post(
-            f"{self.rasa_url}/webhooks/rest/webhook",
-            json={"sender": conversation_id, "message": text},
-        )
+        message: dict[str, object] = {"sender": conversation_id, "message": text}
+        if metadata:
+            message["metadata"] = metadata
+        reply = self._http.post(f"{self.rasa_url}/webhooks/rest/webhook", json=message)
         reply.raise_for_status()
         body: list[dict[str, object]] = reply.json()
         return body

@@ -41,3 +41,9 @@ def news_for(
             says += status_says(ticket, categories, fragments)
             ticket.mark_told()
     return says
+
+
+def has_news(session: Session, identity: str) -> bool:
+    """Whether any of the citizen's tickets changed since they were last told (nothing is
+    marked told: the news itself is read once the caller has proven who they are)."""
+    return any(ticket.has_news for ticket in tickets.for_identity(session, identity))

@@ -167,3 +167,44 @@ def test_handoff_in_the_middle_keeps_the_draft(stack: RunningStack) -> None:
     assert "转人工" in handoff[0]
     back = texts(stack.say(cid, "接着投诉"))
     assert back[0] == "在哪个区？"  # the next question: nothing said before was lost
+
+
+def test_a_caller_proves_the_ticket_is_theirs_before_hearing_it(stack: RunningStack) -> None:
+    from liangwang.complaints import tickets
+    from liangwang.complaints.models import TicketAction
+    from liangwang.complaints.tickets import NewTicket
+    from liangwang.db import make_engine, make_session_factory, unit_of_work
+
+    caller = f"139{uuid.uuid4().int % 10**8:08d}"
+    engine = make_engine(f"sqlite:///{stack.data_dir / 'liangwang.db'}")
+    with unit_of_work(make_session_factory(engine)) as s:
+        ticket = tickets.file_ticket(
+            s,
+            NewTicket(
+                category="streetlight",
+                description="小区门口的路灯坏了",
+                channel="phone",
+                district="静安",
+                identity=f"phone:{caller}",
+            ),
+            actor=f"phone:{caller}",
+        )
+        tickets.transition(s, ticket, TicketAction.dispatch, actor="e2e")
+        number = ticket.number
+    engine.dispose()
+
+    def call(call_id: str, line: str) -> str:
+        metadata = {"channel": "phone", "caller": caller, "call_id": call_id}
+        return " ".join(texts(stack.say(f"phone:{caller}", line, metadata)))
+
+    # Caller ID alone (it can be forged) hears neither the ticket nor its number.
+    asked = call("call-1", "我的投诉处理得怎么样了")
+    assert "投诉编号" in asked and grouped(number) not in asked and "路灯" not in asked
+    heard = call("call-1", " ".join(number))  # said digit by digit
+    assert grouped(number) in heard and "已经交给" in heard
+    # Proven for that call only: the next call from the number is asked again, and
+    # withdrawing waits for the proof too.
+    assert "投诉编号" in call("call-2", "那个投诉不用处理了，撤回吧")
+    confirm = call("call-2", " ".join(number))
+    assert "要撤回编号" in confirm and grouped(number) in confirm
+    assert "已撤回" in call("call-2", "对")
