@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,6 +32,7 @@ from liangwang.dialogue import (
     MessageTooLong,
     RasaRestEngine,
     UserTurn,
+    without_control_characters,
 )
 from liangwang.photos import PhotoStore
 from liangwang.settings import Settings, load_settings
@@ -57,6 +59,18 @@ def keyboard(message: BotMessage) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup(rows)
 
 
+# A "\ud800" escape in an update's JSON decodes to a lone surrogate, which UTF-8 cannot
+# encode: neither the engine's request nor our reply (which may quote it) could be sent.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def readable(text: str) -> str:
+    """What a citizen sent, as it can go on: a lone surrogate becomes U+FFFD (as PTB makes of
+    bytes that are not UTF-8), control characters go (as the engine removes them), and so do
+    the spaces around it."""
+    return without_control_characters(_LONE_SURROGATE.sub("\ufffd", text)).strip()
+
+
 class TelegramRelay:
     def __init__(self, engine: DialogueEngine, photos: PhotoStore) -> None:
         self._engine = engine
@@ -67,6 +81,10 @@ class TelegramRelay:
     ) -> None:
         chat = update.effective_chat
         if chat is None:
+            return
+        text = readable(text)
+        if not text:  # only spaces or control characters: said plainly, as on the web
+            await chat.send_message(render(Say("utter_channel_empty")))
             return
         turn = UserTurn(conversation_id(update), text, Channel.telegram, metadata or {})
         try:
@@ -98,7 +116,7 @@ class TelegramRelay:
     async def on_photo(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
         if message and message.photo:
-            text = message.caption or fragments()["photo_text"]
+            text = readable(message.caption or "") or fragments()["photo_text"]
             stored = await self._keep_photo(message.photo)
             await self.relay(update, text, {"media_url": stored} if stored else None)
 

@@ -4,19 +4,31 @@ stand-in for Telegram's servers, and a recording dialogue engine."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
+from fastapi import FastAPI, Request, Response
 
 from channels.telegram import build_application, configure_logging
 from liangwang.conversation import BotMessage
-from liangwang.dialogue import DialogueError, RecordingEngine, UserTurn, check_length
+from liangwang.dialogue import (
+    DialogueEngine,
+    DialogueError,
+    RasaRestEngine,
+    RecordingEngine,
+    UserTurn,
+    check_length,
+    without_control_characters,
+)
 from liangwang.settings import Settings
 from liangwang.spoken import grouped
+from liangwang.wording import Say, render
 from tests.fakes.telegram_api import FakeTelegram, RunningFake
 
 USER = {"id": 42, "is_bot": False, "first_name": "王阿姨"}
@@ -50,7 +62,7 @@ def button_update(data: str) -> dict[str, object]:
 
 async def run_bot(
     fake: FakeTelegram,
-    engine: RecordingEngine,
+    engine: DialogueEngine,
     updates: list[dict[str, object]],
     expect_messages: int,
     photo_limit: int = 5_000_000,
@@ -235,3 +247,130 @@ def test_the_bot_api_urls_with_the_token_are_never_logged() -> None:
     finally:
         root.setLevel(levels[0])
         httpx_log.setLevel(levels[1])
+
+
+# A surrogate-escaped byte (U+DC80-U+DCFF, as bytes.decode(errors="surrogateescape") keeps a
+# byte that is not UTF-8) as json.dumps writes it.
+_ESCAPED_BYTE = re.compile(rb"\\udc([89a-f][0-9a-f])")
+
+
+class EscapingTelegram(FakeTelegram):
+    """Serves updates as JSON may carry them, every non-ASCII character as a \\u escape: a
+    lone surrogate arrives escaped ("\\ud800"), a surrogate-escaped byte as that raw byte (a
+    body that is not UTF-8). The plain stand-in writes UTF-8 and can carry neither: each of
+    its getUpdates would fail with a 500, and no later update would arrive either."""
+
+    def app(self) -> FastAPI:
+        api = FastAPI()
+
+        @api.post("/bot{token}/getUpdates")
+        async def updates(token: str, request: Request) -> Response:
+            params = dict(await request.form())
+            self.sent.append(("getUpdates", params))
+            body = json.dumps({"ok": True, "result": await self._result("getUpdates", params)})
+            raw = _ESCAPED_BYTE.sub(lambda m: bytes.fromhex(m[1].decode()), body.encode())
+            return Response(raw, media_type="application/json")
+
+        api.mount("/", super().app())
+        return api
+
+
+LIMIT = Settings().max_message_chars
+
+
+class RasaStandIn:
+    """The real adapter (RasaRestEngine, as the channel process runs it) with a stand-in for
+    Rasa's webhook behind it: the test sees what Rasa itself would be given. The stand-in
+    echoes it, so hostile text also travels back out through Telegram."""
+
+    def __init__(self) -> None:
+        self.received: list[str] = []
+        transport = httpx.MockTransport(self._answer)
+        self.engine = RasaRestEngine(
+            "http://rasa", timeout_s=5, max_chars=LIMIT, transport=transport
+        )
+
+    def _answer(self, request: httpx.Request) -> httpx.Response:
+        message = str(json.loads(request.content)["message"])
+        self.received.append(message)
+        return httpx.Response(200, json=[{"text": f"收到：{message}"}])
+
+
+def answered(update: dict[str, object], reaching_rasa: str) -> tuple[object, ...]:
+    return update, reaching_rasa, f"收到：{reaching_rasa}"
+
+
+def update_of(kind: str, chat: dict[str, object] = CHAT, **content: object) -> dict[str, object]:
+    sender = {"from": USER} if chat is CHAT else {}  # a channel post has no sender
+    return {kind: {"message_id": 4, "date": int(time.time()), "chat": chat, **sender, **content}}
+
+
+CHANNEL = {"id": -1001, "type": "channel", "title": "街道公告"}
+STICKER = {
+    "file_id": "s",
+    "file_unique_id": "s",
+    "type": "regular",
+    "width": 512,
+    "height": 512,
+    "is_animated": False,
+    "is_video": False,
+}
+EMPTY = render(Say("utter_channel_empty"))
+
+HOSTILE = [
+    pytest.param(text_update(" \n\t\u3000 "), None, EMPTY, id="only-spaces"),
+    pytest.param(text_update("\x00\x07\x1b"), None, EMPTY, id="only-control-characters"),
+    pytest.param(*answered(text_update("\x00\x07你好\x1b[31m"), "你好[31m"), id="control"),
+    pytest.param(
+        text_update("长" * 35_000),  # 105 KB of UTF-8; Telegram's own limit is 4096
+        None,
+        render(Say("utter_channel_too_long", {"limit": str(LIMIT), "length": "35000"})),
+        id="100-kb",
+    ),
+    # What PTB makes of them: a "\ud800" escape decodes to a lone surrogate, which
+    # UTF-8 cannot encode; bytes that are not UTF-8 are replaced (U+FFFD) when decoding.
+    pytest.param(*answered(text_update("\ud800路灯坏了"), "\ufffd路灯坏了"), id="lone-surrogate"),
+    pytest.param(
+        *answered(text_update("路灯\udcff\udcfe坏了"), "路灯\ufffd\ufffd坏了"), id="not-utf-8"
+    ),
+    pytest.param(*answered(text_update("👍🙏"), "👍🙏"), id="emoji"),
+    pytest.param(
+        *answered(text_update("敬老卡 عربي русский 한국어"), "敬老卡 عربي русский 한국어"),
+        id="scripts",
+    ),
+    # Update kinds nothing handles are left alone: no reply, nothing to the engine.
+    pytest.param(text_update(""), None, None, id="empty-text"),  # Telegram never sends it
+    pytest.param(update_of("message", sticker=STICKER), None, None, id="sticker"),
+    pytest.param(update_of("a_kind_of_a_later_bot_api"), None, None, id="unknown-kind"),
+    # PTB's TEXT filter takes an edit and a channel post too: each is answered as a message.
+    pytest.param(
+        *answered(update_of("edited_message", text="路灯坏了", edit_date=1), "路灯坏了"),
+        id="edited-message",
+    ),
+    pytest.param(
+        *answered(update_of("channel_post", CHANNEL, text="停水通知"), "停水通知"),
+        id="channel-post",
+    ),
+]
+
+
+@pytest.mark.parametrize(("update", "reaching_rasa", "reply"), HOSTILE)
+async def test_hostile_text_is_answered_clearly_and_the_bot_serves_on(
+    update: dict[str, object],
+    reaching_rasa: str | None,
+    reply: str | None,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    rasa = RasaStandIn()
+    replies = [reply] if reply else []
+    messages = await run_bot(
+        EscapingTelegram(), rasa.engine, [update, text_update("你好")], len(replies) + 1
+    )
+    await rasa.engine.aclose()
+    # The hostile message's reply (or none), then the next message served as ever.
+    assert [m["text"] for m in messages] == [*replies, "收到：你好"]
+    assert rasa.received == [*([reaching_rasa] if reaching_rasa else []), "你好"]
+    assert all(without_control_characters(t) == t and len(t) <= LIMIT for t in rasa.received)
+    # No exception escaped a handler (PTB logs it at ERROR, and nobody hears an apology),
+    # and the engine never failed (the channel logs that at ERROR before apologising).
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
