@@ -3,15 +3,17 @@ Everything the routes need is built here, at start-up, from settings."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request, Response
-from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.trustedhost import TrustedHostMiddleware
-from fastapi.responses import RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
@@ -37,13 +39,6 @@ def create_citizen_app(
     app.include_router(catalog_api.router)
     app.include_router(open311.router)
     app.add_exception_handler(open311.Open311Error, open311.on_open311_error)
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
-        if request.url.path.startswith(open311.PREFIX):
-            return open311.validation_error_response(exc)
-        return await request_validation_exception_handler(request, exc)
-
     return app
 
 
@@ -92,4 +87,21 @@ def _app(title: str, settings: Settings | None, engine: DialogueEngine | None) -
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_host_list)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(health.router)
+    app.add_exception_handler(RequestValidationError, _validation_error)
     return app
+
+
+class _AsciiJSONResponse(JSONResponse):
+    """JSON with everything outside ASCII escaped. A validation error quotes what the
+    client sent, and a lone surrogate in it ("\\ud800" in the request's JSON) cannot be
+    encoded as UTF-8: the 422 would become a 500."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    if request.url.path.startswith(open311.PREFIX):
+        return open311.validation_error_response(exc)
+    return _AsciiJSONResponse({"detail": jsonable_encoder(exc.errors())}, status_code=422)

@@ -12,7 +12,7 @@ from backoffice.deps import State
 from backoffice.guards import PerAddress, refuse_if_limited
 from backoffice.responses import errors
 from liangwang.conversation import Channel
-from liangwang.dialogue import DialogueError, MessageTooLong, UserTurn, check_length
+from liangwang.dialogue import DialogueError, MessageTooLong, UserTurn, check_length, readable
 from liangwang.wording import Say, render
 
 router = APIRouter()
@@ -41,8 +41,8 @@ def chat_page(request: Request, state: State) -> HTMLResponse:
 @router.post("/api/chat", responses=errors(400, 413, 429, 503))
 async def chat(body: ChatIn, state: State, _limited: PerAddress) -> ChatOut:
     refuse_if_limited(state.rate_limits.conversation, body.conversation_id)
-    text = body.text.strip()
-    if not text:  # only spaces (or control characters): a 400 as documented, said plainly
+    text = readable(body.text)
+    if not text:  # only spaces or control characters: a 400 as documented, said plainly
         raise HTTPException(400, render(Say("utter_channel_empty")))
     try:
         check_length(text, state.settings.max_message_chars)

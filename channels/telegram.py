@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,7 +31,7 @@ from liangwang.dialogue import (
     MessageTooLong,
     RasaRestEngine,
     UserTurn,
-    without_control_characters,
+    readable,
 )
 from liangwang.photos import PhotoStore
 from liangwang.settings import Settings, load_settings
@@ -57,18 +56,6 @@ def keyboard(message: BotMessage) -> InlineKeyboardMarkup | None:
         for b in message.buttons
     ]
     return InlineKeyboardMarkup(rows)
-
-
-# A "\ud800" escape in an update's JSON decodes to a lone surrogate, which UTF-8 cannot
-# encode: neither the engine's request nor our reply (which may quote it) could be sent.
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def readable(text: str) -> str:
-    """What a citizen sent, as it can go on: a lone surrogate becomes U+FFFD (as PTB makes of
-    bytes that are not UTF-8), control characters go (as the engine removes them), and so do
-    the spaces around it."""
-    return without_control_characters(_LONE_SURROGATE.sub("\ufffd", text)).strip()
 
 
 class TelegramRelay:

@@ -72,6 +72,18 @@ def without_control_characters(text: str) -> str:
     return _CONTROL.sub("", text)
 
 
+# A "\ud800" escape in a request's JSON decodes to a lone surrogate, which UTF-8 cannot
+# encode: neither the engine's request nor a reply quoting it could be sent.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def readable(text: str) -> str:
+    """What a citizen sent, as every channel passes it on: a lone surrogate becomes U+FFFD
+    (as bytes that are not UTF-8 become), control characters go, and so do the spaces
+    around it. Empty: nothing was said."""
+    return without_control_characters(_LONE_SURROGATE.sub("\ufffd", text)).strip()
+
+
 def check_length(text: str, limit: int) -> None:
     if len(text) > limit:
         raise MessageTooLong(len(text), limit)

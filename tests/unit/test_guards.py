@@ -85,6 +85,7 @@ def test_buckets_refill_and_the_number_kept_is_bounded() -> None:
     ("body", "expected"),
     [
         ('{"conversation_id": "conversation-9", "text": ""}', 422),
+        ('{"conversation_id": "conversation-9", "text": "\\u0000\\u0007 "}', 400),
         ('{"conversation_id": "conversation-9", "text": "\\u0000\\u0007\\u001b[31m路灯"}', 200),
         ('{"conversation_id": "conversation-9", "text": "路灯坏了😡🔥💡 lamp ランプ 가로등"}', 200),
         ('{"conversation_id": "conversation-9", "text": "' + "长" * 40_000 + '"}', 413),
@@ -100,6 +101,20 @@ def test_the_chat_answers_hostile_text_clearly_and_never_fails(
             "/api/chat", content=body.encode(), headers={"content-type": "application/json"}
         )
     assert reply.status_code == expected, reply.text
+
+
+def test_a_lone_surrogate_is_refused_clearly_not_a_crash(db_url: str) -> None:
+    engine = RecordingEngine(lambda turn: [BotMessage("好的")])
+    with TestClient(create_citizen_app(Settings(database_url=db_url), engine)) as c:
+        # "\\ud800" in the JSON is a lone surrogate: not text. The 422 quotes it back, and
+        # UTF-8 cannot encode it: that 422 was a 500 before its answer was ASCII-escaped.
+        reply = c.post(
+            "/api/chat",
+            content=b'{"conversation_id": "conversation-9", "text": "\\ud800\\u8def"}',
+            headers={"content-type": "application/json"},
+        )
+    assert reply.status_code == 422 and reply.json()["detail"][0]["loc"] == ["body", "text"]
+    assert engine.turns == []
 
 
 def test_invalid_utf8_is_refused_not_a_crash(db_url: str) -> None:

@@ -129,7 +129,7 @@ def test_too_long_message_is_refused_with_a_clear_chinese_error(
 
 
 def test_blank_message_is_refused(client: TestClient, engine: RecordingEngine) -> None:
-    for blank in ("   ", "\x1f"):
+    for blank in ("   ", "\x1f", "\x00\x07 \u3000"):
         reply = client.post("/api/chat", json={"conversation_id": "abcdefgh12", "text": blank})
         # Was a 422 with a string detail, where the schema documents 422 as FastAPI's
         # validation errors (found by the schema-driven fuzzing).
