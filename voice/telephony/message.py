@@ -83,6 +83,8 @@ class SipMessage:
         for required in ("Via", "From", "To", "Call-ID", "CSeq"):
             if message.header(required) is None:
                 raise SipParseError(f"missing {required}")
+        if not message.values("Via"):  # "Via:" with nothing in it: no one to answer
+            raise SipParseError("empty Via")
         message.cseq  # noqa: B018 (raises now, not halfway through handling the request)
         return message
 

@@ -95,6 +95,8 @@ def _media_line(value: str) -> MediaOffer | None:
         pts = tuple(int(p) for p in parts[3:])
     except ValueError as exc:
         raise SdpError(f"bad m= line: {value!r}") from exc
+    if not 0 <= port <= 65535:  # our RTP could not go there (asyncio closes the socket)
+        raise SdpError(f"bad m= port: {port}")
     return MediaOffer(port=port, transport=parts[2], payload_types=pts)
 
 

@@ -10,8 +10,8 @@ sits behind a trunk or PBX that routes calls to it, and ``dial`` places calls th
 (call backs) from the same socket, with the same lines (``voice.telephony.sip_dialer``).
 
 Each call gets a ``SipLine`` (an ``RtpLine`` with SIP hangup and transfer), its own RTP
-socket from ``rtp_ports`` and its own handler task; a handler that raises is logged and its
-call is hung up, nothing else is touched. A handler that returns also ends its call.
+socket from ``rtp_ports`` and, once the caller ACKs, its own handler task; a handler that
+raises is logged and its call is hung up, nothing else is touched; one that returns ends it.
 
 Signalling follows the caller through NAT the same way media does: responses go where the
 top Via's ``rport`` says (RFC 3581), and in-dialog requests go to the address the INVITE came
@@ -197,8 +197,11 @@ class SipServer:
     # -- sending -------------------------------------------------------------------------
 
     def send(self, data: bytes, destination: Address) -> None:
-        """Send one datagram from our SIP socket."""
-        if self._transport is not None:
+        """Send one datagram from our SIP socket; never to a port past 65535 (a Via or Contact
+        may name one): asyncio closes the socket on sendto's OverflowError, ending the line."""
+        if not 0 < destination[1] <= 65535:
+            log.debug("not sending to %s:%d: no such port", *destination)
+        elif self._transport is not None:
             self._transport.sendto(data, destination)
 
     def respond(
@@ -352,6 +355,8 @@ class SipServer:
         self._ack_waits.acked(request.call_id, request.cseq[0])
         call = self._calls.get(request.call_id)
         if call is not None and request.cseq[0] >= call.invite_cseq:
+            if call.state is CallState.answered:
+                self._start(call)
             call.confirm()
 
     async def _on_cancel(self, request: SipMessage, source: Address) -> None:
@@ -454,11 +459,15 @@ class SipServer:
         )
         call.state = CallState.answered
         self._ack_waits.start(call.call_id, call.invite_cseq, sent)
+        log.info("answered call %s from %s", call.call_id, call.line.caller)
+
+    def _start(self, call: SipCall) -> None:
+        """The caller ACKed our answer: its media and handler start. Not before, so that an
+        INVITE from a forged address, never ACKed, costs no RTP, dialogue or speech."""
         call.line.start()
         task = asyncio.create_task(self._run_handler(call), name=f"call-{call.call_id}")
         self._handlers.add(task)
         task.add_done_callback(self._handlers.discard)
-        log.info("answered call %s from %s", call.call_id, call.line.caller)
 
     async def _run_handler(self, call: SipCall) -> None:
         try:

@@ -55,11 +55,15 @@ class ResponseCache:
         self._sent: dict[TransactionKey, SentResponse] = {}
 
     def remember(self, key: TransactionKey, sent: SentResponse) -> None:
+        self._sent.pop(key, None)  # put last: the entries stay in the order they were sent
         self._sent[key] = sent
-        if len(self._sent) > RESPONSE_CACHE_SIZE:
-            stale = [k for k, v in self._sent.items() if sent.at - v.at > RESPONSE_CACHE_S]
-            for old in stale:
-                del self._sent[old]
+        # The stale ones, oldest first, up to the first one still fresh: looking at every
+        # entry for every response made a flood of requests cost quadratic time.
+        while len(self._sent) > RESPONSE_CACHE_SIZE:
+            oldest_key, oldest = next(iter(self._sent.items()))
+            if sent.at - oldest.at <= RESPONSE_CACHE_S:
+                break
+            del self._sent[oldest_key]
 
     def get(self, key: TransactionKey) -> SentResponse | None:
         return self._sent.get(key)
