@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks import asr, hearing, stack, tickets, tts, understanding, voice, voice_output
+from benchmarks import abuse, asr, hearing, stack, tickets, tts, understanding, voice, voice_output
 from benchmarks.machine import describe
 
 SUITES: dict[str, Callable[[], list[str]]] = {
@@ -18,6 +18,7 @@ SUITES: dict[str, Callable[[], list[str]]] = {
     "tts": tts.run,
     "voice_output": voice_output.run,
     "voice": voice.run,
+    "abuse": abuse.run,
 }
 OUT = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 
@@ -53,6 +54,7 @@ SECTION_TITLES = {
     "tts": "## Text-to-speech",
     "voice_output": "## Voice output",
     "voice": "## Phone line",
+    "abuse": "## Abuse",
 }
 
 

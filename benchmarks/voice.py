@@ -18,13 +18,16 @@ four calls at once keep their audio steady.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import os
 import statistics
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -121,7 +124,11 @@ async def reply_latencies(engines: VoiceEngines, config: CallConfig) -> Latencie
     return measured
 
 
-async def four_calls(engines: VoiceEngines, settings: Settings, workdir: Path) -> dict[str, float]:
+def line_server(
+    engines: VoiceEngines, settings: Settings, **options: Any
+) -> tuple[SipServer, list[CallLine]]:
+    """A SIP server on loopback answering every call with the production call handler
+    (``options`` go to ``SipServer``), and the lines of its calls, collected as they start."""
     lines: list[CallLine] = []
 
     def keep_line(line: CallLine, event: ev.CallEvent) -> None:
@@ -129,26 +136,52 @@ async def four_calls(engines: VoiceEngines, settings: Settings, workdir: Path) -
             lines.append(line)
 
     handle_call = call_handler(engines, call_config(settings), on_event=keep_line)
-    server = SipServer(handle_call, host="127.0.0.1", port=0, rtp_ports=range(31000, 31100))
+    options = {"rtp_ports": range(31000, 31100), **options}
+    return SipServer(handle_call, host="127.0.0.1", port=0, **options), lines
+
+
+def caller_clip() -> Audio:
+    """What each test caller says: two questions, with pauses for the answers."""
+    return Audio.silence(2.0) + telephone("jinglaoka") + Audio.silence(6.0) + telephone("cailiao")
+
+
+async def dial_phones(
+    server: SipServer, workdir: Path, *, calls: int, call_seconds: float = 30
+) -> list[Baresip]:
+    """``calls`` baresip softphones calling ``server`` at once with ``caller_clip``, each
+    for ``call_seconds`` (then it hangs up); returns when every call is established."""
+    phones = [
+        Baresip(
+            workdir / f"phone{i}", caller_clip(), user=f"1390000000{i}", call_seconds=call_seconds
+        )
+        for i in range(calls)
+    ]
+    for phone in phones:
+        await phone.start()
+    await asyncio.gather(*(p.dial(f"sip:bot@127.0.0.1:{server.port}") for p in phones))
+    return phones
+
+
+async def phones_closed(phones: list[Baresip], *, timeout: float = 90) -> float:
+    """Wait until every phone's call has ended, then stop the phones; returns the peak
+    resident memory of this process (the SIP server's) meanwhile, in MiB."""
+    closing = asyncio.gather(*(p.wait_closed(timeout=timeout) for p in phones))
+    peak = own_rss_mib(os.getpid())
+    while not closing.done():
+        peak = max(peak, own_rss_mib(os.getpid()))
+        await asyncio.sleep(0.5)
+    await closing
+    for phone in phones:
+        await phone.stop()
+    return peak
+
+
+async def four_calls(engines: VoiceEngines, settings: Settings, workdir: Path) -> dict[str, float]:
+    server, lines = line_server(engines, settings)
     await server.start()
-    clip = Audio.silence(2.0) + telephone("jinglaoka") + Audio.silence(6.0) + telephone("cailiao")
     before = own_rss_mib(os.getpid())
-    peak = before
     try:
-        phones = [
-            Baresip(workdir / f"phone{i}", clip, user=f"1390000000{i}", call_seconds=30)
-            for i in range(CALLS)
-        ]
-        for phone in phones:
-            await phone.start()
-        await asyncio.gather(*(p.dial(f"sip:bot@127.0.0.1:{server.port}") for p in phones))
-        closing = asyncio.gather(*(p.wait_closed(timeout=90) for p in phones))
-        while not closing.done():
-            peak = max(peak, own_rss_mib(os.getpid()))
-            await asyncio.sleep(0.5)
-        await closing
-        for phone in phones:
-            await phone.stop()
+        peak = await phones_closed(await dial_phones(server, workdir, calls=CALLS))
     finally:
         await server.stop()
     stats = [line.pacer_stats() for line in lines if isinstance(line, PacedLine)]
@@ -159,7 +192,7 @@ async def four_calls(engines: VoiceEngines, settings: Settings, workdir: Path) -
         "max_interval_ms": max(s.max_interval_ms for s in stats),
         "max_late_ms": max(s.max_late_ms for s in stats),
         "rss_before_mib": before,
-        "per_call_mib": (peak - before) / CALLS,
+        "per_call_mib": (max(peak, before) - before) / CALLS,
     }
 
 
@@ -197,21 +230,32 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.0f} ms"
 
 
+@contextlib.contextmanager
+def line_settings(root: Path) -> Iterator[Settings]:
+    """The phone line's settings as these benchmarks run it: Whisper base (installed under
+    ``root``), the real Rasa server and action server (running until the block ends), and
+    the project's speech cache."""
+    whisper = install_whisper_base(root / "whisper-base")
+    stack: RunningStack = make_stack(root / "data")
+    stack.start()
+    try:
+        settings = Settings(
+            data_dir=root / "data",
+            stt_engine=SttEngine.whisper,
+            whisper_model=whisper,
+            rasa_port=int(stack.rasa_url.rsplit(":", 1)[1]),
+        )
+        shared_speech_cache(settings.data_dir)
+        assert settings.tts_cache_dir.is_symlink()
+        yield settings
+    finally:
+        stack.stop()
+
+
 def run() -> list[str]:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        whisper = install_whisper_base(root / "whisper-base")
-        stack: RunningStack = make_stack(root / "data")
-        stack.start()
-        try:
-            settings = Settings(
-                data_dir=root / "data",
-                stt_engine=SttEngine.whisper,
-                whisper_model=whisper,
-                rasa_port=int(stack.rasa_url.rsplit(":", 1)[1]),
-            )
-            shared_speech_cache(settings.data_dir)
-            assert settings.tts_cache_dir.is_symlink()
+        with line_settings(root) as settings:
             children_before = children_mib()
             engines = build_engines(settings)
             voice = prepare_prompts_ahead(engines, settings)
@@ -245,8 +289,6 @@ def run() -> list[str]:
                     await espeak.dialogue.aclose()
 
             latencies, careful_latencies, anchor, beam, concurrent = asyncio.run(measure())
-        finally:
-            stack.stop()
     after_turn, after_speech = latencies.after_turn, latencies.after_speech
     anchor_speech = anchor.after_speech
     c = concurrent
