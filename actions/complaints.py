@@ -149,7 +149,8 @@ class ActionGreet(Action):
         with unit_of_work(services().sessions) as session:
             draft = IntakeState.from_dict(load_draft(session, tracker.sender_id))
             if caller_check_needed(tracker):  # a caller ID alone hears that, not what
-                news = [Say("utter_ticket_news_private")] * has_news(session, tracker.sender_id)
+                private = has_news(session, tracker.sender_id)
+                news = [Say("utter_ticket_news_private")] if private else []
             else:
                 news = news_for(session, tracker.sender_id, load_categories(), fragments)
                 news = [Say("utter_ticket_updates_since"), *news] if news else []

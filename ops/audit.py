@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import subprocess
 import sys
 import tomllib
@@ -24,6 +23,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from packaging.utils import canonicalize_name
 
 LOCKS = ("requirements/app.lock", "requirements/rasa.lock")
 ALLOWLIST = "requirements/audit-allowlist.toml"
@@ -77,11 +78,6 @@ class Verdict:
         return not (self.unexpected or self.stale or self.unaudited)
 
 
-def canonical(name: str) -> str:
-    """A package's name as PyPI compares them (PEP 503)."""
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
 def load_allowlist(path: Path) -> list[Accepted]:
     """The ``[[accepted]]`` entries, each with every field filled in, none twice."""
     try:
@@ -106,7 +102,11 @@ def load_allowlist(path: Path) -> list[Accepted]:
 
 
 def _same_finding(a: Accepted, b: Accepted) -> bool:
-    return (a.id, canonical(a.package), a.lock) == (b.id, canonical(b.package), b.lock)
+    return (a.id, canonicalize_name(a.package), a.lock) == (
+        b.id,
+        canonicalize_name(b.package),
+        b.lock,
+    )
 
 
 def pip_audit_command(lock: Path) -> list[str]:
@@ -165,7 +165,7 @@ def judge(lock: str, report: Mapping[str, Any], allowlist: Sequence[Accepted]) -
     used: set[Accepted] = set()
     unaudited: set[str] = set()
     for dependency in report.get("dependencies", []):
-        package = canonical(dependency["name"])
+        package = canonicalize_name(dependency["name"])
         if "skip_reason" in dependency:
             unaudited.add(package)
             verdict.unaudited.append(f"{package}: {dependency['skip_reason']}")
@@ -180,12 +180,16 @@ def judge(lock: str, report: Mapping[str, Any], allowlist: Sequence[Accepted]) -
                 fix_versions=tuple(vuln.get("fix_versions", [])),
             )
             matches = {
-                e for e in entries if canonical(e.package) == package and finding.names(e.id)
+                e
+                for e in entries
+                if canonicalize_name(e.package) == package and finding.names(e.id)
             }
             used |= matches
             (verdict.accepted if matches else verdict.unexpected).append(finding)
     # An entry for a package that could not be audited is neither confirmed nor stale.
-    verdict.stale = [e for e in entries if e not in used and canonical(e.package) not in unaudited]
+    verdict.stale = [
+        e for e in entries if e not in used and canonicalize_name(e.package) not in unaudited
+    ]
     return verdict
 
 

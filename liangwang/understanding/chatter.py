@@ -17,26 +17,17 @@ MIN_LOG_ODDS was chosen by five-fold cross-validation on the training texts: at 
 
 from __future__ import annotations
 
-from functools import cache
-
-from liangwang.complaints.classifier import CategoryModel
-from liangwang.understanding.examples import CHATTER, PROBLEM, REQUEST, training_texts
+from liangwang.understanding.examples import CHATTER, PROBLEM, REQUEST, log_odds
 
 MIN_LOG_ODDS = 8.0
-
-
-@cache
-def _model(against: str) -> CategoryModel:
-    texts = training_texts()
-    return CategoryModel({CHATTER: texts[CHATTER], against: texts[against]})
 
 
 def chatter_not_request(text: str) -> bool:
     """True when ``text``, taken for a question about a service, reads very clearly as
     chatter the service does not handle."""
-    return _model(REQUEST).log_odds(text, CHATTER, REQUEST) >= MIN_LOG_ODDS
+    return log_odds(text, CHATTER, REQUEST) >= MIN_LOG_ODDS
 
 
 def chatter_not_problem(text: str) -> bool:
     """True when ``text``, taken for a problem to report, reads very clearly as chatter."""
-    return _model(PROBLEM).log_odds(text, CHATTER, PROBLEM) >= MIN_LOG_ODDS
+    return log_odds(text, CHATTER, PROBLEM) >= MIN_LOG_ODDS

@@ -1,8 +1,11 @@
-"""The training sentences the second-opinion models learn from, by what they say.
+"""The training sentences the second-opinion models learn from, by what they say, and
+those models.
 
 NLU's examples (nlu_data/) and the complaint category model's examples
 (data/complaints/examples.yml) are read once and sorted into three kinds: a problem to
-report, a question about a service, and everyday chatter the service does not handle.
+report, a question about a service, and everyday chatter the service does not handle. A
+second opinion on a turn (problem.py, chatter.py) is a two-class naive Bayes model over the
+same character and sound grams as the category model, trained on two of these kinds.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from liangwang.complaints.classifier import CategoryModel
 from liangwang.complaints.nlu import load_examples
 from liangwang.settings import PROJECT_ROOT
 
@@ -73,3 +77,15 @@ def training_texts() -> Mapping[str, tuple[str, ...]]:
             elif intent == CHATTER_INTENT:
                 found[CHATTER].append(sentence)
     return {kind: tuple(texts) for kind, texts in found.items()}
+
+
+def log_odds(text: str, kind: str, against: str) -> float:
+    """How much likelier ``text`` reads as ``kind`` than as ``against`` (natural log), by
+    a model trained on those two kinds of training sentence alone."""
+    return _two_kinds(kind, against).log_odds(text, kind, against)
+
+
+@cache
+def _two_kinds(kind: str, against: str) -> CategoryModel:
+    texts = training_texts()
+    return CategoryModel({kind: texts[kind], against: texts[against]})

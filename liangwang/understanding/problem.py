@@ -18,10 +18,8 @@ again") out: a description of a problem is a sentence.
 from __future__ import annotations
 
 import re
-from functools import cache
 
-from liangwang.complaints.classifier import CategoryModel
-from liangwang.understanding.examples import PROBLEM, REQUEST, REQUEST_INTENTS, training_texts
+from liangwang.understanding.examples import PROBLEM, REQUEST, REQUEST_INTENTS, log_odds
 
 # NLU's readings a clear description of a problem overrides: the guide's questions and
 # "could not place". A status question ("我的投诉怎么样了") stays one.
@@ -31,15 +29,9 @@ MIN_HAN_CHARS = 8
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 
 
-@cache
-def _model() -> CategoryModel:
-    texts = training_texts()
-    return CategoryModel({PROBLEM: texts[PROBLEM], REQUEST: texts[REQUEST]})
-
-
 def describes_problem(text: str, nlu_intent: str | None) -> bool:
     """True when NLU read ``text`` as a request or could not place it, but it is a sentence
     that reads, very clearly, as a problem to report."""
     if nlu_intent not in OVERRIDDEN or len(_HAN.findall(text)) < MIN_HAN_CHARS:
         return False
-    return _model().log_odds(text, PROBLEM, REQUEST) >= MIN_LOG_ODDS
+    return log_odds(text, PROBLEM, REQUEST) >= MIN_LOG_ODDS

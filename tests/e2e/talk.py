@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import uuid
 
+from sqlalchemy.orm import Session
+
+from liangwang.complaints import tickets
+from liangwang.complaints.models import Ticket
+from liangwang.complaints.tickets import NewTicket
+
 
 def texts(replies: list[dict[str, object]]) -> list[str]:
     """The text of each reply from Rasa's REST webhook. Replies that carry only a
@@ -23,3 +29,20 @@ def sounds_like(expected: str, text: str) -> bool:
     from pypinyin import lazy_pinyin
 
     return " ".join(lazy_pinyin(expected)) in " ".join(lazy_pinyin(text))
+
+
+def filed_on_the_phone(session: Session, phone: str, **fields: str) -> Ticket:
+    """A street-light complaint in 静安 filed on the phone by the caller ``phone``;
+    ``fields`` add to it (an address, a contact number)."""
+    return tickets.file_ticket(
+        session,
+        NewTicket(
+            category="streetlight",
+            description="小区门口的路灯坏了",
+            channel="phone",
+            district="静安",
+            identity=f"phone:{phone}",
+            **fields,
+        ),
+        actor=f"phone:{phone}",
+    )

@@ -30,14 +30,13 @@ from liangwang.complaints import tickets
 from liangwang.complaints.callbacks import CallbackPolicy, CallingHours, Outcome
 from liangwang.complaints.categories import load_categories
 from liangwang.complaints.models import Status, Ticket, TicketAction
-from liangwang.complaints.tickets import NewTicket
 from liangwang.complaints.updates import news_for
 from liangwang.db import unit_of_work
 from liangwang.dialogue import RecordingEngine
 from liangwang.settings import Settings
 from liangwang.transcripts import Call
 from liangwang.wording import fragments
-from tests.e2e.talk import sounds_like
+from tests.e2e.talk import filed_on_the_phone, sounds_like
 from tests.sip_peers import LOCALHOST, Baresip, SippPhone, busy_phone, free_port, unanswered_phone
 from voice import events as ev
 from voice.app import build_synthesizer
@@ -112,19 +111,7 @@ def closed_by_staff(sessions: sessionmaker[Session], phone: str) -> int:
     """A street-light complaint filed on the phone with ``phone`` left for the reply, worked
     by staff to 办结 with their answer."""
     with unit_of_work(sessions) as s:
-        ticket = tickets.file_ticket(
-            s,
-            NewTicket(
-                category="streetlight",
-                description="小区门口的路灯坏了",
-                channel="phone",
-                district="静安",
-                address="南京西路100号",
-                contact_phone=phone,
-                identity=f"phone:{phone}",
-            ),
-            actor=f"phone:{phone}",
-        )
+        ticket = filed_on_the_phone(s, phone, address="南京西路100号", contact_phone=phone)
         tickets.transition(s, ticket, TicketAction.dispatch, actor="李四")
         tickets.transition(s, ticket, TicketAction.start, actor="李四")
         tickets.transition(s, ticket, TicketAction.answer, actor="李四", note=ANSWER_NOTE)

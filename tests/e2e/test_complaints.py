@@ -10,7 +10,7 @@ import pytest
 
 from liangwang.spoken import grouped
 from ops.harness import RunningStack
-from tests.e2e.talk import texts
+from tests.e2e.talk import filed_on_the_phone, texts
 
 pytestmark = pytest.mark.e2e
 
@@ -172,23 +172,12 @@ def test_handoff_in_the_middle_keeps_the_draft(stack: RunningStack) -> None:
 def test_a_caller_proves_the_ticket_is_theirs_before_hearing_it(stack: RunningStack) -> None:
     from liangwang.complaints import tickets
     from liangwang.complaints.models import TicketAction
-    from liangwang.complaints.tickets import NewTicket
     from liangwang.db import make_engine, make_session_factory, unit_of_work
 
     caller = f"139{uuid.uuid4().int % 10**8:08d}"
     engine = make_engine(f"sqlite:///{stack.data_dir / 'liangwang.db'}")
     with unit_of_work(make_session_factory(engine)) as s:
-        ticket = tickets.file_ticket(
-            s,
-            NewTicket(
-                category="streetlight",
-                description="小区门口的路灯坏了",
-                channel="phone",
-                district="静安",
-                identity=f"phone:{caller}",
-            ),
-            actor=f"phone:{caller}",
-        )
+        ticket = filed_on_the_phone(s, caller)
         tickets.transition(s, ticket, TicketAction.dispatch, actor="e2e")
         number = ticket.number
     engine.dispose()
