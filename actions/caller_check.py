@@ -28,7 +28,8 @@ FORM = "caller_check_form"
 TRIES = 2
 
 
-def _call_id(tracker: Tracker) -> str:
+def this_call(tracker: Tracker) -> str:
+    """The phone call this turn belongs to (empty off the phone)."""
     return str(metadata(tracker).get("call_id") or "")
 
 
@@ -38,7 +39,7 @@ def caller_check_needed(tracker: Tracker) -> bool:
     kept with the call it was given in: a later call from a forged number starts over.)"""
     if channel(tracker) != Channel.phone:
         return False
-    return bool(tracker.get_slot("caller_checked") != _call_id(tracker))
+    return bool(tracker.get_slot("caller_checked") != this_call(tracker))
 
 
 def ask_caller_check(then: str) -> list[EventType]:
@@ -59,7 +60,7 @@ class ValidateCallerCheckForm(FormValidationAction):
         if proven:
             return {
                 "caller_check_answer": None,
-                "caller_checked": _call_id(tracker),
+                "caller_checked": this_call(tracker),
                 REQUESTED_SLOT: None,
             }
         if _failures(tracker) + 1 < TRIES:

@@ -14,8 +14,9 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import REQUESTED_SLOT
 from rasa_sdk.types import DomainDict
+from sqlalchemy.orm import Session
 
-from actions.caller_check import ask_caller_check, caller_check_needed
+from actions.caller_check import ask_caller_check, caller_check_needed, this_call
 from actions.misunderstood import not_understood
 from actions.services import services
 from actions.tracker import (
@@ -75,6 +76,17 @@ def _intake(tracker: Tracker) -> Intake:
     return Intake(load_categories(), channel(tracker), tracker.sender_id)
 
 
+def _save_draft(session: Session, tracker: Tracker, state: IntakeState) -> None:
+    state.call_id = this_call(tracker) or None
+    save_draft(session, tracker.sender_id, channel(tracker), state.to_dict())
+
+
+def _draft_proven(tracker: Tracker, draft: IntakeState) -> bool:
+    """May the draft's words be read to this caller? Off the phone, or on the phone when
+    the number is proven in this call or the draft was said in this very call."""
+    return not caller_check_needed(tracker) or draft.call_id == this_call(tracker)
+
+
 class ActionAskComplaintInput(Action):
     """Asks the current question; on the first turn starts (or offers to resume) a draft."""
 
@@ -91,14 +103,14 @@ class ActionAskComplaintInput(Action):
             with unit_of_work(services().sessions) as session:
                 draft = IntakeState.from_dict(load_draft(session, tracker.sender_id))
                 if draft is not None and draft.step not in FINISHED and draft.description:
-                    state = intake.resume(draft)
+                    state = intake.resume(draft, proven=_draft_proven(tracker, draft))
                 elif _chatter(tracker):
                     # Not a complaint at all ("我孙子这次考试考了一百分"): not understood,
                     # and the form ends before it began (no draft is saved).
                     return [*not_understood(dispatcher, tracker), SlotSet(REQUESTED_SLOT, None)]
                 else:
                     says, state = intake.start(_message(tracker), caller_phone(tracker))
-                save_draft(session, tracker.sender_id, channel(tracker), state.to_dict())
+                _save_draft(session, tracker, state)
         utter(dispatcher, says + intake.prompt(state))
         return [SlotSet("complaint", state.to_dict())]
 
@@ -119,13 +131,12 @@ class ValidateComplaintForm(FormValidationAction):
         state = IntakeState.from_dict(tracker.get_slot("complaint")) or IntakeState()
         deps = services()
         with unit_of_work(deps.sessions) as session:
-            says, state = intake.handle(
-                state, _message(tracker), StoredDesk(session, actor=tracker.sender_id)
-            )
+            desk = StoredDesk(session, actor=tracker.sender_id, channel=channel(tracker))
+            says, state = intake.handle(state, _message(tracker), desk)
             if state.step == Step.done:
                 delete_draft(session, tracker.sender_id)
             else:
-                save_draft(session, tracker.sender_id, channel(tracker), state.to_dict())
+                _save_draft(session, tracker, state)
         if state.step == Step.done:
             says = [*says, *intake.done_messages(state)]
         utter(dispatcher, says)

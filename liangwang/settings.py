@@ -118,12 +118,23 @@ class Settings(BaseSettings):
     rate_limit_per_conversation: Annotated[int, Field(ge=1, le=10_000)] = 20
     # How long personal data is kept (days), then removed by the retention job: call
     # recordings (the transcript's words stay with the call), conversations in Rasa's
-    # tracker store, photos sent with complaints, and the speech cache (the domain's fixed
-    # sentences, made again when needed; it never holds a caller's words).
+    # tracker store, photos sent with complaints, the speech cache (the domain's fixed
+    # sentences, made again when needed; it never holds a caller's words), and unfinished
+    # complaints (drafts) not taken up again since they were last added to.
     retention_recordings_days: Annotated[int, Field(ge=1, le=3650)] = 90
     retention_conversations_days: Annotated[int, Field(ge=1, le=3650)] = 365
     retention_photos_days: Annotated[int, Field(ge=1, le=3650)] = 365
     retention_speech_cache_days: Annotated[int, Field(ge=1, le=3650)] = 60
+    retention_drafts_days: Annotated[int, Field(ge=1, le=3650)] = 90
+    # Staff sign-in: wrong passwords in a row before the account is locked, and for how
+    # long; a session ends when unused this long, and after a shift whatever happens.
+    staff_max_failed_sign_ins: Annotated[int, Field(ge=1, le=100)] = 5
+    staff_lockout_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 15
+    staff_idle_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 30
+    staff_session_hours: Annotated[int, Field(ge=1, le=72)] = 12
+    # Staff reach the back office over HTTPS (a TLS proxy in front): cookies are then
+    # sent only over TLS. Requests that arrive as https set it too.
+    staff_behind_tls: bool = False
     # Longest message a citizen may send in one turn (characters).
     max_message_chars: Annotated[int, Field(ge=10, le=20000)] = 4000
     # Seconds to wait for one dialogue turn from Rasa before apologising.

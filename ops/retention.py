@@ -6,7 +6,8 @@ Removed when older than their ``LIANGWANG_RETENTION_*_DAYS``:
 - conversations in Rasa's SQL tracker store (its ``events`` rows): Rasa keeps them
   forever otherwise;
 - photos sent with complaints (the ticket keeps that there was one);
-- the speech cache's WAVs (only the domain's fixed sentences: made again when needed).
+- the speech cache's WAVs (only the domain's fixed sentences: made again when needed);
+- unfinished complaints (drafts) nobody has added to since.
 
 ``liangwang run`` starts it as a service that purges once at start and then daily;
 ``python -m ops.retention --once`` purges once.
@@ -21,10 +22,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import create_engine, inspect, select, text
+from sqlalchemy import create_engine, delete, inspect, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from liangwang.complaints.models import Ticket
+from liangwang.complaints.models import ComplaintDraft, Ticket
 from liangwang.db import sessions_for, unit_of_work, utcnow
 from liangwang.photos import PREFIX as PHOTO_PREFIX
 from liangwang.photos import PhotoStore
@@ -41,6 +42,7 @@ class Purged:
     conversation_events: int = 0  # tracker store rows
     photos: int = 0
     speech_files: int = 0
+    drafts: int = 0
 
 
 def purge(
@@ -61,6 +63,7 @@ def purge(
         speech_files=_older_files(
             settings.tts_cache_dir, now - timedelta(days=settings.retention_speech_cache_days)
         ),
+        drafts=_drafts(sessions, now - timedelta(days=settings.retention_drafts_days)),
     )
 
 
@@ -103,6 +106,12 @@ def _photos(settings: Settings, sessions: sessionmaker[Session], before: datetim
             removed += _remove(kept) if kept is not None else 0
             ticket.media_url = None
     return removed
+
+
+def _drafts(sessions: sessionmaker[Session], before: datetime) -> int:
+    with unit_of_work(sessions) as session:
+        deleted = session.execute(delete(ComplaintDraft).where(ComplaintDraft.updated_at < before))
+        return int(getattr(deleted, "rowcount", 0) or 0)
 
 
 def _older_files(folder: Path, before: datetime) -> int:

@@ -6,16 +6,25 @@ from sqlalchemy.orm import Session
 
 from liangwang.complaints import tickets
 from liangwang.complaints.categories import Categories, load_categories
+from liangwang.complaints.intake_state import IntakeState
 from liangwang.complaints.models import ComplaintDraft
 from liangwang.complaints.tickets import Filed, NewTicket
 from liangwang.db import utcnow
+from liangwang.handoff import request_handoff
 
 
 class StoredDesk:
-    def __init__(self, session: Session, actor: str, categories: Categories | None = None) -> None:
+    def __init__(
+        self,
+        session: Session,
+        actor: str,
+        categories: Categories | None = None,
+        channel: str = "",
+    ) -> None:
         self.session = session
-        self.actor = actor
+        self.actor = actor  # the conversation's identity
         self.categories = categories or load_categories()
+        self.channel = channel
 
     def duplicates(self, new: NewTicket) -> list[tuple[str, str]]:
         found = tickets.possible_duplicates(self.session, new)
@@ -32,6 +41,17 @@ class StoredDesk:
             tickets.merge(self.session, ticket, into, actor=self.actor)
         sla = self.categories.by_code[ticket.category].sla_hours
         return Filed(ticket.number, sla, into.number if into is not None else None)
+
+    def keep_for_call_back(self, draft: IntakeState) -> None:
+        """An unfinished complaint its caller could not prove theirs: staff see its words
+        in the handoff list and call the number back."""
+        place = " ".join(p for p in (draft.district or "", draft.address) if p)
+        note = f"未提交的反映：{draft.description}" + (f"（{place}）" if place else "")
+        request = request_handoff(
+            self.session, conversation_id=self.actor, channel=self.channel, last_user_text=note
+        )
+        if note not in request.last_user_text:  # a handoff was open already: add, not lose
+            request.last_user_text = f"{request.last_user_text}\n{note}".strip()
 
 
 def save_draft(session: Session, identity: str, channel: str, data: dict[str, object]) -> None:

@@ -20,6 +20,7 @@ from typing import Protocol
 from liangwang import wording
 from liangwang.complaints import validation
 from liangwang.complaints.categories import Categories
+from liangwang.complaints.draft_check import knows_the_matter
 from liangwang.complaints.intake_state import ORDER, IntakeState, Message, Step
 from liangwang.complaints.tickets import Filed, NewTicket
 from liangwang.complaints.validation import InvalidInput
@@ -28,6 +29,7 @@ from liangwang.spoken import grouped, spoken_digits
 from liangwang.wording import Say
 
 MAX_REASKS = 2
+RESUME_CHECK_RETRIES = 1  # two tries to say what an unproven draft was about
 # Words that only say "I want to complain", with nothing about what happened.
 TRIGGER_ONLY = ("我要投诉", "我要找茬", "我要反映", "反映问题", "我想投诉", "我要举报", "投诉",
                 "找茬", "提意见", "我要提意见", "反映个情况", "有个问题要反映")  # fmt: skip
@@ -50,6 +52,8 @@ class TicketDesk(Protocol):
     def duplicates(self, new: NewTicket) -> list[tuple[str, str]]: ...  # (number, address)
 
     def file(self, new: NewTicket, merge_into: str | None) -> Filed: ...
+
+    def keep_for_call_back(self, draft: IntakeState) -> None: ...  # staff call its owner
 
 
 Reply = tuple[list[Say], IntakeState]
@@ -111,12 +115,26 @@ class Intake:
             stripped = stripped.replace(word, "")
         return len(spoken_digits(stripped)) == 0 and len([c for c in stripped if c.isalnum()]) <= 2
 
-    def resume(self, draft: IntakeState) -> IntakeState:
-        """Offer to continue a saved draft before anything else."""
+    def resume(self, draft: IntakeState, *, proven: bool = True) -> IntakeState:
+        """Offer to continue a saved draft before anything else. A caller whose number is
+        not proven (a caller ID alone, on the phone) first says what it was about."""
         draft.resume_step = draft.step
-        draft.step = Step.resume_offer
+        draft.step = Step.resume_offer if proven else Step.resume_check
         draft.reasks = 0
         return draft
+
+    def _on_resume_check(self, state: IntakeState, message: Message, desk: TicketDesk) -> Reply:
+        declined = _yes(message) is False
+        if not declined and knows_the_matter(state.description, message.text):
+            state.step, state.reasks = Step.resume_offer, 0
+            return [], state
+        if not declined and state.reasks < RESUME_CHECK_RETRIES:
+            state.reasks += 1
+            return [Say("utter_complaint_resume_check_failed")], state
+        # Not proven (or not wanted): its words stay unread, and staff call the number
+        # back, which reaches its real owner. A new complaint starts here.
+        desk.keep_for_call_back(state)
+        return [Say("utter_complaint_draft_to_staff")], IntakeState()
 
     def _on_resume_offer(self, state: IntakeState, message: Message) -> Reply:
         answer = _yes(message)
@@ -136,6 +154,7 @@ class Intake:
     def handle(self, state: IntakeState, message: Message, desk: TicketDesk) -> Reply:
         """Take the citizen's answer to the current question."""
         handlers: dict[Step, Callable[[IntakeState, Message], Reply]] = {
+            Step.resume_check: lambda s, m: self._on_resume_check(s, m, desk),
             Step.resume_offer: self._on_resume_offer,
             Step.description: self._on_description,
             Step.category: self._on_category,
@@ -159,6 +178,15 @@ class Intake:
             return [Say("utter_complaint_confirm_category", {"category": name})]
         if state.step == Step.readback:
             return [Say("utter_complaint_readback", self._summary(state))]
+        if state.step == Step.resume_check:
+            again = state.reasks > 0
+            return [
+                Say(
+                    "utter_complaint_resume_check_again"
+                    if again
+                    else "utter_complaint_resume_check"
+                )
+            ]
         if state.step == Step.resume_offer:
             return [Say("utter_complaint_resume_offer", {"description": state.description})]
         if state.step == Step.duplicate:

@@ -13,6 +13,7 @@ from typing import Any
 class Step(StrEnum):
     """Where a complaint's intake is: the question being asked, or how it ended."""
 
+    resume_check = "resume_check"  # a caller ID's draft: what was it about? (proof first)
     resume_offer = "resume_offer"  # a saved draft: continue it?
     description = "description"
     category = "category"  # the inferred category: right?
@@ -59,6 +60,7 @@ class IntakeState:
     merged_into: str | None = None
     sla_hours: int | None = None
     resume_step: Step | None = None  # set while offering to continue a saved draft
+    call_id: str | None = None  # on the phone: the call the draft was last saved in
 
     def __post_init__(self) -> None:
         # A slot or a saved draft gives the steps back as plain strings.

@@ -141,11 +141,13 @@ async def test_a_dropped_call_resumes_the_complaint_on_the_next_call(
     await first.run(hang_up=False)
     assert first.replies()[-1] == "在哪个区？"
 
-    # The greeting mentions the unfinished complaint; 2 (我要找茬) offers it back.
-    second = VoiceCall(engines, caller).keys("2").keys("1#").say("jingan")
+    # The greeting mentions the unfinished complaint; 2 (我要找茬) asks what it was about
+    # (a caller ID alone is no proof), and naming it offers the draft back.
+    second = VoiceCall(engines, caller).keys("2").say("ludeng").keys("1#").say("jingan")
     await second.run()
     assert "还没提交" in second.replies()[0]
-    assert "路灯" in second.replies()[1]  # 您上次反映的问题还没提交：…要接着说吗？
+    assert "上次反映的是什么事" in second.replies()[1] and "路灯" not in second.replies()[1]
+    assert "路灯" in second.replies()[2]  # 您上次反映的问题还没提交：…要接着说吗？
     assert second.replies()[-1].startswith("具体在哪里？")
 
 

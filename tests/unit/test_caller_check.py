@@ -19,9 +19,12 @@ import actions.complaints as complaint_actions
 from actions.services import Services
 from liangwang.complaints import tickets
 from liangwang.complaints.caller_check import proven_ticket
+from liangwang.complaints.desk import StoredDesk, save_draft
+from liangwang.complaints.intake_state import IntakeState, Step
 from liangwang.complaints.models import Ticket, TicketAction
 from liangwang.complaints.tickets import NewTicket
 from liangwang.db import unit_of_work
+from liangwang.handoff import open_handoffs, request_handoff
 
 CALLER = "13800138000"
 SENDER = f"phone:{CALLER}"
@@ -183,3 +186,47 @@ def test_a_call_hears_that_there_is_news_not_what_it_is(
     web = said("check_status", "查进度", channel="web")
     messages, events = run(complaint_actions.ActionTicketStatus(), tracker([web]))
     assert FollowupAction("caller_check_form") not in events
+
+
+def _draft_from_call(sessions: sessionmaker[Session], call_id: str) -> None:
+    state = IntakeState(step=Step.district, category="streetlight", description="小区门口路灯不亮")
+    state.call_id = call_id
+    with unit_of_work(sessions) as s:
+        save_draft(s, SENDER, "phone", state.to_dict())
+
+
+def _asked_to_resume(slots: dict[str, Any] | None = None, call_id: str = "call-2") -> list[str]:
+    dispatcher = CollectingDispatcher()
+    asked = said("report_problem", "我要投诉", call_id=call_id)
+    complaint_actions.ActionAskComplaintInput().run(dispatcher, tracker([asked], slots), DOMAIN)
+    return [m["response"] for m in dispatcher.messages]
+
+
+def test_a_draft_from_an_earlier_call_is_not_read_to_the_caller_id(
+    sessions: sessionmaker[Session],
+) -> None:
+    _draft_from_call(sessions, "call-1")
+    assert _asked_to_resume() == ["utter_complaint_resume_check"]
+
+
+def test_a_draft_is_read_back_in_its_own_call_or_once_the_number_is_proven(
+    sessions: sessionmaker[Session],
+) -> None:
+    _draft_from_call(sessions, "call-2")
+    assert _asked_to_resume() == ["utter_complaint_resume_offer"]  # said in this very call
+    _draft_from_call(sessions, "call-1")
+    proven = {"caller_checked": "call-2"}  # the caller gave a ticket's number in this call
+    assert _asked_to_resume(proven) == ["utter_complaint_resume_offer"]
+
+
+def test_a_draft_left_unproven_reaches_staff_with_its_words(
+    sessions: sessionmaker[Session],
+) -> None:
+    with unit_of_work(sessions) as s:
+        request_handoff(s, conversation_id=SENDER, channel="phone", last_user_text="转人工")
+        desk = StoredDesk(s, actor=SENDER, channel="phone")
+        desk.keep_for_call_back(IntakeState(description="路灯不亮", district="杨浦区"))
+    with unit_of_work(sessions) as s:
+        [handoff] = open_handoffs(s)
+        assert handoff.conversation_id == SENDER
+        assert handoff.last_user_text == "转人工\n未提交的反映：路灯不亮（杨浦区）"

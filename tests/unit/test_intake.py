@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 class RecordingDesk:
     def __init__(self, duplicates: list[tuple[str, str]] | None = None) -> None:
         self.filed: list[tuple[NewTicket, str | None]] = []
+        self.kept_for_call_back: list[IntakeState] = []
         self._duplicates = duplicates or []
 
     def duplicates(self, new: NewTicket) -> list[tuple[str, str]]:
@@ -28,6 +29,9 @@ class RecordingDesk:
     def file(self, new: NewTicket, merge_into: str | None) -> Filed:
         self.filed.append((new, merge_into))
         return Filed("382915", 48, merge_into)
+
+    def keep_for_call_back(self, draft: IntakeState) -> None:
+        self.kept_for_call_back.append(draft)
 
 
 def intake(channel: str = "web") -> Intake:
@@ -302,3 +306,46 @@ def test_a_saved_draft_is_offered_and_continued_where_it_stopped() -> None:
     fresh_offer = it.resume(IntakeState.from_dict(state.to_dict()))  # type: ignore[arg-type]
     _, fresh = run(it, fresh_offer, desk, ("不用了", "deny"))
     assert fresh.step == "description" and fresh.description == ""
+
+
+def _phone_draft(it: Intake, desk: RecordingDesk) -> IntakeState:
+    _, state = it.start(Message("小区门口路灯不亮"))
+    _, state = run(it, state, desk, ("对", "affirm"), ("杨浦", "x"))
+    return IntakeState.from_dict(state.to_dict())  # type: ignore[return-value]
+
+
+def test_an_unproven_caller_names_the_matter_before_hearing_the_draft() -> None:
+    it, desk = intake("phone"), RecordingDesk()
+    asked = it.resume(_phone_draft(it, desk), proven=False)
+    # Nothing of the draft is said until the caller names what it was about.
+    assert it.prompt(asked) == [Say("utter_complaint_resume_check")]
+    says, asked = run(it, asked, desk, ("上次说的是路都不亮", "report_problem"))  # misheard 路灯
+    offer = Say("utter_complaint_resume_offer", {"description": "小区门口路灯不亮"})
+    assert asked.step == "resume_offer" and says == [[offer]]
+    _, resumed = run(it, asked, desk, ("对", "affirm"))
+    assert resumed.step == "address" and resumed.district == "杨浦区"
+    assert desk.kept_for_call_back == []
+
+
+def test_a_caller_who_cannot_name_the_matter_never_hears_it_and_staff_call_back() -> None:
+    it, desk = intake("phone"), RecordingDesk()
+    draft = _phone_draft(it, desk)
+    asked = it.resume(IntakeState.from_dict(draft.to_dict()), proven=False)  # type: ignore[arg-type]
+    says, after = run(
+        it, asked, desk, ("我要投诉上次的问题", "report_problem"), ("噪音扰民", "report_problem")
+    )
+    assert says == [
+        [Say("utter_complaint_resume_check_failed"), Say("utter_complaint_resume_check_again")],
+        [Say("utter_complaint_draft_to_staff"), Say("utter_ask_complaint_description")],
+    ]
+    assert after.step == "description" and after.description == ""  # a new complaint
+    assert [kept.description for kept in desk.kept_for_call_back] == ["小区门口路灯不亮"]
+    assert "路灯" not in str(says)
+
+
+def test_an_unproven_caller_who_declines_leaves_the_draft_to_staff_not_deleted() -> None:
+    it, desk = intake("phone"), RecordingDesk()
+    asked = it.resume(_phone_draft(it, desk), proven=False)
+    _, after = run(it, asked, desk, ("不用了", "deny"))
+    assert after.step == "description"
+    assert [kept.district for kept in desk.kept_for_call_back] == ["杨浦区"]

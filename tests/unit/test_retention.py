@@ -1,5 +1,5 @@
 """Personal data is kept only as long as its retention setting says: old recordings,
-conversations, photos and speech cache files are removed; newer ones and the words of a
+conversations, photos, speech cache files and drafts are removed; newer ones and the words of a
 transcript stay."""
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from liangwang.complaints import tickets
-from liangwang.complaints.models import Ticket
+from liangwang.complaints.desk import save_draft
+from liangwang.complaints.models import ComplaintDraft, Ticket
 from liangwang.complaints.tickets import NewTicket
 from liangwang.db import unit_of_work, utcnow
 from liangwang.settings import Settings
@@ -118,3 +119,21 @@ def test_the_stack_runs_the_retention_job(tmp_path: Path) -> None:
     stack = build_stack(Settings(phone_enabled=False), tmp_path / "model.tar.gz")
     [job] = [p for p in stack.processes if p.name == "retention"]
     assert job.argv[-1] == "ops.retention"
+
+
+def test_drafts_untouched_past_their_days_are_removed(
+    db_url: str, sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    settings = Settings(database_url=db_url, data_dir=tmp_path / "var")
+    settings.data_dir.mkdir()
+    now = utcnow()
+    with unit_of_work(sessions) as s:
+        save_draft(s, "phone:1", "phone", {"step": "district", "description": "路灯坏了"})
+        save_draft(s, "web-2", "web", {"step": "address", "description": "井盖没了"})
+        s.flush()
+        stale = s.get(ComplaintDraft, "phone:1")
+        assert stale is not None
+        stale.updated_at = now - timedelta(days=91)  # past the 90 days
+    assert purge(settings, now).drafts == 1
+    with sessions() as s:
+        assert [d.identity for d in s.query(ComplaintDraft)] == ["web-2"]
