@@ -3,8 +3,9 @@ Everything the routes need is built here, at start-up, from settings."""
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -17,14 +18,16 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from backoffice import calls, catalog_api, chat, health, open311, staff
+from backoffice import auth, calls, catalog_api, chat, health, open311, staff, staff_accounts
 from backoffice.deps import AppState
 from backoffice.guards import BodySizeLimit
 from backoffice.rate_limits import RateLimits
+from backoffice.responses import errors
 from liangwang.catalog.store import IndexCache
 from liangwang.db import make_engine, make_session_factory
 from liangwang.dialogue import DialogueEngine, RasaRestEngine
 from liangwang.settings import Settings, load_settings
+from liangwang.staff_aware import StaffAwareEngine
 
 HERE = Path(__file__).resolve().parent
 
@@ -34,7 +37,7 @@ def create_citizen_app(
 ) -> FastAPI:
     """What citizens and partner systems reach: the web chat, its API, the catalog search
     and Open311. It may face the internet; nothing on it shows another citizen's data."""
-    app = _app("liangwang-assist", settings, engine)
+    app = _app("liangwang-assist", settings, engine, jobs=[chat.tell_the_unclaimed_often])
     app.include_router(chat.router)
     app.include_router(catalog_api.router)
     app.include_router(open311.router)
@@ -49,8 +52,12 @@ def create_staff_app(
     numbers and addresses. On its own listener (LIANGWANG_STAFF_HOST/PORT), so exposing
     the citizen web never exposes it."""
     app = _app("liangwang-assist staff", settings, engine)
-    app.include_router(staff.router, prefix="/staff")
-    app.include_router(calls.router, prefix="/staff")
+    app.include_router(auth.router, prefix=auth.PATH)
+    # Every other page needs a signed-in member of the right role (backoffice/auth.py).
+    signed_in_only = errors(401, 403)
+    for pages in (staff.router, calls.router, staff_accounts.router):
+        app.include_router(pages, prefix=auth.PATH, responses=signed_in_only)
+    app.add_exception_handler(auth.SignInNeeded, _sign_in_needed)
 
     @app.get("/", include_in_schema=False)
     async def _home() -> RedirectResponse:
@@ -59,28 +66,45 @@ def create_staff_app(
     return app
 
 
-def _app(title: str, settings: Settings | None, engine: DialogueEngine | None) -> FastAPI:
+Job = Callable[[AppState], Coroutine[Any, Any, None]]
+
+
+def _app(
+    title: str,
+    settings: Settings | None,
+    engine: DialogueEngine | None,
+    jobs: Sequence[Job] = (),
+) -> FastAPI:
     """An app with what every listener has: its dependencies built from settings, the
-    request guards, static files and /healthz."""
+    request guards, static files and /healthz; ``jobs`` run in the background while it
+    serves."""
     settings = settings or load_settings()
     db_engine = make_engine(settings.effective_database_url)
-    dialogue = engine or RasaRestEngine.from_settings(settings)
+    sessions = make_session_factory(db_engine)
+    # Silent where a person holds the conversation (the live handoff desk).
+    dialogue = StaffAwareEngine(engine or RasaRestEngine.from_settings(settings), sessions)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        running = [asyncio.create_task(job(app.state.deps)) for job in jobs]
         yield
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
         await dialogue.aclose()
         db_engine.dispose()
 
     app = FastAPI(title=title, lifespan=lifespan)
     app.state.deps = AppState(
         settings=settings,
-        sessions=make_session_factory(db_engine),
+        sessions=sessions,
         dialogue=dialogue,
         templates=Jinja2Templates(directory=HERE / "templates"),
         catalog_index=IndexCache(),
         rate_limits=RateLimits(
-            settings.rate_limit_per_address, settings.rate_limit_per_conversation
+            settings.rate_limit_per_address,
+            settings.rate_limit_per_conversation,
+            settings.staff_sign_ins_per_minute,
         ),
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
@@ -98,6 +122,10 @@ class _AsciiJSONResponse(JSONResponse):
 
     def render(self, content: Any) -> bytes:
         return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+
+async def _sign_in_needed(request: Request, exc: Exception) -> Response:
+    return auth.sign_in_page(request, request.app.state.deps, status=401)
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:

@@ -1,21 +1,29 @@
-"""The citizens' web chat: the page at ``/`` and its JSON endpoint ``POST /api/chat``."""
+"""The citizens' web chat: the page at ``/``, its JSON endpoint ``POST /api/chat``, and
+``GET /api/chat/updates``, which the page asks every few seconds while a person holds
+its conversation (the live handoff desk): staff replies arrive without reloading."""
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import logging
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
-from backoffice.deps import State
+from backoffice.deps import AppState, State
 from backoffice.guards import PerAddress, refuse_if_limited
 from backoffice.responses import errors
+from liangwang import handoff
 from liangwang.conversation import Channel
+from liangwang.db import unit_of_work
 from liangwang.dialogue import DialogueError, MessageTooLong, UserTurn, check_length, readable
+from liangwang.handoff import HandoffPolicy
 from liangwang.wording import Say, render
 
 router = APIRouter()
+log = logging.getLogger(__name__)
 
 
 class ChatIn(BaseModel):
@@ -31,6 +39,45 @@ class ChatMessageOut(BaseModel):
 
 class ChatOut(BaseModel):
     messages: list[ChatMessageOut]
+    # The conversation is with the staff desk (waiting for or talking to a person): the
+    # page then asks for updates.
+    with_staff: bool = False
+
+
+class DeskMessageOut(BaseModel):
+    id: int
+    text: str
+    sender: str  # "staff", or "assistant" for the desk's notices
+
+
+class UpdatesOut(BaseModel):
+    messages: list[DeskMessageOut]
+    with_staff: bool  # False once the handoff is closed or handed back
+
+
+ConversationId = Annotated[str, Query(min_length=8, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")]
+NOTICE_EVERY_S = 15.0
+
+
+async def tell_the_unclaimed_often(state: AppState) -> None:
+    """Runs while the app serves: citizens nobody has answered are told when someone will."""
+    policy = HandoffPolicy.from_settings(state.settings)
+
+    def once() -> None:
+        with unit_of_work(state.sessions) as session:
+            handoff.tell_the_unclaimed(session, policy)
+
+    while True:
+        try:
+            await asyncio.to_thread(once)
+        except Exception:  # the next round tries again; the chat goes on
+            log.exception("telling citizens who wait for a person failed")
+        await asyncio.sleep(NOTICE_EVERY_S)
+
+
+def _with_staff(state: AppState, conversation_id: str) -> bool:
+    with unit_of_work(state.sessions) as session:
+        return handoff.open_handoff(session, conversation_id) is not None
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -62,4 +109,28 @@ async def chat(body: ChatIn, state: State, _limited: PerAddress) -> ChatOut:
         raise HTTPException(503, render(Say("utter_channel_unavailable_web"))) from exc
     # Messages carrying only channel instructions (e.g. for the phone line) are not shown.
     shown = [m for m in replies if m.text or m.buttons]
-    return ChatOut(messages=[ChatMessageOut(text=m.text, buttons=m.buttons) for m in shown])
+    with_staff = await asyncio.to_thread(
+        _with_staff, state, Channel.web.conversation_id(body.conversation_id)
+    )
+    return ChatOut(
+        messages=[ChatMessageOut(text=m.text, buttons=m.buttons) for m in shown],
+        with_staff=with_staff,
+    )
+
+
+@router.get("/api/chat/updates", responses=errors(429))
+def chat_updates(
+    request: Request,
+    state: State,
+    conversation_id: ConversationId,
+    after: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+) -> UpdatesOut:
+    """What staff (or the desk) said to this conversation since message ``after``."""
+    refuse_if_limited(state.rate_limits.polls, request.client.host if request.client else "")
+    cid = Channel.web.conversation_id(conversation_id)
+    with unit_of_work(state.sessions) as session:
+        new = handoff.for_citizen_since(session, cid, after)
+        return UpdatesOut(
+            messages=[DeskMessageOut(id=m.id, text=m.text, sender=m.sender) for m in new],
+            with_staff=handoff.open_handoff(session, cid) is not None,
+        )

@@ -15,6 +15,8 @@ from backoffice.rate_limits import RateLimits
 from liangwang.catalog.store import IndexCache
 from liangwang.db import unit_of_work
 from liangwang.dialogue import DialogueEngine
+from liangwang.labels import ROLE_NAMES
+from liangwang.personal_data import Shown
 from liangwang.settings import Settings
 
 
@@ -28,7 +30,11 @@ class AppState:
     rate_limits: RateLimits
 
     def page(self, request: Request, template: str, context: dict[str, Any]) -> HTMLResponse:
-        """A server-rendered page: a template filled with plain values (never ORM sessions)."""
+        """A server-rendered page: a template filled with plain values (never ORM sessions),
+        and on staff pages the signed-in member (``me``) and personal data masked unless
+        the route says it was revealed (``shown``)."""
+        me = getattr(request.state, "staff", None)
+        context = {"me": me, "role_names": ROLE_NAMES, "shown": Shown(), **context}
         response: HTMLResponse = self.templates.TemplateResponse(request, template, context)
         return response
 

@@ -7,7 +7,6 @@ request, 403 bad api_key, 404 unknown service_code or request.
 from __future__ import annotations
 
 import hashlib
-import re
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -26,14 +25,13 @@ from liangwang.complaints.tickets import NewTicket
 from liangwang.complaints.validation import InvalidInput
 from liangwang.db import utcnow
 from liangwang.districts import parse_district
+from liangwang.personal_data import coarse_address
 from liangwang.photos import is_stored
 
 PREFIX = "/open311/v2"
 MAX_RANGE = timedelta(days=90)
 PAGE_SIZE, MAX_PAGE_SIZE = 50, 200
 COORDINATE_DECIMALS = 3  # about 110 m of latitude
-# Up to the first road-like word: 路, 街, 大道, 公路, 巷, 弄 (a 弄 is a lane of houses).
-_ROAD = re.compile(r"^.*?(?:大道|公路|路|街|巷|弄)")
 router = APIRouter(prefix=PREFIX)
 
 
@@ -84,13 +82,6 @@ def _service(category: Category) -> dict[str, Any]:
         "keywords": ",".join(category.keywords[:5]),
         "group": category.group,
     }
-
-
-def coarse_address(address: str | None, district: str | None) -> str | None:
-    """The address as far as its road ("杨浦区国和路100号门口" → "杨浦区国和路"): enough to
-    see where problems cluster, not which door a citizen lives behind."""
-    road = _ROAD.match(address or "")
-    return road.group(0) if road else district
 
 
 def _request(ticket: Ticket) -> dict[str, Any]:

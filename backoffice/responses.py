@@ -16,7 +16,9 @@ Responses = dict[int | str, dict[str, Any]]
 
 _WHY = {
     400: "Bad request: a body that could not be read, or a value the route refuses",
-    403: "Not allowed: a missing or wrong API key",
+    401: "Not signed in (staff): the sign-in page, as HTML",
+    403: "Not allowed: a missing or wrong API key; for staff, a role that may not do this, "
+    "or a form without its CSRF token",
     404: "Not found",
     409: "Not allowed in the ticket's present state, or not configured",
     413: "Too large: the request body (or the message in it) is over its limit",
@@ -43,10 +45,13 @@ _OPEN311_ERRORS = {
 
 
 def errors(*statuses: int) -> Responses:
-    """``{"detail": "…"}`` answers for these statuses; a 413 may also be the guard's text."""
+    """``{"detail": "…"}`` answers for these statuses; a 413 may also be the guard's text,
+    and a 401 is the staff sign-in page."""
     declared: Responses = {}
     for status in statuses:
         content: dict[str, Any] = {"application/json": {"schema": _DETAIL}}
+        if status == 401:
+            content = {"text/html": {"schema": {"type": "string"}}}
         if status == 413:
             content["text/plain"] = _PLAIN_TEXT
         declared[status] = {"description": _WHY[status], "content": content}

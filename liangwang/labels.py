@@ -5,6 +5,11 @@ read lives in bot/domain.yml instead."""
 from __future__ import annotations
 
 from liangwang.complaints.models import Status, TicketAction
+from liangwang.staff.models import Role
+
+ROLE_NAMES: dict[str, str] = {
+    Role.reviewer: "审阅员", Role.dispatcher: "派单员", Role.admin: "管理员",
+}  # fmt: skip
 
 STATUS_NAMES: dict[str, str] = {
     Status.received: "受理", Status.dispatched: "已派单", Status.processing: "处置中",
@@ -19,6 +24,12 @@ STAFF_ACTION_NAMES: dict[str, str] = {
 }  # fmt: skip
 
 # Notes the system itself writes on a ticket's audit trail.
+# What the handoff list says of an unfinished complaint its caller could not prove theirs.
+HANDOFF_NOTES = {
+    "unfinished_draft": "未提交的反映：{description}",
+    "unfinished_draft_place": "（{place}）",
+}
+
 TICKET_NOTES = {
     "withdrawn_by_citizen": "市民撤回",
     "merged_into": "并入 {number}",

@@ -132,6 +132,14 @@ class Settings(BaseSettings):
     staff_lockout_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 15
     staff_idle_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 30
     staff_session_hours: Annotated[int, Field(ge=1, le=72)] = 12
+    # Sign-in attempts a minute from one address: far more than a person mistyping needs,
+    # far too few to guess passwords, whichever accounts are tried.
+    staff_sign_ins_per_minute: Annotated[int, Field(ge=1, le=100_000)] = 10
+    # The live handoff desk: minutes a citizen waits for someone to take their chat before
+    # being told when staff will reply, and the desk's hours (local, callback_timezone).
+    handoff_wait_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 3
+    staff_desk_opens: time = time(8, 0)
+    staff_desk_closes: time = time(20, 0)
     # Staff reach the back office over HTTPS (a TLS proxy in front): cookies are then
     # sent only over TLS. Requests that arrive as https set it too.
     staff_behind_tls: bool = False

@@ -20,7 +20,7 @@ from liangwang.dialogue import (
     UserTurn,
 )
 from liangwang.settings import Settings, load_settings
-from ops import catalog_commands
+from ops import catalog_commands, staff_commands
 from ops.catalog_commands import seed_sample_catalog_if_empty
 from voice import commands as voice_commands
 from voice import model_commands
@@ -197,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.set_defaults(func=cmd_doctor)
 
     catalog_commands.add_parser(sub)
+    staff_commands.add_parser(sub)
     model_commands.add_parser(sub)
     voice_commands.add_parser(sub)
 

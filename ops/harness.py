@@ -16,8 +16,10 @@ from pathlib import Path
 import httpx
 
 from liangwang.settings import PROJECT_ROOT
+from ops.staff_client import StaffBrowser
 
 READY_MARK = "all services ready"
+STAFF_USER, STAFF_PASSWORD = "e2e-admin", "e2e-staff-password"
 LIANGWANG = str(Path(sys.executable).parent / "liangwang")
 
 
@@ -39,6 +41,7 @@ class RunningStack:
     log: list[str] = field(default_factory=list)
     proc: subprocess.Popen[str] | None = None
     _http: httpx.Client | None = None
+    _staff_made: bool = False
 
     def start(self, timeout_s: float = 900) -> float:
         """Start and wait for readiness; returns seconds from launch to ready."""
@@ -88,6 +91,23 @@ class RunningStack:
         reply.raise_for_status()
         body: list[dict[str, object]] = reply.json()
         return body
+
+    def staff(self, timeout_s: float = 30) -> StaffBrowser:
+        """An administrator signed in to the back office; the account is made once, with
+        the real command (``liangwang staff create``)."""
+        if not self._staff_made:
+            subprocess.run(
+                [LIANGWANG, "staff", "create", STAFF_USER, "--role", "admin", "--password-stdin"],
+                input=STAFF_PASSWORD + "\n",
+                env=self.env,
+                cwd=self.data_dir,
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            self._staff_made = True
+        client = httpx.Client(base_url=self.staff_url, timeout=timeout_s)
+        return StaffBrowser.sign_in(client, STAFF_USER, STAFF_PASSWORD)
 
 
 def free_udp_port() -> int:

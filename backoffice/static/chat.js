@@ -51,12 +51,38 @@
         return false;
       }
       body.messages.forEach(function (m) { add("bot", m.text, m.buttons); });
+      if (body.with_staff) waitForStaff();
       return true;
     } catch (e) {
       error.textContent = "网络断了。您写的话还在输入框里，请稍后再发一次。";
       return false;
     }
   }
+
+  // While a person holds (or is about to take) the conversation, ask every few seconds
+  // for what they wrote; the id of the last message seen is kept, so a reload shows
+  // nothing twice.
+  let polling = false;
+  let seen = Number(localStorage.getItem("lw-desk-seen") || "0");
+  async function waitForStaff() {
+    if (polling) return;
+    polling = true;
+    while (polling) {
+      await new Promise(function (done) { setTimeout(done, 3000); });
+      try {
+        const res = await fetch("/api/chat/updates?conversation_id=" + encodeURIComponent(id) + "&after=" + seen);
+        if (!res.ok) continue;
+        const body = await res.json();
+        body.messages.forEach(function (m) {
+          add(m.sender === "staff" ? "staff" : "bot", m.sender === "staff" ? "工作人员：" + m.text : m.text);
+          seen = Math.max(seen, m.id);
+        });
+        localStorage.setItem("lw-desk-seen", String(seen));
+        polling = body.with_staff;
+      } catch (e) { /* the network is back later; keep asking */ }
+    }
+  }
+  waitForStaff();  // a reload in the middle of a handoff picks it up again
 
   form.addEventListener("submit", async function (ev) {
     ev.preventDefault();

@@ -11,6 +11,7 @@ from liangwang.complaints.models import ComplaintDraft
 from liangwang.complaints.tickets import Filed, NewTicket
 from liangwang.db import utcnow
 from liangwang.handoff import request_handoff
+from liangwang.labels import HANDOFF_NOTES
 
 
 class StoredDesk:
@@ -46,7 +47,9 @@ class StoredDesk:
         """An unfinished complaint its caller could not prove theirs: staff see its words
         in the handoff list and call the number back."""
         place = " ".join(p for p in (draft.district or "", draft.address) if p)
-        note = f"未提交的反映：{draft.description}" + (f"（{place}）" if place else "")
+        note = HANDOFF_NOTES["unfinished_draft"].format(description=draft.description)
+        if place:
+            note += HANDOFF_NOTES["unfinished_draft_place"].format(place=place)
         request = request_handoff(
             self.session, conversation_id=self.actor, channel=self.channel, last_user_text=note
         )

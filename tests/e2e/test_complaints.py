@@ -30,12 +30,7 @@ def number_in(reply: list[str]) -> str:
 
 
 def staff(stack: RunningStack, number: str, action: str, **fields: str) -> None:
-    reply = httpx.post(
-        f"{stack.staff_url}/staff/tickets/{number}/{action}",
-        data={"staff": "e2e", **fields},
-        follow_redirects=False,
-        timeout=10,
-    )
+    reply = stack.staff().post(f"/staff/tickets/{number}/{action}", **fields)
     assert reply.status_code == 303, reply.text
 
 
@@ -61,9 +56,13 @@ def test_full_intake_with_read_back_correction_and_filing(stack: RunningStack) -
     filed = texts(stack.say(cid, "对"))
     number = number_in(filed)
     stack.say(cid, "对")  # the same yes again (a retry, a double tap): no second ticket
-    # Staff see the words and the exact place; the public sees the kind, cut at the road.
-    page = httpx.get(f"{stack.staff_url}/staff/tickets/{number}").text
-    assert "小区门口的路灯坏了好几天了" in page and "国和路一百零二号门口" in page
+    # Staff see the words and, once they reveal it, the exact place; the public sees the
+    # kind, cut at the road.
+    desk = stack.staff()
+    page = desk.get(f"/staff/tickets/{number}").text
+    assert "小区门口的路灯坏了好几天了" in page and "国和路****" in page
+    page = desk.post(f"/staff/tickets/{number}/reveal").text
+    assert "国和路一百零二号门口" in page
     [ticket] = httpx.get(f"{stack.web_url}/open311/v2/requests/{number}.json").json()
     assert ticket["service_code"] == "streetlight" and ticket["address"] == "国和路"
     assert ticket["description"] is None  # said to the assistant, never agreed to publish

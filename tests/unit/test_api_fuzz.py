@@ -23,12 +23,16 @@ from schemathesis.core.result import Err
 from schemathesis.python.asgi import shutdown_lifespans
 
 from backoffice.app import create_citizen_app, create_staff_app
+from backoffice.auth import COOKIE
 from liangwang.complaints import tickets
 from liangwang.complaints.models import TicketAction
 from liangwang.complaints.tickets import NewTicket
 from liangwang.db import make_engine, make_session_factory, unit_of_work
 from liangwang.dialogue import DialogueEngine, RecordingEngine
 from liangwang.settings import Settings
+from liangwang.staff.models import Role
+from ops.staff_client import StaffBrowser
+from tests.staff_desk import PASSWORD, add_member, signed_in
 
 AppFactory = Callable[[Settings, DialogueEngine], FastAPI]
 
@@ -75,6 +79,7 @@ def fuzz_settings(db_url: str) -> Settings:
         # and a 429 would hide whatever the route would have answered.
         rate_limit_per_address=100_000,
         rate_limit_per_conversation=10_000,
+        staff_sign_ins_per_minute=100_000,
         # Nothing listens here: /healthz reports Rasa and the action server unreachable
         # at once instead of probing whatever a developer runs on the usual ports.
         rasa_port=9,
@@ -122,6 +127,8 @@ def test_every_operation_answers_as_documented_and_never_fails(
     # The Host header is "testserver", which tests/conftest.py allows.
     app = build(fuzz_settings, RecordingEngine())
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    staff = build is create_staff_app
+    member = add_member(str(fuzz_settings.database_url), Role.admin) if staff else ""
     try:
         for result in schema.get_all_operations():
             if isinstance(result, Err):
@@ -130,14 +137,31 @@ def test_every_operation_answers_as_documented_and_never_fails(
                 continue
             operation = result.ok()
             runs = [Run("valid", GenerationMode.POSITIVE), Run("invalid", GenerationMode.NEGATIVE)]
-            with_known = Run.with_known(operation, known_values)
+            known = dict(known_values)
+            if staff:
+                # Signed in afresh for each operation (the previous one may have been the
+                # sign-out); the fuzzed requests carry the session's cookie, and the known
+                # values its CSRF token, so they reach the routes behind the sign-in.
+                cookies, known["csrf"] = _signed_in(app, member)
+                runs = [Run("signed out", GenerationMode.POSITIVE), *runs]
+                for run in runs[1:]:
+                    run.cookies = cookies
+            with_known = Run.with_known(operation, known)
             if with_known:
+                with_known.cookies = runs[-1].cookies
                 runs.append(with_known)
             for run in runs:
                 with subtests.test(msg=f"{operation.label}: {run.label}"):
                     run.fuzz(operation)
     finally:
         shutdown_lifespans()  # the app's lifespan closes its database before tmp_path goes
+
+
+def _signed_in(app: FastAPI, username: str) -> tuple[dict[str, str], str]:
+    """A new session of ``username``: its cookie and its CSRF token."""
+    with TestClient(app) as client:
+        member = StaffBrowser.sign_in(client, username, PASSWORD)
+        return {COOKIE: str(client.cookies[COOKIE])}, member.csrf
 
 
 @dataclass
@@ -147,6 +171,7 @@ class Run:
     path: dict[str, str] = field(default_factory=dict)
     query: dict[str, str] = field(default_factory=dict)
     body: dict[str, str] = field(default_factory=dict)
+    cookies: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def with_known(cls, operation: APIOperation, known: dict[str, str]) -> Run | None:
@@ -175,6 +200,8 @@ class Run:
         def each(case: Case) -> None:
             if self.body and isinstance(case.body, dict):
                 case.body = {**case.body, **self.body}
+            if self.cookies:
+                case.cookies = {**(case.cookies or {}), **self.cookies}
             case.call_and_validate(checks=CHECKS)
 
         try:
@@ -200,7 +227,8 @@ def test_a_call_id_past_the_database_integer_is_refused_not_a_crash(
     fuzz_settings: Settings,
 ) -> None:
     # Was a 500: SQLite's driver overflowed on 2**63 (PostgreSQL's INTEGER ends at 2**31).
-    with TestClient(create_staff_app(fuzz_settings, RecordingEngine())) as staff:
+    app = create_staff_app(fuzz_settings, RecordingEngine())
+    with signed_in(app, str(fuzz_settings.database_url), Role.reviewer) as staff:
         for too_large in (2**31, 2**63):
             assert staff.get(f"/staff/calls/{too_large}").status_code == 422
         assert staff.get("/staff/calls/999").status_code == 404

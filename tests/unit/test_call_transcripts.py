@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from backoffice.app import create_staff_app
 from liangwang.db import unit_of_work
 from liangwang.dialogue import RecordingEngine
 from liangwang.settings import Settings
+from liangwang.staff.models import Role
 from liangwang.transcripts import recent_calls
+from tests.staff_desk import signed_in
 from voice.audio import Audio
 from voice.fakes import (
     EnergyVad,
@@ -86,9 +87,12 @@ async def test_a_call_is_stored_turn_by_turn_with_audio(
     assert saved.rate == 8000 and saved.duration_s >= 0.6
 
     settings = Settings(database_url=db_url, data_dir=tmp_path)
-    with TestClient(create_staff_app(settings, RecordingEngine())) as client:
+    app = create_staff_app(settings, RecordingEngine())
+    with signed_in(app, db_url, Role.reviewer) as client:
         listing = client.get("/staff/calls").text
-        assert "13900001111" in listing and f"/staff/calls/{call_pk}" in listing
+        # The caller's number masked, as everywhere on staff pages until revealed.
+        assert "139****1111" in listing and "13900001111" not in listing
+        assert f"/staff/calls/{call_pk}" in listing
         page = client.get(f"/staff/calls/{call_pk}").text
         assert "我想办敬老卡" in page and f"/staff/recordings/{caller_file}" in page
         audio = client.get(f"/staff/recordings/{caller_file}")

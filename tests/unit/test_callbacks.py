@@ -9,7 +9,6 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -36,7 +35,10 @@ from liangwang.db import unit_of_work
 from liangwang.dialogue import RecordingEngine
 from liangwang.handoff import open_handoffs
 from liangwang.settings import Settings
+from liangwang.staff.models import Role
 from liangwang.wording import fragments, render
+from ops.staff_client import StaffBrowser
+from tests.staff_desk import signed_in
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 POLICY = CallbackPolicy(
@@ -302,19 +304,20 @@ def test_staff_request_is_audited_and_due_at_once(sessions: sessionmaker[Session
 
 
 @pytest.fixture
-def client(db_url: str) -> Iterator[TestClient]:
+def client(db_url: str) -> Iterator[StaffBrowser]:
     settings = Settings(
         database_url=db_url,
         callback_trunk_uri="sip:{number}@pbx.example",
         callback_hours_start=time(0),
         callback_hours_end=time(23, 59, 59),
     )
-    with TestClient(create_staff_app(settings, RecordingEngine(lambda turn: []))) as c:
-        yield c
+    app = create_staff_app(settings, RecordingEngine(lambda turn: []))
+    with signed_in(app, db_url, Role.dispatcher, "王五") as member:
+        yield member
 
 
 def test_staff_ask_for_a_call_back_from_the_ticket_page(
-    client: TestClient, sessions: sessionmaker[Session]
+    client: StaffBrowser, sessions: sessionmaker[Session]
 ) -> None:
     with unit_of_work(sessions) as s:
         number = file_closed(s).number
@@ -322,18 +325,16 @@ def test_staff_ask_for_a_call_back_from_the_ticket_page(
     page = client.get(f"/staff/tickets/{number}").text
     assert f'action="/staff/tickets/{number}/callback"' in page and "现在回访" in page
     assert "现在回访" not in client.get(f"/staff/tickets/{no_phone}").text
-    reply = client.post(
-        f"/staff/tickets/{number}/callback", data={"staff": "王五"}, follow_redirects=False
-    )
+    reply = client.post(f"/staff/tickets/{number}/callback")
     assert reply.status_code == 303
     page = client.get(f"/staff/tickets/{number}").text
     assert "已排队" in page and "callback_request" in page and "王五" in page
     with unit_of_work(sessions) as s:
         ticket = s.scalars(select(Ticket).where(Ticket.number == number)).one()
         assert ticket.callback_requested_at is not None
-    refused = client.post(f"/staff/tickets/{no_phone}/callback", data={"staff": "王五"})
+    refused = client.post(f"/staff/tickets/{no_phone}/callback")
     assert refused.status_code == 409
-    assert client.post("/staff/tickets/999999/callback", data={"staff": "王五"}).status_code == 404
+    assert client.post("/staff/tickets/999999/callback").status_code == 404
 
 
 def test_without_a_trunk_there_is_no_button_and_no_request(
@@ -341,10 +342,7 @@ def test_without_a_trunk_there_is_no_button_and_no_request(
 ) -> None:
     with unit_of_work(sessions) as s:
         number = file_closed(s).number
-    with TestClient(
-        create_staff_app(Settings(database_url=db_url), RecordingEngine(lambda t: []))
-    ) as c:
-        assert "现在回访" not in c.get(f"/staff/tickets/{number}").text
-        assert (
-            c.post(f"/staff/tickets/{number}/callback", data={"staff": "王五"}).status_code == 409
-        )
+    app = create_staff_app(Settings(database_url=db_url), RecordingEngine(lambda t: []))
+    with signed_in(app, db_url, Role.dispatcher) as member:
+        assert "现在回访" not in member.get(f"/staff/tickets/{number}").text
+        assert member.post(f"/staff/tickets/{number}/callback").status_code == 409

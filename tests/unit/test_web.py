@@ -15,6 +15,9 @@ from liangwang.db import unit_of_work
 from liangwang.dialogue import DialogueError, RecordingEngine, UserTurn
 from liangwang.handoff import request_handoff
 from liangwang.settings import Settings
+from liangwang.staff.models import Role
+from ops.staff_client import StaffBrowser
+from tests.staff_desk import signed_in
 
 
 @pytest.fixture
@@ -32,23 +35,26 @@ def client(db_url: str, engine: RecordingEngine) -> Iterator[TestClient]:
 
 
 @pytest.fixture
-def staff(db_url: str) -> Iterator[TestClient]:
-    with TestClient(create_staff_app(Settings(database_url=db_url), RecordingEngine())) as c:
-        yield c
+def staff(db_url: str) -> Iterator[StaffBrowser]:
+    app = create_staff_app(Settings(database_url=db_url), RecordingEngine())
+    with signed_in(app, db_url, Role.dispatcher, "李四") as member:
+        yield member
 
 
 def test_staff_pages_and_citizen_pages_are_on_separate_listeners(
-    client: TestClient, staff: TestClient
+    client: TestClient, staff: StaffBrowser
 ) -> None:
     # The citizen web may face the internet: nothing of the back office answers on it.
     for path in ("/staff/", "/staff/tickets", "/staff/calls", "/staff/tickets/1/close"):
         assert client.get(path).status_code == 404
         assert client.post(path, data={"staff": "x"}).status_code in (404, 405)
     assert staff.get("/staff/").status_code == 200
-    assert staff.get("/", follow_redirects=False).headers["location"] == "/staff/"
+    assert staff.client.get("/", follow_redirects=False).headers["location"] == "/staff/"
     # …and the staff listener takes no citizen traffic.
     assert (
-        staff.post("/api/chat", json={"conversation_id": "abcdefgh12", "text": "你好"}).status_code
+        staff.client.post(
+            "/api/chat", json={"conversation_id": "abcdefgh12", "text": "你好"}
+        ).status_code
         == 404
     )
     assert client.get("/healthz").status_code == staff.get("/healthz").status_code == 200
@@ -114,7 +120,8 @@ def test_chat_relays_to_the_engine_with_a_web_conversation_id(
     reply = client.post("/api/chat", json={"conversation_id": "abcdefgh12", "text": " 你好 "})
     assert reply.status_code == 200
     assert reply.json() == {
-        "messages": [{"text": "您好！", "buttons": [{"title": "转人工", "payload": "/handoff"}]}]
+        "messages": [{"text": "您好！", "buttons": [{"title": "转人工", "payload": "/handoff"}]}],
+        "with_staff": False,
     }
     assert engine.turns == [UserTurn("web-abcdefgh12", "你好", "web")]
 
@@ -158,7 +165,7 @@ def test_engine_down_or_silent_says_so_and_keeps_the_text(
 
 
 def test_staff_see_conversations_waiting_for_a_person(
-    staff: TestClient, sessions: sessionmaker[Session]
+    staff: StaffBrowser, sessions: sessionmaker[Session]
 ) -> None:
     with unit_of_work(sessions) as s:
         request_handoff(
@@ -169,7 +176,7 @@ def test_staff_see_conversations_waiting_for_a_person(
 
 
 def test_staff_work_a_ticket_through_the_closed_loop(
-    staff: TestClient, sessions: sessionmaker[Session]
+    staff: StaffBrowser, sessions: sessionmaker[Session]
 ) -> None:
     from liangwang.complaints import tickets
     from liangwang.complaints.tickets import NewTicket
@@ -188,22 +195,18 @@ def test_staff_work_a_ticket_through_the_closed_loop(
         ("close", {}),
     ]
     for action, extra in steps:
-        reply = staff.post(
-            f"/staff/tickets/{number}/{action}",
-            data={"staff": "李四", **extra},
-            follow_redirects=False,
-        )
+        reply = staff.post(f"/staff/tickets/{number}/{action}", **extra)
         assert reply.status_code == 303
     page = staff.get(f"/staff/tickets/{number}").text
     assert "办结" in page and "已补装井盖" in page and "徐汇区排水管理所" in page
-    assert page.count("李四") == 4
-    again = staff.post(f"/staff/tickets/{number}/start", data={"staff": "李四"})
+    assert page.split('id="audit"')[1].count("李四") == 4  # each step under the account
+    again = staff.post(f"/staff/tickets/{number}/start")
     assert again.status_code == 409
     assert staff.get("/staff/tickets/999999").status_code == 404
 
 
 def test_a_kept_photo_is_shown_to_staff_and_never_published(
-    client: TestClient, staff: TestClient, sessions: sessionmaker[Session]
+    client: TestClient, staff: StaffBrowser, sessions: sessionmaker[Session]
 ) -> None:
     from liangwang.complaints import tickets
     from liangwang.complaints.tickets import NewTicket

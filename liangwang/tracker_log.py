@@ -1,0 +1,44 @@
+"""What was said in a conversation, read from Rasa's tracker store: the one place that
+translates Rasa's event rows into turns for staff pages. Read only; we never write to
+Rasa's tables."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, inspect, text
+
+
+@dataclass(frozen=True)
+class Said:
+    at: datetime
+    who: str  # "citizen" or "assistant"
+    text: str
+
+
+_KINDS = {"user": "citizen", "bot": "assistant"}
+
+
+def conversation(tracker_store: Engine, conversation_id: str, limit: int = 200) -> list[Said]:
+    """The conversation's latest ``limit`` user and bot turns, oldest first."""
+    if not inspect(tracker_store).has_table("events"):
+        return []  # Rasa has not written anything yet
+    with tracker_store.connect() as connection:
+        rows = connection.execute(
+            text(
+                "SELECT type_name, timestamp, data FROM events WHERE sender_id = :cid "
+                "AND type_name IN ('user', 'bot') ORDER BY id DESC LIMIT :limit"
+            ),
+            {"cid": conversation_id, "limit": limit},
+        ).all()
+    said = []
+    for kind, timestamp, data in reversed(rows):
+        try:
+            words = json.loads(data).get("text") or ""
+        except (TypeError, ValueError):
+            continue
+        if words:
+            said.append(Said(datetime.fromtimestamp(timestamp, UTC), _KINDS[kind], str(words)))
+    return said
