@@ -13,12 +13,14 @@ from actions.complaints import complaint_instead
 from actions.misunderstood import not_understood
 from actions.service_guide import guide_turn
 from actions.services import services
-from actions.tracker import channel, latest_intent, latest_text
+from actions.tracker import channel, latest_intent, latest_text, metadata
 from liangwang.catalog.search import choices, is_found
-from liangwang.conversation import MISS_INTENTS, asked_anything_before, last_bot_turn
+from liangwang.conversation import MISS_INTENTS, Channel, asked_anything_before, last_bot_turn
 from liangwang.db import unit_of_work
-from liangwang.handoff import request_handoff
+from liangwang.handoff import Reason, request_handoff
 from liangwang.understanding.request import find_service
+
+HANDOFF_PAYLOAD = "/handoff"  # key 0 on the phone, the 转人工 button elsewhere
 
 
 class ActionHandoff(Action):
@@ -34,12 +36,27 @@ class ActionHandoff(Action):
                 conversation_id=tracker.sender_id,
                 channel=channel(tracker),
                 last_user_text=_last_meaningful_user_text(tracker),
+                reason=handoff_reason(tracker),
             )
         dispatcher.utter_message(response="utter_handoff")
         # pending_offer is left as it is: changing it here would break the rule that led
         # here; the accepting rule also requires the fallback chain just before, so a
         # stale value never turns a later "好" into a handoff.
         return []
+
+
+def handoff_reason(tracker: Tracker) -> Reason:
+    """Why this conversation comes to a person: the phone line says when the assistant
+    failed; key 0 arrives as the handoff payload on the phone; a "好" to the fallback
+    chain's offer of a person is falling back; anything else is asking."""
+    said = metadata(tracker).get("handoff_reason")
+    if said in set(Reason):
+        return Reason(said)
+    if channel(tracker) == Channel.phone and latest_text(tracker) == HANDOFF_PAYLOAD:
+        return Reason.key_zero
+    if tracker.get_slot("pending_offer") == "human" and latest_intent(tracker) != "handoff":
+        return Reason.fell_back
+    return Reason.asked
 
 
 class ActionRepeat(Action):

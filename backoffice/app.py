@@ -17,8 +17,19 @@ from fastapi.middleware.trustedhost import TrustedHostMiddleware
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from sqlalchemy import create_engine
 
-from backoffice import auth, calls, catalog_api, chat, health, open311, staff, staff_accounts
+from backoffice import (
+    auth,
+    calls,
+    catalog_api,
+    chat,
+    health,
+    open311,
+    staff,
+    staff_accounts,
+    staff_handoffs,
+)
 from backoffice.deps import AppState
 from backoffice.guards import BodySizeLimit
 from backoffice.rate_limits import RateLimits
@@ -55,7 +66,7 @@ def create_staff_app(
     app.include_router(auth.router, prefix=auth.PATH)
     # Every other page needs a signed-in member of the right role (backoffice/auth.py).
     signed_in_only = errors(401, 403)
-    for pages in (staff.router, calls.router, staff_accounts.router):
+    for pages in (staff_handoffs.router, staff.router, calls.router, staff_accounts.router):
         app.include_router(pages, prefix=auth.PATH, responses=signed_in_only)
     app.add_exception_handler(auth.SignInNeeded, _sign_in_needed)
 
@@ -81,6 +92,7 @@ def _app(
     settings = settings or load_settings()
     db_engine = make_engine(settings.effective_database_url)
     sessions = make_session_factory(db_engine)
+    tracker_store = create_engine(settings.effective_tracker_store_url)
     # Silent where a person holds the conversation (the live handoff desk).
     dialogue = StaffAwareEngine(engine or RasaRestEngine.from_settings(settings), sessions)
 
@@ -93,6 +105,7 @@ def _app(
         await asyncio.gather(*running, return_exceptions=True)
         await dialogue.aclose()
         db_engine.dispose()
+        tracker_store.dispose()
 
     app = FastAPI(title=title, lifespan=lifespan)
     app.state.deps = AppState(
@@ -101,6 +114,7 @@ def _app(
         dialogue=dialogue,
         templates=Jinja2Templates(directory=HERE / "templates"),
         catalog_index=IndexCache(),
+        tracker_store=tracker_store,
         rate_limits=RateLimits(
             settings.rate_limit_per_address,
             settings.rate_limit_per_conversation,

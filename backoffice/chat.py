@@ -131,6 +131,9 @@ def chat_updates(
     with unit_of_work(state.sessions) as session:
         new = handoff.for_citizen_since(session, cid, after)
         return UpdatesOut(
-            messages=[DeskMessageOut(id=m.id, text=m.text, sender=m.sender) for m in new],
+            messages=[
+                DeskMessageOut(id=m.id, text=handoff.as_citizen_sees(m), sender=m.sender)
+                for m in new
+            ],
             with_staff=handoff.open_handoff(session, cid) is not None,
         )

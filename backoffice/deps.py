@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from backoffice.rate_limits import RateLimits
@@ -28,6 +29,7 @@ class AppState:
     templates: Jinja2Templates
     catalog_index: IndexCache
     rate_limits: RateLimits
+    tracker_store: Engine  # Rasa's, read only (liangwang/tracker_log.py)
 
     def page(self, request: Request, template: str, context: dict[str, Any]) -> HTMLResponse:
         """A server-rendered page: a template filled with plain values (never ORM sessions),

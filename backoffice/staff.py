@@ -1,7 +1,7 @@
-"""Back office for staff: conversations waiting for a person (转人工), and tickets through
-their closed loop (受理 → 派单 → 处置 → 答复 → 办结, 退回/重派, 撤回), each step audited
-under the signed-in account, with a call back (回访电话) staff can ask the phone line for.
-Personal data is masked until a member reveals it, which is audited too."""
+"""Back office for staff: tickets through their closed loop (受理 → 派单 → 处置 → 答复 →
+办结, 退回/重派, 撤回), each step audited under the signed-in account, with a call back
+(回访电话) staff can ask the phone line for. Personal data is masked until a member
+reveals it, which is audited too."""
 
 from __future__ import annotations
 
@@ -20,20 +20,12 @@ from liangwang.complaints.callbacks import CallbackPolicy
 from liangwang.complaints.categories import load_categories
 from liangwang.complaints.models import Ticket, TicketAction
 from liangwang.complaints.tickets import TRANSITIONS, TransitionNotAllowed
-from liangwang.handoff import open_handoffs
 from liangwang.labels import BACK_OFFICE_ERRORS, STAFF_ACTION_NAMES, STATUS_NAMES
 from liangwang.personal_data import Shown
 from liangwang.photos import is_stored
 from liangwang.staff import accounts
 
 router = APIRouter()
-
-
-@router.get("/", response_class=HTMLResponse)
-def staff_home(
-    request: Request, state: State, session: DbSession, member: Dispatcher
-) -> HTMLResponse:
-    return state.page(request, "staff_home.html", {"handoffs": open_handoffs(session)})
 
 
 @router.get("/tickets", response_class=HTMLResponse)

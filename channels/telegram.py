@@ -21,10 +21,11 @@ from telegram.ext import (
     filters,
 )
 
+from liangwang import handoff
 from liangwang.complaints.categories import load_categories
 from liangwang.complaints.updates import pending_updates
 from liangwang.conversation import BotMessage, Channel
-from liangwang.db import sessions_for, unit_of_work
+from liangwang.db import sessions_for, unit_of_work, utcnow
 from liangwang.dialogue import (
     DialogueEngine,
     DialogueError,
@@ -35,6 +36,7 @@ from liangwang.dialogue import (
 )
 from liangwang.photos import PhotoStore
 from liangwang.settings import Settings, load_settings
+from liangwang.staff_aware import StaffAwareEngine
 from liangwang.wording import Say, fragments, render
 
 log = logging.getLogger(__name__)
@@ -142,12 +144,27 @@ async def push_updates_once(app: Application, sessions: sessionmaker[Session]) -
     return sent
 
 
+async def push_desk_messages_once(app: Application, sessions: sessionmaker[Session]) -> int:  # type: ignore[type-arg]
+    """Send what staff (or the handoff desk) wrote to Telegram citizens; returns how many.
+    Each is marked delivered as it is sent, so none goes twice."""
+    sent = 0
+    with unit_of_work(sessions) as session:
+        for message in handoff.undelivered(session, Channel.telegram):
+            chat_id = int(Channel.telegram.local_id(message.conversation_id))
+            await app.bot.send_message(chat_id, handoff.as_citizen_sees(message))
+            message.delivered_at = utcnow()
+            session.flush()
+            sent += 1
+    return sent
+
+
 async def _push_loop(app: Application, sessions: sessionmaker[Session], every_s: float) -> None:  # type: ignore[type-arg]
     while True:
-        try:
-            await push_updates_once(app, sessions)
-        except Exception:  # keep pushing; one bad ticket must not stop the channel
-            log.exception("pushing ticket updates failed")
+        for push in (push_updates_once, push_desk_messages_once):
+            try:
+                await push(app, sessions)
+            except Exception:  # keep pushing; one bad message must not stop the channel
+                log.exception("pushing to Telegram failed (%s)", push.__name__)
         await asyncio.sleep(every_s)
 
 
@@ -155,12 +172,13 @@ def build_application(
     settings: Settings, engine: DialogueEngine, push_every_s: float | None = 10.0
 ) -> Application:  # type: ignore[type-arg]
     assert settings.telegram_token is not None
-    relay = TelegramRelay(engine, PhotoStore.from_settings(settings))
+    sessions = sessions_for(settings.effective_database_url)
+    # Silent where a person holds the chat: what the citizen writes is kept for staff.
+    relay = TelegramRelay(StaffAwareEngine(engine, sessions), PhotoStore.from_settings(settings))
 
     async def start_pushing(app: Application) -> None:  # type: ignore[type-arg]
         if push_every_s is None:
             return
-        sessions = sessions_for(settings.effective_database_url)
         app.create_task(_push_loop(app, sessions, push_every_s))
 
     app = (

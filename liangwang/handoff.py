@@ -292,3 +292,10 @@ def tell_the_unclaimed(session: Session, policy: HandoffPolicy, now: datetime | 
             _add(session, handoff, Sender.assistant, policy.waiting_notice(now))
             told += 1
     return told
+
+
+def as_citizen_sees(message: HandoffMessage) -> str:
+    """A desk message as shown in the citizen's chat: staff replies say who wrote them."""
+    if message.sender == Sender.staff:
+        return render(Say("utter_channel_staff_reply", {"text": message.text}))
+    return message.text

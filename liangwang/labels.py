@@ -24,6 +24,14 @@ STAFF_ACTION_NAMES: dict[str, str] = {
 }  # fmt: skip
 
 # Notes the system itself writes on a ticket's audit trail.
+# Why a conversation is in the handoff queue.
+HANDOFF_REASON_NAMES = {
+    "asked": "要求转人工", "fell_back": "两次没听懂", "key_zero": "按了 0",
+    "engine_failure": "系统出错", "unfinished_draft": "未提交的反映",
+    "call_back": "回访时要求转人工",
+}  # fmt: skip
+SENDER_NAMES = {"citizen": "市民", "assistant": "智能助手", "staff": "工作人员"}
+
 # What the handoff list says of an unfinished complaint its caller could not prove theirs.
 HANDOFF_NOTES = {
     "unfinished_draft": "未提交的反映：{description}",

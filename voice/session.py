@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 
 from liangwang.conversation import Channel, VoiceCue
 from liangwang.dialogue import NEW_SESSION, DialogueEngine, DialogueError, UserTurn
+from liangwang.handoff import Reason
 from liangwang.wording import Say, render, responses
 from voice import events as ev
 from voice.audio import FRAME_MS, Audio
@@ -390,7 +391,9 @@ class CallSession:
         # Ask the dialogue to record the handoff for staff; if it is down, the transcript
         # still holds everything the caller said.
         with contextlib.suppress(DialogueError):
-            await self.engines.dialogue.send(self._user_turn(HANDOFF))
+            await self.engines.dialogue.send(
+                self._user_turn(HANDOFF, handoff_reason=Reason.engine_failure)
+            )
         await self._hand_over()
 
     async def _hand_over(self) -> None:
@@ -412,13 +415,11 @@ class CallSession:
 
     # --- bookkeeping -------------------------------------------------------------------
 
-    def _user_turn(self, text: str) -> UserTurn:
-        return UserTurn(
-            conversation_id=self.conversation_id,
-            text=text,
-            channel=Channel.phone,
-            metadata={"caller": self.line.caller, "call_id": self.line.call_id},
-        )
+    def _user_turn(self, text: str, handoff_reason: Reason | None = None) -> UserTurn:
+        metadata = {"caller": self.line.caller, "call_id": self.line.call_id}
+        if handoff_reason is not None:  # why staff see this call in the handoff queue
+            metadata["handoff_reason"] = handoff_reason
+        return UserTurn(self.conversation_id, text, Channel.phone, metadata)
 
     def _emit(self, event: ev.CallEvent) -> None:
         if self._on_event is not None:

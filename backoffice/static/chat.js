@@ -74,7 +74,7 @@
         if (!res.ok) continue;
         const body = await res.json();
         body.messages.forEach(function (m) {
-          add(m.sender === "staff" ? "staff" : "bot", m.sender === "staff" ? "工作人员：" + m.text : m.text);
+          add(m.sender === "staff" ? "staff" : "bot", m.text);
           seen = Math.max(seen, m.id);
         });
         localStorage.setItem("lw-desk-seen", String(seen));

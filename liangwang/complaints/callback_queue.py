@@ -29,7 +29,7 @@ from liangwang.complaints.tickets import TransitionNotAllowed
 from liangwang.complaints.validation import InvalidInput
 from liangwang.conversation import Channel
 from liangwang.db import utcnow
-from liangwang.handoff import request_handoff
+from liangwang.handoff import Reason, request_handoff
 from liangwang.labels import CALLBACK_OUTCOME_NAMES, TICKET_NOTES
 from liangwang.wording import Say
 
@@ -161,6 +161,7 @@ def hand_over(session: Session, ticket_id: int, last_words: str) -> None:
             conversation_id=citizen(ticket),
             channel=Channel.phone,
             last_user_text=last_words,
+            reason=Reason.call_back,
         )
 
 

@@ -10,7 +10,7 @@ from liangwang.complaints.intake_state import IntakeState
 from liangwang.complaints.models import ComplaintDraft
 from liangwang.complaints.tickets import Filed, NewTicket
 from liangwang.db import utcnow
-from liangwang.handoff import request_handoff
+from liangwang.handoff import Reason, request_handoff
 from liangwang.labels import HANDOFF_NOTES
 
 
@@ -51,7 +51,11 @@ class StoredDesk:
         if place:
             note += HANDOFF_NOTES["unfinished_draft_place"].format(place=place)
         request = request_handoff(
-            self.session, conversation_id=self.actor, channel=self.channel, last_user_text=note
+            self.session,
+            conversation_id=self.actor,
+            channel=self.channel,
+            last_user_text=note,
+            reason=Reason.unfinished_draft,
         )
         if note not in request.last_user_text:  # a handoff was open already: add, not lose
             request.last_user_text = f"{request.last_user_text}\n{note}".strip()

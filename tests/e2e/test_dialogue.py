@@ -84,3 +84,32 @@ def test_web_chat_api_reaches_the_assistant(stack: RunningStack) -> None:
     )
     assert reply.status_code == 200
     assert reply.json()["messages"][0]["text"].startswith("您好！")
+
+
+def test_a_person_takes_over_a_web_chat_and_hands_it_back_to_the_bot(
+    stack: RunningStack,
+) -> None:
+    page = uuid.uuid4().hex[:16]  # the id the web page keeps; Rasa sees web-<id>
+    web = httpx.Client(base_url=stack.web_url, timeout=30)
+
+    def say(words: str) -> dict[str, object]:
+        reply = web.post("/api/chat", json={"conversation_id": page, "text": words})
+        assert reply.status_code == 200, reply.text
+        return dict(reply.json())
+
+    asked = say("我要找真人说")  # through the real Rasa: action_handoff opens the handoff
+    assert asked["with_staff"] is True
+    desk = stack.staff()
+    [row] = [r for r in desk.get("/staff/handoffs.json").json() if page in r["conversation"]]
+    assert row["reason"] == "要求转人工"
+    assert desk.post(f"/staff/handoffs/{row['id']}/claim").status_code == 303
+    assert say("我家门口路灯坏了") == {"messages": [], "with_staff": True}  # the bot is silent
+    assert "我家门口路灯坏了" in desk.get(f"/staff/handoffs/{row['id']}").text
+    assert (
+        desk.post(f"/staff/handoffs/{row['id']}/reply", text="您好，我来帮您。").status_code == 303
+    )
+    news = web.get("/api/chat/updates", params={"conversation_id": page}).json()
+    assert [m["text"] for m in news["messages"]] == ["工作人员：您好，我来帮您。"]
+    assert desk.post(f"/staff/handoffs/{row['id']}/hand-back").status_code == 303
+    back = say("你好")  # the bot answers again
+    assert back["with_staff"] is False and "办事指南" in str(back["messages"])

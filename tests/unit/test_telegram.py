@@ -17,6 +17,7 @@ from fastapi import FastAPI, Request, Response
 
 from channels.telegram import build_application, configure_logging
 from liangwang.conversation import BotMessage
+from liangwang.db import migrate
 from liangwang.dialogue import (
     DialogueEngine,
     DialogueError,
@@ -74,6 +75,7 @@ async def run_bot(
             telegram_file_url=server.base_file_url,
             max_photo_bytes=photo_limit,
         )
+        migrate(settings.effective_database_url)  # as `liangwang run` does before channels
         app = build_application(settings, engine)
         async with app:
             await app.start()

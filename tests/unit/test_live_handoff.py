@@ -1,0 +1,274 @@
+"""The live handoff desk (backoffice/staff_handoffs.py, liangwang/handoff.py): the queue,
+claiming a conversation (the bot goes silent), replies that reach the citizen's web chat
+and Telegram, handing back and closing, reasons, and the notice to those nobody took."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from rasa_sdk import Tracker
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from actions.conversation import handoff_reason
+from backoffice.app import create_citizen_app, create_staff_app
+from channels.telegram import build_application, push_desk_messages_once
+from liangwang import handoff
+from liangwang.conversation import BotMessage
+from liangwang.db import unit_of_work
+from liangwang.dialogue import RecordingEngine
+from liangwang.handoff import HandoffPolicy, HandoffRequest, Reason, request_handoff
+from liangwang.settings import Settings
+from liangwang.staff.models import Role, StaffAuditEntry
+from liangwang.transcripts import Call
+from ops.staff_client import StaffBrowser
+from tests.fakes.telegram_api import FakeTelegram, RunningFake
+from tests.staff_desk import signed_in
+
+WEB_ID = "abcdefgh12"  # what the page sends; the conversation is web-abcdefgh12
+
+
+@pytest.fixture
+def settings(db_url: str) -> Settings:
+    return Settings(database_url=db_url)
+
+
+@pytest.fixture
+def engine() -> RecordingEngine:
+    return RecordingEngine(lambda turn: [BotMessage(f"助手答：{turn.text}")])
+
+
+@pytest.fixture
+def citizen(settings: Settings, engine: RecordingEngine) -> Iterator[TestClient]:
+    with TestClient(create_citizen_app(settings, engine)) as page:
+        yield page
+
+
+@pytest.fixture
+def desk(settings: Settings, db_url: str) -> Iterator[StaffBrowser]:
+    app = create_staff_app(settings, RecordingEngine())
+    with signed_in(app, db_url, Role.dispatcher, "xiaowang") as member:
+        yield member
+
+
+def _handoff(sessions: sessionmaker[Session], cid: str, channel: str, **kw: Any) -> int:
+    with unit_of_work(sessions) as s:
+        return request_handoff(
+            s, conversation_id=cid, channel=channel, last_user_text="转人工", **kw
+        ).id
+
+
+def _rasa_said(settings: Settings, cid: str, turns: list[tuple[str, str]]) -> None:
+    """Turns in Rasa's tracker store, as Rasa writes them."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = create_engine(settings.effective_tracker_store_url)
+    with store.begin() as c:
+        c.execute(
+            text(
+                "CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY, sender_id TEXT, "
+                "type_name TEXT, timestamp FLOAT, data TEXT)"
+            )
+        )
+        for n, (kind, words) in enumerate(turns):
+            c.execute(
+                text(
+                    "INSERT INTO events (sender_id, type_name, timestamp, data) "
+                    "VALUES (:s, :k, :t, :d)"
+                ),
+                {"s": cid, "k": kind, "t": 1_700_000_000 + n, "d": json.dumps({"text": words})},
+            )
+    store.dispose()
+
+
+def test_the_queue_is_oldest_first_with_waiting_time_reason_and_the_last_turns(
+    settings: Settings, sessions: sessionmaker[Session], desk: StaffBrowser
+) -> None:
+    _rasa_said(
+        settings,
+        "web-older",
+        [("user", "我要投诉"), ("bot", "请说说是什么问题？"), ("user", "电话13912345678打不通")],
+    )
+    older = _handoff(sessions, "web-older", "web", reason=Reason.fell_back)
+    newer = _handoff(sessions, "phone:13800138000", "phone", reason=Reason.key_zero)
+    with unit_of_work(sessions) as s:
+        row = s.get(HandoffRequest, older)
+        assert row is not None
+        row.created_at = datetime.now(UTC) - timedelta(minutes=7)
+    rows = desk.get("/staff/handoffs.json").json()
+    assert [r["id"] for r in rows] == [older, newer]
+    assert rows[0]["waiting_minutes"] == 7 and rows[0]["reason"] == "两次没听懂"
+    assert rows[0]["last_turns"] == [
+        "市民：我要投诉",
+        "智能助手：请说说是什么问题？",
+        "市民：电话139****5678打不通",
+    ]
+    assert rows[1]["reason"] == "按了 0" and rows[1]["conversation"] == "phone:138****8000"
+    page = desk.get("/staff/").text
+    assert 'src="/static/staff.js"' in page and f'href="/staff/handoffs/{older}"' in page
+
+
+def test_a_claimed_web_chat_is_silent_and_the_person_and_citizen_talk_until_handed_back(
+    citizen: TestClient,
+    desk: StaffBrowser,
+    engine: RecordingEngine,
+    sessions: sessionmaker[Session],
+    settings: Settings,
+) -> None:
+    _rasa_said(
+        settings, f"web-{WEB_ID}", [("user", "我要找真人"), ("bot", "好的，马上帮您转人工。")]
+    )
+    hid = _handoff(sessions, f"web-{WEB_ID}", "web")
+
+    def say(words: str) -> dict[str, Any]:
+        reply = citizen.post("/api/chat", json={"conversation_id": WEB_ID, "text": words})
+        assert reply.status_code == 200
+        return dict(reply.json())
+
+    def updates(after: int = 0) -> dict[str, Any]:
+        return dict(
+            citizen.get(
+                "/api/chat/updates", params={"conversation_id": WEB_ID, "after": after}
+            ).json()
+        )
+
+    # Waiting for a person: the bot still answers, and the page is told to ask for updates.
+    assert say("还在吗") == {
+        "messages": [{"text": "助手答：还在吗", "buttons": []}],
+        "with_staff": True,
+    }
+    assert desk.post(f"/staff/handoffs/{hid}/claim").status_code == 303
+    # Claimed: the bot is silent, and what the citizen writes is kept for the person.
+    assert say("我家门口路灯坏了三天") == {"messages": [], "with_staff": True}
+    assert [t.text for t in engine.turns] == ["还在吗"]
+    page = desk.get(f"/staff/handoffs/{hid}").text
+    assert "我要找真人" in page and "好的，马上帮您转人工。" in page  # the conversation so far
+    assert "我家门口路灯坏了三天" in page
+    assert (
+        desk.post(f"/staff/handoffs/{hid}/reply", text="您好，我是小王，马上帮您派单。").status_code
+        == 303
+    )
+    [staff_reply] = updates()["messages"]
+    assert staff_reply["text"] == "工作人员：您好，我是小王，马上帮您派单。"
+    assert staff_reply["sender"] == "staff"
+    new = desk.get(f"/staff/handoffs/{hid}/messages.json").json()
+    assert [m["sender"] for m in new] == ["citizen", "staff"]
+    # Handed back: the citizen is told, the page stops asking, and the bot answers again.
+    assert desk.post(f"/staff/handoffs/{hid}/hand-back").status_code == 303
+    after = updates(staff_reply["id"])
+    assert after["with_staff"] is False
+    assert [m["text"] for m in after["messages"]] == [
+        "工作人员已经把对话交回给智能助手。您可以接着说。"
+    ]
+    assert say("谢谢") == {
+        "messages": [{"text": "助手答：谢谢", "buttons": []}],
+        "with_staff": False,
+    }
+    with unit_of_work(sessions) as s:
+        done = s.get(HandoffRequest, hid)
+        assert done is not None and done.resolved_at is not None and done.resolved_by == "xiaowang"
+
+
+def test_one_person_holds_a_conversation_and_only_they_reply_or_hand_it_back(
+    settings: Settings, db_url: str, sessions: sessionmaker[Session], desk: StaffBrowser
+) -> None:
+    hid = _handoff(sessions, f"web-{WEB_ID}", "web")
+    assert (
+        desk.post(f"/staff/handoffs/{hid}/reply", text="先回复").status_code == 409
+    )  # not claimed
+    assert desk.post(f"/staff/handoffs/{hid}/claim").status_code == 303
+    app = create_staff_app(settings, RecordingEngine())
+    with signed_in(app, db_url, Role.dispatcher, "xiaoli") as other:
+        assert other.post(f"/staff/handoffs/{hid}/claim").status_code == 409
+        assert other.post(f"/staff/handoffs/{hid}/reply", text="我来").status_code == 409
+        assert other.post(f"/staff/handoffs/{hid}/close").status_code == 409
+    with signed_in(app, db_url, Role.reviewer) as reviewer:
+        assert reviewer.post(f"/staff/handoffs/{hid}/close").status_code == 403
+    assert desk.post(f"/staff/handoffs/{hid}/close").status_code == 303
+    assert desk.post(f"/staff/handoffs/{hid}/close").status_code == 409  # resolved already
+    assert desk.get("/staff/handoffs.json").json() == []
+
+
+def test_a_phone_caller_appears_with_the_number_and_the_call_and_is_closed_when_called_back(
+    sessions: sessionmaker[Session], desk: StaffBrowser
+) -> None:
+    with unit_of_work(sessions) as s:
+        s.add(Call(call_id="c1", caller="13800138000", line="sip"))
+    hid = _handoff(sessions, "phone:13800138000", "phone", reason=Reason.key_zero)
+    page = desk.get(f"/staff/handoffs/{hid}").text
+    assert '<strong id="caller">13800138000</strong>' in page and "/staff/calls/" in page
+    assert "已回电，结束" in page and 'id="reply"' not in page  # a call back, not a chat
+    with unit_of_work(sessions) as s:
+        [seen] = s.scalars(select(StaffAuditEntry).where(StaffAuditEntry.action == "reveal"))
+        assert (seen.actor, seen.target) == ("xiaowang", f"handoff {hid}")
+    assert desk.post(f"/staff/handoffs/{hid}/close").status_code == 303
+
+
+def test_a_citizen_nobody_takes_is_told_once_when_someone_will_reply(
+    sessions: sessionmaker[Session],
+) -> None:
+    policy = HandoffPolicy(wait=timedelta(minutes=3))
+    web = _handoff(sessions, "web-waiting", "web")
+    night = _handoff(sessions, "telegram-7", "telegram")
+    phone = _handoff(sessions, "phone:13800138000", "phone")  # called back instead
+    created = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
+    with unit_of_work(sessions) as s:
+        for hid in (web, night, phone):
+            row = s.get(HandoffRequest, hid)
+            assert row is not None
+            row.created_at = created
+        s.get(HandoffRequest, night).created_at = created + timedelta(hours=12)  # type: ignore[union-attr]
+    with unit_of_work(sessions) as s:
+        assert handoff.tell_the_unclaimed(s, policy, now=created + timedelta(minutes=2)) == 0
+        assert handoff.tell_the_unclaimed(s, policy, now=created + timedelta(minutes=4)) == 1
+        late = created + timedelta(hours=12, minutes=4)  # 22:04 in Shanghai: desk closed
+        assert handoff.tell_the_unclaimed(s, policy, now=late) == 1
+        assert handoff.tell_the_unclaimed(s, policy, now=late) == 0  # told once
+    with unit_of_work(sessions) as s:
+        [day] = handoff.for_citizen_since(s, "web-waiting", 0)
+        assert "尽快回复" in day.text and "我要投诉" in day.text
+        [evening] = handoff.for_citizen_since(s, "telegram-7", 0)
+        assert "8:00 到 20:00" in evening.text and "我要投诉" in evening.text
+        assert handoff.for_citizen_since(s, "phone:13800138000", 0) == []
+
+
+async def test_telegram_citizens_get_staff_replies_once(
+    db_url: str, sessions: sessionmaker[Session]
+) -> None:
+    hid = _handoff(sessions, "telegram-42", "telegram")
+    with unit_of_work(sessions) as s:
+        held = s.get(HandoffRequest, hid)
+        assert held is not None
+        handoff.claim(s, held, "xiaowang")
+        handoff.reply(s, held, "xiaowang", "您好，我是小王。")
+    fake = FakeTelegram()
+    with RunningFake(fake) as server:
+        settings = Settings(
+            database_url=db_url,
+            telegram_token="123:test",  # type: ignore[arg-type]
+            telegram_api_url=server.base_url,
+        )
+        app = build_application(settings, RecordingEngine(), push_every_s=None)
+        async with app:
+            assert await push_desk_messages_once(app, sessions) == 1
+            assert await push_desk_messages_once(app, sessions) == 0  # never twice
+    [sent] = fake.messages()
+    assert int(sent["chat_id"]) == 42 and sent["text"] == "工作人员：您好，我是小王。"
+
+
+def _tracker(text_: str, channel: str, slots: dict[str, Any] | None = None, **meta: str) -> Tracker:
+    latest = {"text": text_, "intent": {"name": "affirm"}, "metadata": {"channel": channel, **meta}}
+    return Tracker("x", slots or {}, latest, [], False, None, {}, "action_listen")
+
+
+def test_the_reason_a_conversation_came_to_a_person() -> None:
+    assert handoff_reason(_tracker("/handoff", "phone")) == Reason.key_zero
+    assert handoff_reason(_tracker("/handoff", "web")) == Reason.asked  # the 转人工 button
+    failed = _tracker("/handoff", "phone", handoff_reason="engine_failure")
+    assert handoff_reason(failed) == Reason.engine_failure
+    offered = _tracker("好", "web", {"pending_offer": "human"})
+    assert handoff_reason(offered) == Reason.fell_back
