@@ -26,9 +26,10 @@ from backoffice import (
     chat,
     health,
     open311,
-    staff,
     staff_accounts,
     staff_handoffs,
+    staff_ticket_queue,
+    staff_tickets,
 )
 from backoffice.deps import AppState
 from backoffice.guards import BodySizeLimit
@@ -66,7 +67,13 @@ def create_staff_app(
     app.include_router(auth.router, prefix=auth.PATH)
     # Every other page needs a signed-in member of the right role (backoffice/auth.py).
     signed_in_only = errors(401, 403)
-    for pages in (staff_handoffs.router, staff.router, calls.router, staff_accounts.router):
+    for pages in (
+        staff_handoffs.router,
+        staff_ticket_queue.router,  # before the ticket pages: /tickets/bulk is not a number
+        staff_tickets.router,
+        calls.router,
+        staff_accounts.router,
+    ):
         app.include_router(pages, prefix=auth.PATH, responses=signed_in_only)
     app.add_exception_handler(auth.SignInNeeded, _sign_in_needed)
 

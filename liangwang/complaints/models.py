@@ -13,6 +13,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -60,6 +61,9 @@ class TicketAction(StrEnum):
 class Ticket(Base):
     __tablename__ = "tickets"
 
+    # The dispatchers' queue: open states by deadline (liangwang/complaints/queue.py).
+    __table_args__ = (Index("ix_tickets_status_expected_at", "status", "expected_at"),)
+
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     number: Mapped[str] = mapped_column(String(12), unique=True)
     token: Mapped[str] = mapped_column(String(40), unique=True)
@@ -78,10 +82,12 @@ class Ticket(Base):
     identity: Mapped[str | None] = mapped_column(String(200), index=True)
     status: Mapped[str] = mapped_column(String(20), index=True, default=Status.received)
     status_notes: Mapped[str] = mapped_column(Text, default="")
-    department: Mapped[str] = mapped_column(String(200), default="")
-    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    department: Mapped[str] = mapped_column(String(200), default="", index=True)
+    requested_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    expected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
     rating: Mapped[int | None] = mapped_column(Integer)
     rating_comment: Mapped[str | None] = mapped_column(Text)

@@ -1,10 +1,12 @@
-"""Back office for staff: tickets through their closed loop (受理 → 派单 → 处置 → 答复 →
-办结, 退回/重派, 撤回), each step audited under the signed-in account, with a call back
-(回访电话) staff can ask the phone line for. Personal data is masked until a member
-reveals it, which is audited too."""
+"""A ticket's page for staff: where it came from (the call with its recordings, or the
+conversation), its photo and audit trail, and every step of its closed loop (派单, 处置,
+答复, 办结, 退回/重派, 撤回, 并单 with the nearby open tickets to choose from), each
+audited under the signed-in account; and a call back (回访电话) staff can ask the phone
+line for. Personal data is masked until a member reveals it, which is audited too."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Request
@@ -15,34 +17,22 @@ from sqlalchemy.orm import Session
 from backoffice.auth import Dispatcher
 from backoffice.deps import DbSession, State
 from backoffice.responses import body_too_large, errors
+from liangwang import tracker_log
 from liangwang.complaints import callback_queue, tickets
 from liangwang.complaints.callbacks import CallbackPolicy
 from liangwang.complaints.categories import load_categories
 from liangwang.complaints.models import Ticket, TicketAction
-from liangwang.complaints.tickets import TRANSITIONS, TransitionNotAllowed
-from liangwang.labels import BACK_OFFICE_ERRORS, STAFF_ACTION_NAMES, STATUS_NAMES
+from liangwang.complaints.tickets import TRANSITIONS, NewTicket, TransitionNotAllowed
+from liangwang.conversation import Channel
+from liangwang.labels import BACK_OFFICE_ERRORS, SENDER_NAMES, STAFF_ACTION_NAMES, STATUS_NAMES
 from liangwang.personal_data import Shown
 from liangwang.photos import is_stored
 from liangwang.staff import accounts
+from liangwang.transcripts import Call
 
 router = APIRouter()
-
-
-@router.get("/tickets", response_class=HTMLResponse)
-def ticket_list(
-    request: Request, state: State, session: DbSession, member: Dispatcher
-) -> HTMLResponse:
-    rows = session.scalars(select(Ticket).order_by(Ticket.requested_at.desc()).limit(500)).all()
-    return state.page(
-        request,
-        "staff_tickets.html",
-        {
-            "tickets": rows,
-            "status_names": STATUS_NAMES,
-            "categories": load_categories().by_code,
-            "overdue": {t.number for t in rows if tickets.is_overdue(t)},
-        },
-    )
+# 重派 takes a ticket back from its department and sends it to another.
+REASSIGNABLE = TRANSITIONS[TicketAction.return_][0]
 
 
 def _ticket(session: Session, number: str) -> Ticket:
@@ -52,8 +42,41 @@ def _ticket(session: Session, number: str) -> Ticket:
     return ticket
 
 
+def _duplicates(session: Session, ticket: Ticket) -> list[Ticket]:
+    """Open tickets of the same kind nearby: the choices for 并单."""
+    if ticket.status not in TRANSITIONS[TicketAction.merge][0]:
+        return []
+    like = NewTicket(
+        category=ticket.category,
+        description=ticket.description,
+        channel=ticket.channel,
+        district=ticket.district,
+        address=ticket.address,
+        lat=ticket.lat,
+        long=ticket.long,
+    )
+    return [t for t in tickets.possible_duplicates(session, like) if t.id != ticket.id]
+
+
+def _origin(state: State, session: Session, ticket: Ticket) -> dict[str, Any]:
+    """Where the ticket came from: the calls of its caller (with their recordings), or the
+    conversation it was filed in."""
+    identity = ticket.identity or ""
+    if ticket.channel == Channel.phone and identity.startswith(Channel.phone.prefix):
+        caller = Channel.phone.local_id(identity)
+        calls = session.scalars(
+            select(Call).where(Call.caller == caller).order_by(Call.started_at.desc()).limit(5)
+        ).all()
+        return {"calls": calls, "said": []}
+    return {"calls": [], "said": tracker_log.conversation(state.tracker_store, identity, 40)}
+
+
 def _ticket_page(
-    request: Request, state: State, ticket: Ticket, revealed: bool = False
+    request: Request,
+    state: State,
+    session: Session,
+    ticket: Ticket,
+    revealed: bool = False,
 ) -> HTMLResponse:
     allowed = [
         a
@@ -61,6 +84,10 @@ def _ticket_page(
         if ticket.status in sources and a in STAFF_ACTION_NAMES
     ]
     context: dict[str, Any] = {
+        **_origin(state, session, ticket),
+        "duplicates": _duplicates(session, ticket),
+        "reassignable": ticket.status in REASSIGNABLE,
+        "sender_names": SENDER_NAMES,
         "t": ticket,
         "shown": Shown(revealed),
         "photo": ticket.media_url if is_stored(ticket.media_url) else None,
@@ -79,7 +106,7 @@ def _ticket_page(
 def ticket_detail(
     number: str, request: Request, state: State, session: DbSession, member: Dispatcher
 ) -> HTMLResponse:
-    return _ticket_page(request, state, _ticket(session, number))
+    return _ticket_page(request, state, session, _ticket(session, number))
 
 
 @router.post(
@@ -93,7 +120,7 @@ def ticket_reveal(
     """The ticket with its contact, address and words unmasked, for this page only."""
     ticket = _ticket(session, number)
     accounts.record(session, member.username, "reveal", f"ticket {ticket.number}")
-    return _ticket_page(request, state, ticket, revealed=True)
+    return _ticket_page(request, state, session, ticket, revealed=True)
 
 
 @router.post(
@@ -118,6 +145,50 @@ def ticket_callback(
         )
     except callback_queue.NoContactPhone as exc:
         raise HTTPException(409, BACK_OFFICE_ERRORS["no_contact_phone"]) from exc
+    return RedirectResponse(f"/staff/tickets/{number}", status_code=303)
+
+
+def _steps(path: str) -> Callable[[Callable[..., RedirectResponse]], Any]:
+    return router.post(
+        path,
+        status_code=303,
+        response_class=RedirectResponse,
+        responses={**errors(404, 409), **body_too_large()},
+    )
+
+
+@_steps("/tickets/{number}/merge")
+def ticket_merge(
+    number: str,
+    session: DbSession,
+    member: Dispatcher,
+    into: Annotated[str, Form(min_length=1, max_length=12)],
+) -> RedirectResponse:
+    """并单: this ticket follows ``into`` from now on."""
+    ticket, target = _ticket(session, number), _ticket(session, into.replace(" ", ""))
+    try:
+        tickets.merge(session, ticket, target, actor=member.username)
+    except TransitionNotAllowed as exc:
+        raise HTTPException(409, str(exc)) from exc
+    return RedirectResponse(f"/staff/tickets/{number}", status_code=303)
+
+
+@_steps("/tickets/{number}/reassign")
+def ticket_reassign(
+    number: str,
+    session: DbSession,
+    member: Dispatcher,
+    department: Annotated[str, Form(min_length=1, max_length=200)],
+    note: Annotated[str, Form(max_length=2000)] = "",
+) -> RedirectResponse:
+    """重派: back from the department it was sent to (退回), and on to another (派单)."""
+    ticket = _ticket(session, number)
+    if ticket.status not in REASSIGNABLE:
+        raise HTTPException(409, f"a ticket in state {ticket.status} is not with a department")
+    for action, to in ((TicketAction.return_, None), (TicketAction.dispatch, department)):
+        tickets.transition(
+            session, ticket, action, actor=member.username, note=note.strip(), department=to
+        )
     return RedirectResponse(f"/staff/tickets/{number}", status_code=303)
 
 
