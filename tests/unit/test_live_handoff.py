@@ -4,7 +4,6 @@ and Telegram, handing back and closing, reasons, and the notice to those nobody 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,7 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from rasa_sdk import Tracker
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from actions.conversation import handoff_reason
@@ -29,6 +28,7 @@ from liangwang.transcripts import Call
 from ops.staff_client import StaffBrowser
 from tests.fakes.telegram_api import FakeTelegram, RunningFake
 from tests.staff_desk import signed_in
+from tests.tracker_store import rasa_said
 
 WEB_ID = "abcdefgh12"  # what the page sends; the conversation is web-abcdefgh12
 
@@ -63,32 +63,10 @@ def _handoff(sessions: sessionmaker[Session], cid: str, channel: str, **kw: Any)
         ).id
 
 
-def _rasa_said(settings: Settings, cid: str, turns: list[tuple[str, str]]) -> None:
-    """Turns in Rasa's tracker store, as Rasa writes them."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = create_engine(settings.effective_tracker_store_url)
-    with store.begin() as c:
-        c.execute(
-            text(
-                "CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY, sender_id TEXT, "
-                "type_name TEXT, timestamp FLOAT, data TEXT)"
-            )
-        )
-        for n, (kind, words) in enumerate(turns):
-            c.execute(
-                text(
-                    "INSERT INTO events (sender_id, type_name, timestamp, data) "
-                    "VALUES (:s, :k, :t, :d)"
-                ),
-                {"s": cid, "k": kind, "t": 1_700_000_000 + n, "d": json.dumps({"text": words})},
-            )
-    store.dispose()
-
-
 def test_the_queue_is_oldest_first_with_waiting_time_reason_and_the_last_turns(
     settings: Settings, sessions: sessionmaker[Session], desk: StaffBrowser
 ) -> None:
-    _rasa_said(
+    rasa_said(
         settings,
         "web-older",
         [("user", "我要投诉"), ("bot", "请说说是什么问题？"), ("user", "电话13912345678打不通")],
@@ -119,7 +97,7 @@ def test_a_claimed_web_chat_is_silent_and_the_person_and_citizen_talk_until_hand
     sessions: sessionmaker[Session],
     settings: Settings,
 ) -> None:
-    _rasa_said(
+    rasa_said(
         settings, f"web-{WEB_ID}", [("user", "我要找真人"), ("bot", "好的，马上帮您转人工。")]
     )
     hid = _handoff(sessions, f"web-{WEB_ID}", "web")

@@ -4,12 +4,11 @@ first, pages, bulk 派单, 并单 from the nearby tickets, 重派, and where a t
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from backoffice.app import create_staff_app
@@ -24,6 +23,7 @@ from liangwang.staff.models import Role
 from liangwang.transcripts import Call
 from ops.staff_client import StaffBrowser
 from tests.staff_desk import signed_in
+from tests.tracker_store import rasa_said
 
 NOW = datetime(2026, 11, 30, 4, 0, tzinfo=UTC)
 
@@ -178,23 +178,7 @@ def test_a_ticket_page_shows_where_it_came_from(
         by_phone = _file(s, 0, channel="phone", identity="phone:13800138000").number
         s.add(Call(call_id="c1", caller="13800138000", line="sip"))
         by_web = _file(s, 0, identity="web-abcdefgh12").number
-    settings = Settings(database_url=db_url)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = create_engine(settings.effective_tracker_store_url)
-    with store.begin() as c:
-        c.execute(
-            text(
-                "CREATE TABLE events (id INTEGER PRIMARY KEY, sender_id TEXT, type_name TEXT, "
-                "timestamp FLOAT, data TEXT)"
-            )
-        )
-        c.execute(
-            text(
-                "INSERT INTO events (sender_id, type_name, timestamp, data) VALUES (:s, :k, 1, :d)"
-            ),
-            {"s": "web-abcdefgh12", "k": "user", "d": json.dumps({"text": "我要投诉路灯坏了"})},
-        )
-    store.dispose()
+    rasa_said(Settings(database_url=db_url), "web-abcdefgh12", [("user", "我要投诉路灯坏了")])
     assert 'id="origin-calls"' in desk.get(f"/staff/tickets/{by_phone}").text
     page = desk.get(f"/staff/tickets/{by_web}").text
     assert 'id="origin-conversation"' in page and "市民：我要投诉路灯坏了" in page
