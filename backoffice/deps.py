@@ -54,4 +54,7 @@ def get_session(state: State) -> Iterator[Session]:
         yield session
 
 
-DbSession = Annotated[Session, Depends(get_session)]
+# scope="function": the unit of work commits when the route returns, before the response
+# is sent. (By default FastAPI ends it after sending, so a browser following a 303 could
+# read the page before the change it just made was committed.)
+DbSession = Annotated[Session, Depends(get_session, scope="function")]

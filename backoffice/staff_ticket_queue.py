@@ -5,11 +5,12 @@ overdue, channel, rated, filing dates), the most urgent first, a page at a time;
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import AfterValidator
 from sqlalchemy import select
 
 from backoffice.auth import Dispatcher
@@ -25,6 +26,16 @@ from liangwang.labels import STATUS_NAMES
 
 router = APIRouter()
 Text = Annotated[str, Query(max_length=200)]
+
+
+def _a_day_or_nothing(text: str) -> str:
+    if text:
+        date.fromisoformat(text)  # 2026-02-31 is refused (422) like any invalid value
+    return text
+
+
+# A day as a date input sends it (2026-11-30), or nothing.
+Day = Annotated[str, Query(pattern=r"^(\d{4}-\d{2}-\d{2})?$"), AfterValidator(_a_day_or_nothing)]
 BULK_LIMIT = 200  # tickets one bulk 派单 may name
 
 
@@ -40,9 +51,10 @@ def ticket_queue(
     department: Text = "",
     channel: Text = "",
     overdue: bool = False,
-    rated: bool | None = None,
-    since: date | None = None,
-    until: date | None = None,
+    # A form sends its empty choices too: "" is "any", as the page's 不限 says.
+    rated: Annotated[Literal["", "true", "false"], Query()] = "",
+    since: Day = "",
+    until: Day = "",
     sort: Sort = Sort.deadline,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> HTMLResponse:
@@ -53,9 +65,9 @@ def ticket_queue(
         department=department,
         channel=channel,
         overdue=overdue,
-        rated=rated,
-        since=since,
-        until=until,
+        rated={"": None, "true": True, "false": False}[rated],
+        since=date.fromisoformat(since) if since else None,
+        until=date.fromisoformat(until) if until else None,
         sort=sort,
     )
     found = queue.find(session, chosen, page)

@@ -6,13 +6,25 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks import abuse, asr, hearing, stack, tickets, tts, understanding, voice, voice_output
+from benchmarks import (
+    abuse,
+    asr,
+    hearing,
+    stack,
+    staff_desk,
+    tickets,
+    tts,
+    understanding,
+    voice,
+    voice_output,
+)
 from benchmarks.machine import describe
 
 SUITES: dict[str, Callable[[], list[str]]] = {
     "stack": stack.run,
     "understanding": understanding.run,
     "tickets": tickets.run,
+    "staff_desk": staff_desk.run,
     "asr": asr.run,
     "hearing": hearing.run,
     "tts": tts.run,
@@ -49,6 +61,7 @@ SECTION_TITLES = {
     "stack": "## Foundation",
     "understanding": "## Understanding",
     "tickets": "## 一网统管",
+    "staff_desk": "## Staff desk",
     "asr": "## Speech recognition",
     "hearing": "## Hearing",
     "tts": "## Text-to-speech",

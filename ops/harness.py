@@ -42,6 +42,7 @@ class RunningStack:
     proc: subprocess.Popen[str] | None = None
     _http: httpx.Client | None = None
     _staff_made: bool = False
+    _staff: StaffBrowser | None = None
 
     def start(self, timeout_s: float = 900) -> float:
         """Start and wait for readiness; returns seconds from launch to ready."""
@@ -93,8 +94,11 @@ class RunningStack:
         return body
 
     def staff(self, timeout_s: float = 30) -> StaffBrowser:
-        """An administrator signed in to the back office; the account is made once, with
-        the real command (``liangwang staff create``)."""
+        """An administrator signed in to the back office: the account made once, with the
+        real command (``liangwang staff create``), and one session kept for every use
+        (signing in again each time would meet the per-address sign-in limit)."""
+        if self._staff is not None:
+            return self._staff
         if not self._staff_made:
             subprocess.run(
                 [LIANGWANG, "staff", "create", STAFF_USER, "--role", "admin", "--password-stdin"],
@@ -107,7 +111,8 @@ class RunningStack:
             )
             self._staff_made = True
         client = httpx.Client(base_url=self.staff_url, timeout=timeout_s)
-        return StaffBrowser.sign_in(client, STAFF_USER, STAFF_PASSWORD)
+        self._staff = StaffBrowser.sign_in(client, STAFF_USER, STAFF_PASSWORD)
+        return self._staff
 
 
 def free_udp_port() -> int:

@@ -38,9 +38,11 @@ make_env() {
 
 # System packages the voice pipeline and its tests use: espeak-ng (the voice pyttsx3
 # drives), baresip and SIPp (real SIP callers in the phone-line tests), PortAudio (the
-# microphone mode of `liangwang call`), sox (telephone-format WAVs in the audio tests).
+# microphone mode of `liangwang call`), sox (telephone-format WAVs in the audio tests),
+# chromium and a Chinese font (the real-browser tests of the staff desk and the citizen
+# page, and their screenshots).
 # Installed with apt when missing and allowed.
-SYSTEM_PACKAGES=(espeak-ng libespeak-ng1 baresip sip-tester libportaudio2 sox)
+SYSTEM_PACKAGES=(espeak-ng libespeak-ng1 baresip sip-tester libportaudio2 sox chromium fonts-noto-cjk)
 missing_system_packages() {
   local pkg
   for pkg in "${SYSTEM_PACKAGES[@]}"; do
@@ -96,3 +98,16 @@ install_voice() {
   say "未能安装 Kokoro 语音，电话暂用 espeak / Kokoro voice not installed, the phone line uses espeak: ${reason#*failed: }"
 }
 install_voice
+
+# axe-core (accessibility checks in the browser tests), from the npm registry at the
+# version its lock file names; installed again only when the lock changes.
+install_axe() {
+  local dir=tests/browser
+  command -v npm >/dev/null 2>&1 || { say "npm 未安装，浏览器无障碍检查会失败 / npm missing: the accessibility checks will fail"; return 0; }
+  if ! cmp -s "$dir/package-lock.json" "$dir/node_modules/.package-lock.json.installed" 2>/dev/null; then
+    say "==> axe-core (npm ci in $dir)"
+    npm ci --prefix "$dir" --no-audit --no-fund --silent
+    cp "$dir/package-lock.json" "$dir/node_modules/.package-lock.json.installed"
+  fi
+}
+install_axe

@@ -117,6 +117,12 @@ def test_the_queue_page_filters_and_pages(desk: StaffBrowser, filed: dict[str, s
     page = desk.get("/staff/tickets?status=received&status=dispatched&district=静安区").text
     assert filed["fresh"] in page and "共 1 件" in page
     assert desk.get("/staff/tickets?status=nonsense").status_code == 422
+    # The filter form sends its empty choices too (a real browser found it answered 422).
+    empty = desk.get("/staff/tickets?category=&rated=&since=&until=&district=&sort=deadline")
+    assert empty.status_code == 200 and f"共 {len(filed)} 件" in empty.text
+    dated = desk.get("/staff/tickets?since=2026-11-29&until=2026-11-30&rated=false").text
+    assert "共 2 件" in dated
+    assert desk.get("/staff/tickets?since=2026-02-31").status_code == 422
 
 
 def test_bulk_dispatch_sends_several_tickets_to_one_department(
