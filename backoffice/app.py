@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from backoffice import (
     health,
     open311,
     staff_accounts,
+    staff_admin,
     staff_handoffs,
     staff_ticket_queue,
     staff_tickets,
@@ -63,11 +64,15 @@ def create_staff_app(
     """The back office: tickets, handoffs, calls and their recordings, with citizens'
     numbers and addresses. On its own listener (LIANGWANG_STAFF_HOST/PORT), so exposing
     the citizen web never exposes it."""
-    app = _app("liangwang-assist staff", settings, engine)
+    settings = settings or load_settings()
+    # A catalog file is larger than any other request: its upload has its own limit.
+    uploads = {staff_admin.CATALOG_PATH: settings.max_catalog_bytes}
+    app = _app("liangwang-assist staff", settings, engine, uploads=uploads)
     app.include_router(auth.router, prefix=auth.PATH)
     # Every other page needs a signed-in member of the right role (backoffice/auth.py).
     signed_in_only = errors(401, 403)
     for pages in (
+        staff_admin.router,
         staff_handoffs.router,
         staff_ticket_queue.router,  # before the ticket pages: /tickets/bulk is not a number
         staff_tickets.router,
@@ -92,6 +97,7 @@ def _app(
     settings: Settings | None,
     engine: DialogueEngine | None,
     jobs: Sequence[Job] = (),
+    uploads: Mapping[str, int] | None = None,
 ) -> FastAPI:
     """An app with what every listener has: its dependencies built from settings, the
     request guards, static files and /healthz; ``jobs`` run in the background while it
@@ -128,7 +134,7 @@ def _app(
             settings.staff_sign_ins_per_minute,
         ),
     )
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes, larger=uploads)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_host_list)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(health.router)

@@ -12,6 +12,7 @@ request may be, and how often one address (or one conversation) may ask.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
@@ -23,20 +24,25 @@ from liangwang.wording import Say, render
 
 
 class BodySizeLimit:
-    """Pure ASGI middleware: 413 for a body over ``max_bytes``. The body is read here
-    (it is small, by this very limit) and handed on whole, so the route never sees a
-    request that is too large, however it arrived."""
+    """Pure ASGI middleware: 413 for a body over ``max_bytes`` (or over the limit of its
+    path in ``larger``: an upload route of its own). The body is read here (it is small,
+    by this very limit) and handed on whole, so the route never sees a request that is
+    too large, however it arrived."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, larger: Mapping[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = dict(larger or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.larger.get(scope.get("path", ""), self.max_bytes)
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+        if declared is not None and declared.isdigit() and int(declared) > limit:
             await _too_large(send)
             return
         body = bytearray()
@@ -45,7 +51,7 @@ class BodySizeLimit:
             if message["type"] != "http.request":
                 return  # the client went away before it finished sending
             body += message.get("body", b"")
-            if len(body) > self.max_bytes:
+            if len(body) > limit:
                 await _too_large(send)
                 return
             if not message.get("more_body", False):

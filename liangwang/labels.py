@@ -30,6 +30,8 @@ HANDOFF_REASON_NAMES = {
     "engine_failure": "系统出错", "unfinished_draft": "未提交的反映",
     "call_back": "回访时要求转人工",
 }  # fmt: skip
+# A secret on the administrators' settings page: whether it is set, never its value.
+SETTING_SHOWN = {"set": "（已设置）", "unset": "（未设置）"}
 SENDER_NAMES = {"citizen": "市民", "assistant": "智能助手", "staff": "工作人员"}
 
 # What the handoff list says of an unfinished complaint its caller could not prove theirs.

@@ -8,6 +8,7 @@ six (the region) and the last one; an address is cut at its road."""
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit, urlunsplit
 
 # Up to the first road-like word: 路, 街, 大道, 公路, 巷, 弄 (a 弄 is a lane of houses).
 _ROAD = re.compile(r"^.*?(?:大道|公路|路|街|巷|弄)")
@@ -31,6 +32,16 @@ def mask_text(text: str | None) -> str:
     phone numbers in it masked; everything else as it was."""
     text = _ID_NUMBER.sub(lambda m: f"{m.group(1)}{'*' * 11}{m.group(2)}", text or "")
     return _PHONE.sub(lambda m: mask_phone(m.group(0)), text)
+
+
+def without_password(url: str) -> str:
+    """A URL as an operator may see it: its password replaced ("postgresql://app:***@db")."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    host = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:{HIDDEN}@{host}"))
 
 
 def coarse_address(address: str | None, district: str | None) -> str | None:

@@ -110,8 +110,10 @@ class Settings(BaseSettings):
     # Proxies (load balancers) whose X-Forwarded-For names the citizen's address,
     # comma-separated; requests from anywhere else are taken by their own address.
     trusted_proxies: str = "127.0.0.1"
-    # Largest request body the web app reads (bytes).
+    # Largest request body the web app reads (bytes); and a catalog file an administrator
+    # uploads in the back office (the sample catalog is about 170 KB).
     max_request_bytes: Annotated[int, Field(ge=1024, le=10_000_000)] = 64 * 1024
+    max_catalog_bytes: Annotated[int, Field(ge=1024, le=50_000_000)] = 5_000_000
     # Requests a minute on the web chat, the catalog search and Open311 POST, per client
     # address; and chat messages a minute per web conversation.
     rate_limit_per_address: Annotated[int, Field(ge=1, le=100_000)] = 60

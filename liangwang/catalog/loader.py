@@ -11,7 +11,7 @@ import json
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import PurePath
 from typing import Any
 
 import yaml
@@ -198,7 +198,7 @@ def load(text: str, fmt: str, known_office_kinds: set[str] | None = None) -> Cat
     return catalog
 
 
-def format_of(path: Path) -> str:
+def format_of(path: PurePath) -> str:
     suffix = path.suffix.lower()
     if suffix in (".yml", ".yaml"):
         return "yaml"
