@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backoffice.auth import Dispatcher, StaffMember
+from backoffice.auth import Dispatcher
 from backoffice.deps import DbSession, State
 from backoffice.responses import body_too_large, errors
 from liangwang import handoff, tracker_log
@@ -130,22 +130,25 @@ def handoff_messages(
 ) -> list[DeskMessage]:
     """New messages of the conversation, for its page to show without reloading."""
     found = _handoff(session, handoff_id)
+    shown = Shown(revealed=found.channel == Channel.phone)  # as the page shows them
     new = [m for m in handoff.messages(session, found) if m.id > after]
-    return [DeskMessage(id=m.id, sender=m.sender, text=m.text) for m in new]
+    return [DeskMessage(id=m.id, sender=m.sender, text=shown.text(m.text)) for m in new]
 
 
-def _act(session: Session, handoff_id: int, member: StaffMember, what: str, text: str = "") -> str:
+def _act(
+    session: Session, handoff_id: int, step: Callable[[HandoffRequest], object], then: str
+) -> RedirectResponse:
+    """One step on a handoff (409 when someone else holds it or it is resolved), then on
+    to ``then`` (``{id}``: the handoff's page)."""
     found = _handoff(session, handoff_id)
     try:
-        if what == "claim":
-            handoff.claim(session, found, member.username)
-        elif what == "reply":
-            handoff.reply(session, found, member.username, text)
-        else:
-            handoff.resolve(session, found, member.username, handed_back=what == "hand-back")
+        step(found)
     except HandoffNotAllowed as exc:
         raise HTTPException(409, str(exc)) from exc
-    return f"/staff/handoffs/{handoff_id}" if what in ("claim", "reply") else "/staff/"
+    return RedirectResponse(then.format(id=handoff_id), status_code=303)
+
+
+PAGE, QUEUE = "/staff/handoffs/{id}", "/staff/"
 
 
 def _action(path: str) -> Callable[[Callable[..., RedirectResponse]], Any]:
@@ -162,7 +165,7 @@ def handoff_claim(
     handoff_id: HandoffId, session: DbSession, member: Dispatcher
 ) -> RedirectResponse:
     """Take the conversation: the bot is silent in it until it is handed back or closed."""
-    return RedirectResponse(_act(session, handoff_id, member, "claim"), status_code=303)
+    return _act(session, handoff_id, lambda h: handoff.claim(session, h, member.username), PAGE)
 
 
 @_action("/handoffs/{handoff_id}/reply")
@@ -172,7 +175,9 @@ def handoff_reply(
     member: Dispatcher,
     text: Annotated[str, Form(min_length=1, max_length=2000)],
 ) -> RedirectResponse:
-    return RedirectResponse(_act(session, handoff_id, member, "reply", text), status_code=303)
+    return _act(
+        session, handoff_id, lambda h: handoff.reply(session, h, member.username, text), PAGE
+    )
 
 
 @_action("/handoffs/{handoff_id}/hand-back")
@@ -180,7 +185,12 @@ def handoff_hand_back(
     handoff_id: HandoffId, session: DbSession, member: Dispatcher
 ) -> RedirectResponse:
     """The bot answers again, where the citizen is in the dialogue."""
-    return RedirectResponse(_act(session, handoff_id, member, "hand-back"), status_code=303)
+    return _act(
+        session,
+        handoff_id,
+        lambda h: handoff.resolve(session, h, member.username, handed_back=True),
+        QUEUE,
+    )
 
 
 @_action("/handoffs/{handoff_id}/close")
@@ -188,4 +198,9 @@ def handoff_close(
     handoff_id: HandoffId, session: DbSession, member: Dispatcher
 ) -> RedirectResponse:
     """Resolved (for a phone caller: called back)."""
-    return RedirectResponse(_act(session, handoff_id, member, "close"), status_code=303)
+    return _act(
+        session,
+        handoff_id,
+        lambda h: handoff.resolve(session, h, member.username, handed_back=False),
+        QUEUE,
+    )

@@ -15,10 +15,12 @@ import itertools
 
 from liangwang.sounds import FUNCTION_CHARACTERS, normalize, syllables
 
-# Said by anyone asked what their complaint was about; no evidence of which one.
+# Said by anyone asked what their complaint was about, or by anyone about any problem
+# near home; no evidence of which complaint it was.
 _SAID_BY_ANYONE = (
     "我要投诉", "我要找茬", "我要反映", "投诉", "找茬", "反映", "举报", "问题", "事情",
     "上次", "上回", "那个", "就是", "我说", "说的", "一下", "情况", "我要",
+    "我家", "家门口", "门口", "楼下", "小区", "坏了", "好几天", "一直", "没有", "不行",
 )  # fmt: skip
 
 

@@ -250,3 +250,16 @@ def test_the_reason_a_conversation_came_to_a_person() -> None:
     assert handoff_reason(failed) == Reason.engine_failure
     offered = _tracker("好", "web", {"pending_offer": "human"})
     assert handoff_reason(offered) == Reason.fell_back
+
+
+def test_what_the_desk_page_fetches_is_masked_as_the_page_is(
+    sessions: sessionmaker[Session], desk: StaffBrowser
+) -> None:
+    hid = _handoff(sessions, f"web-{WEB_ID}", "web")
+    with unit_of_work(sessions) as s:
+        held = s.get(HandoffRequest, hid)
+        assert held is not None
+        handoff.claim(s, held, "xiaowang")
+        handoff.from_citizen(s, held, "有事打13912345678")
+    [message] = desk.get(f"/staff/handoffs/{hid}/messages.json").json()
+    assert message["text"] == "有事打139****5678"
