@@ -19,7 +19,7 @@ from fastapi import Depends, HTTPException, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backoffice.deps import State
-from backoffice.rate_limits import RateLimit
+from liangwang.rate_limit import RateLimit
 from liangwang.wording import Say, render
 
 

@@ -1,26 +1,43 @@
 """Telegram channel (python-telegram-bot 22): relays messages to the dialogue engine.
 
 Buttons from the assistant become inline keyboard buttons; pressing one sends its payload.
-Run by the supervisor only when LIANGWANG_TELEGRAM_TOKEN is set.
+The menu's commands (/start, /help, /status, /human) are the dialogue's own intents.
+Private chats only (a group is told once why); each user has a rate limit; updates are
+handled concurrently, one user's in order, so a slow turn holds up no one else; sends
+are retried (channels/telegram_sending.py); an unexpected error is logged and apologised
+for. Run by the supervisor only when LIANGWANG_TELEGRAM_TOKEN is set.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, PhotoSize, Update
+from telegram import (
+    BotCommand,
+    Chat,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    PhotoSize,
+    Update,
+)
+from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
+    CommandHandler,
     ContextTypes,
     MessageHandler,
     filters,
 )
 
+from channels.telegram_sending import send_text, with_retries
 from liangwang import handoff
 from liangwang.complaints.categories import load_categories
 from liangwang.complaints.updates import pending_updates
@@ -35,6 +52,7 @@ from liangwang.dialogue import (
     readable,
 )
 from liangwang.photos import PhotoStore
+from liangwang.rate_limit import RateLimit
 from liangwang.settings import Settings, load_settings
 from liangwang.staff_aware import StaffAwareEngine
 from liangwang.wording import Say, fragments, render
@@ -50,6 +68,10 @@ def conversation_id(update: Update) -> str:
     )
 
 
+async def say(chat: Chat, text: str, markup: InlineKeyboardMarkup | None = None) -> Message:
+    return await with_retries(lambda: chat.send_message(text, reply_markup=markup))
+
+
 def keyboard(message: BotMessage) -> InlineKeyboardMarkup | None:
     if not message.buttons:
         return None
@@ -60,10 +82,34 @@ def keyboard(message: BotMessage) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup(rows)
 
 
+# The menu (set_my_commands): each command is the payload of one of the dialogue's intents.
+COMMANDS = {
+    "start": "/greet",  # the greeting and the three choices
+    "help": "/ask_capabilities",
+    "status": "/check_status",  # my tickets
+    "human": "/handoff",
+}
+USERS_TRACKED = 10_000  # per-user locks and group chats told, least recently seen first out
+
+
 class TelegramRelay:
-    def __init__(self, engine: DialogueEngine, photos: PhotoStore) -> None:
+    def __init__(
+        self, engine: DialogueEngine, photos: PhotoStore, per_user_per_minute: int = 20
+    ) -> None:
         self._engine = engine
         self._photos = photos
+        self._limit = RateLimit(per_user_per_minute)
+        self._slowed: set[str] = set()  # told to slow down, until they may send again
+        self._locks: OrderedDict[str, asyncio.Lock] = OrderedDict()
+        self._groups_told: OrderedDict[int, None] = OrderedDict()
+
+    def _lock_for(self, user: str) -> asyncio.Lock:
+        """One user's updates in the order they came, everyone else's alongside."""
+        lock = self._locks.pop(user, None) or asyncio.Lock()
+        self._locks[user] = lock
+        while len(self._locks) > USERS_TRACKED:
+            self._locks.popitem(last=False)
+        return lock
 
     async def relay(
         self, update: Update, text: str, metadata: dict[str, Any] | None = None
@@ -71,26 +117,53 @@ class TelegramRelay:
         chat = update.effective_chat
         if chat is None:
             return
+        user = conversation_id(update)
+        if self._limit.wait_s(user) > 0:
+            if user not in self._slowed:  # said once, not to every message of a flood
+                self._slowed.add(user)
+                await say(chat, render(Say("utter_channel_slow_down")))
+            return
+        self._slowed.discard(user)
+        async with self._lock_for(user):
+            await self._turn(chat, user, text, metadata or {})
+
+    async def _turn(self, chat: Chat, user: str, text: str, metadata: dict[str, Any]) -> None:
         text = readable(text)
         if not text:  # only spaces or control characters: said plainly, as on the web
-            await chat.send_message(render(Say("utter_channel_empty")))
+            await say(chat, render(Say("utter_channel_empty")))
             return
-        turn = UserTurn(conversation_id(update), text, Channel.telegram, metadata or {})
         try:
-            replies = await self._engine.send(turn)
+            replies = await self._engine.send(UserTurn(user, text, Channel.telegram, metadata))
         except MessageTooLong as exc:
             too_long = Say(
                 "utter_channel_too_long", {"limit": str(exc.limit), "length": str(exc.length)}
             )
-            await chat.send_message(render(too_long))
+            await say(chat, render(too_long))
             return
         except DialogueError:
             log.exception("dialogue engine unavailable")
-            await chat.send_message(render(Say("utter_channel_unavailable", {"text": text})))
+            await say(chat, render(Say("utter_channel_unavailable", {"text": text})))
             return
         for message in replies:
             if message.text:
-                await chat.send_message(message.text, reply_markup=keyboard(message))
+                await say(chat, message.text, keyboard(message))
+
+    async def on_command(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        words = (message.text or "").split() if message else []
+        name = words[0].lstrip("/").split("@")[0] if words else ""
+        if name in COMMANDS:
+            await self.relay(update, COMMANDS[name])
+
+    async def on_group(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A group or channel: the assistant talks to one person at a time, privately."""
+        chat = update.effective_chat
+        if chat is None or chat.id in self._groups_told:
+            return
+        self._groups_told[chat.id] = None
+        while len(self._groups_told) > USERS_TRACKED:
+            self._groups_told.popitem(last=False)
+        await say(chat, render(Say("utter_channel_private_only")))
 
     async def on_text(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.effective_message and update.effective_message.text:
@@ -138,7 +211,8 @@ async def push_updates_once(app: Application, sessions: sessionmaker[Session]) -
             session, Channel.telegram, load_categories(), fragments()
         ):
             chat_id = int(Channel.telegram.local_id(str(ticket.identity)))
-            await app.bot.send_message(chat_id, "\n".join(render(s) for s in says))
+            text = "\n".join(render(s) for s in says)
+            await send_text(app.bot, chat_id, text, "status push")
             ticket.mark_told()
             sent += 1
     return sent
@@ -151,7 +225,8 @@ async def push_desk_messages_once(app: Application, sessions: sessionmaker[Sessi
     with unit_of_work(sessions) as session:
         for message in handoff.undelivered(session, Channel.telegram):
             chat_id = int(Channel.telegram.local_id(message.conversation_id))
-            await app.bot.send_message(chat_id, handoff.as_citizen_sees(message))
+            text = handoff.as_citizen_sees(message)
+            await send_text(app.bot, chat_id, text, "staff reply")
             message.delivered_at = utcnow()
             session.flush()
             sent += 1
@@ -168,31 +243,53 @@ async def _push_loop(app: Application, sessions: sessionmaker[Session], every_s:
         await asyncio.sleep(every_s)
 
 
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Whatever went wrong is logged with whose update it was, and the citizen is told."""
+    who = conversation_id(update) if isinstance(update, Update) else "-"
+    log.error("Telegram update of %s failed", who, exc_info=context.error)
+    chat = update.effective_chat if isinstance(update, Update) else None
+    if chat is not None:
+        with contextlib.suppress(TelegramError):
+            await chat.send_message(render(Say("utter_channel_failed")))
+
+
 def build_application(
     settings: Settings, engine: DialogueEngine, push_every_s: float | None = 10.0
 ) -> Application:  # type: ignore[type-arg]
     assert settings.telegram_token is not None
     sessions = sessions_for(settings.effective_database_url)
     # Silent where a person holds the chat: what the citizen writes is kept for staff.
-    relay = TelegramRelay(StaffAwareEngine(engine, sessions), PhotoStore.from_settings(settings))
+    relay = TelegramRelay(
+        StaffAwareEngine(engine, sessions),
+        PhotoStore.from_settings(settings),
+        settings.telegram_messages_per_minute,
+    )
 
-    async def start_pushing(app: Application) -> None:  # type: ignore[type-arg]
-        if push_every_s is None:
-            return
-        app.create_task(_push_loop(app, sessions, push_every_s))
+    async def started(app: Application) -> None:  # type: ignore[type-arg]
+        menu = fragments()
+        await app.bot.set_my_commands(
+            [BotCommand(name, menu[f"command_{name}"]) for name in COMMANDS]
+        )
+        if push_every_s is not None:
+            app.create_task(_push_loop(app, sessions, push_every_s))
 
     app = (
         Application.builder()
         .token(settings.telegram_token.get_secret_value())
         .base_url(settings.telegram_api_url)
         .base_file_url(settings.telegram_file_url)
-        .post_init(start_pushing)
+        .concurrent_updates(True)  # one user's slow turn holds up no one else
+        .post_init(started)
         .build()
     )
-    app.add_handler(MessageHandler(filters.TEXT, relay.on_text))
-    app.add_handler(MessageHandler(filters.LOCATION, relay.on_location))
-    app.add_handler(MessageHandler(filters.PHOTO, relay.on_photo))
+    private = filters.ChatType.PRIVATE
+    app.add_handler(CommandHandler(list(COMMANDS), relay.on_command, filters=private))
+    app.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, relay.on_text))
+    app.add_handler(MessageHandler(private & filters.LOCATION, relay.on_location))
+    app.add_handler(MessageHandler(private & filters.PHOTO, relay.on_photo))
     app.add_handler(CallbackQueryHandler(relay.on_button))
+    app.add_handler(MessageHandler(~private, relay.on_group))
+    app.add_error_handler(on_error)
     return app
 
 

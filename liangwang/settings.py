@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     action_secret: SecretStr | None = None
 
     telegram_token: SecretStr | None = None
+    # Messages a minute one Telegram user may send (a third of them at once); past it the
+    # user is asked, once, to slow down.
+    telegram_messages_per_minute: Annotated[int, Field(ge=1, le=10_000)] = 20
     # Where python-telegram-bot sends Bot API calls; override only to use a local stand-in.
     telegram_api_url: str = "https://api.telegram.org/bot"
     # Where files (photos citizens send) are downloaded from; beside the base URL above.

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 
 from tests.fakes.server import ServedApp
 
@@ -25,6 +26,8 @@ class FakeTelegram:
     sent: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     files: dict[str, bytes] = field(default_factory=dict)  # file_id → content
     downloads: list[str] = field(default_factory=list)  # file paths fetched
+    retry_after_once: bool = False  # refuse the first sendMessage with flood control
+    refused: int = 0
     _next_update: int = 1
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -34,7 +37,9 @@ class FakeTelegram:
             self._next_update += 1
 
     def messages(self) -> list[dict[str, Any]]:
-        return [params for method, params in self.sent if method == "sendMessage"]
+        """What reached the chats (a send refused with flood control did not)."""
+        sent = [params for method, params in self.sent if method == "sendMessage"]
+        return sent[self.refused :]
 
     def wait_for_messages(self, count: int, timeout_s: float = 15) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout_s
@@ -51,9 +56,13 @@ class FakeTelegram:
             return Response(self.files[path.removeprefix("photos/").removesuffix(".jpg")])
 
         @api.post("/bot{token}/{method}")
-        async def call(token: str, method: str, request: Request) -> dict[str, Any]:
+        async def call(token: str, method: str, request: Request) -> Any:
             params = await _params(request)
             self.sent.append((method, params))
+            if method == "sendMessage" and self.retry_after_once:
+                self.retry_after_once, self.refused = False, 1
+                flood = {"ok": False, "error_code": 429, "description": "Too Many Requests"}
+                return JSONResponse({**flood, "parameters": {"retry_after": 1}}, status_code=429)
             return {"ok": True, "result": await self._result(method, params)}
 
         return api

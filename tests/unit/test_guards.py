@@ -9,9 +9,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from backoffice.app import create_citizen_app
-from backoffice.rate_limits import MAX_TRACKED, RateLimit
 from liangwang.conversation import BotMessage
 from liangwang.dialogue import RecordingEngine
+from liangwang.rate_limit import MAX_TRACKED, RateLimit
 from liangwang.settings import Settings
 
 

@@ -1,0 +1,131 @@
+"""The Telegram channel's manners (channels/telegram.py, channels/telegram_sending.py), with
+the real python-telegram-bot client against the local Bot API stand-in: the command menu,
+private chats only, a per-user rate limit, one slow user holding up no one, sends retried
+after flood control and network errors, and an unexpected error logged and apologised for."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from telegram.error import Forbidden, NetworkError, RetryAfter
+
+from channels.telegram_sending import with_retries
+from liangwang.conversation import BotMessage
+from liangwang.dialogue import RecordingEngine, UserTurn
+from liangwang.wording import Say, render
+from tests.fakes.telegram_api import FakeTelegram
+from tests.unit.test_telegram import run_bot, text_update
+
+GROUP = {"id": -500, "type": "group", "title": "楼组群"}
+
+
+def from_user(user_id: int, text: str, chat: dict[str, object] | None = None) -> dict[str, Any]:
+    user = {"id": user_id, "is_bot": False, "first_name": f"用户{user_id}"}
+    where = chat or {"id": user_id, "type": "private"}
+    message = {"message_id": 1, "date": int(time.time()), "chat": where, "from": user}
+    entities = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+    return {
+        "message": {**message, "text": text, **({"entities": entities} if text[0] == "/" else {})}
+    }
+
+
+async def test_the_menu_commands_are_registered_and_reach_the_dialogue_as_intents() -> None:
+    fake = FakeTelegram()
+    engine = RecordingEngine(lambda turn: [BotMessage(f"答：{turn.text}")])
+    commands = ["/start", "/status", "/human", "/help@lw_test_bot"]
+    await run_bot(fake, engine, [from_user(42, c) for c in commands], 4)
+    assert [t.text for t in engine.turns] == [
+        "/greet",
+        "/check_status",
+        "/handoff",
+        "/ask_capabilities",
+    ]
+    [menu] = [params for method, params in fake.sent if method == "setMyCommands"]
+    assert [c["command"] for c in menu["commands"]] == ["start", "help", "status", "human"]
+    assert all(c["description"] for c in menu["commands"])
+
+
+async def test_a_group_is_told_once_to_write_privately_and_nothing_reaches_the_dialogue() -> None:
+    fake = FakeTelegram()
+    engine = RecordingEngine(lambda turn: [BotMessage("答")])
+    updates = [from_user(7, "你好", GROUP), from_user(8, "路灯坏了", GROUP), from_user(42, "你好")]
+    messages = await run_bot(fake, engine, updates, 2)
+    await asyncio.sleep(0.5)  # a third message to the group would have come by now
+    texts = [m["text"] for m in fake.messages()]
+    assert texts.count(render(Say("utter_channel_private_only"))) == 1
+    assert [t.conversation_id for t in engine.turns] == ["telegram-42"]
+    assert len(messages) == 2
+
+
+async def test_a_user_sending_too_fast_is_asked_once_to_slow_down() -> None:
+    fake = FakeTelegram()
+    engine = RecordingEngine(lambda turn: [BotMessage(f"答：{turn.text}")])
+    # 3 a minute: one at once (a third of a minute's worth), then one every 20 s.
+    flood = [from_user(42, f"第{n}条") for n in range(5)] + [from_user(43, "别人的")]
+    await run_bot(fake, engine, flood, 3, per_user_per_minute=3)
+    await asyncio.sleep(0.5)
+    texts = [m["text"] for m in fake.messages()]
+    assert texts.count(render(Say("utter_channel_slow_down"))) == 1
+    assert sorted(t.text for t in engine.turns) == ["别人的", "第0条"]  # others are served
+
+
+async def test_one_slow_turn_holds_up_no_other_user() -> None:
+    class SlowForOne(RecordingEngine):
+        async def send(self, turn: UserTurn) -> list[BotMessage]:
+            if turn.conversation_id == "telegram-42":
+                await asyncio.sleep(3)
+            return [BotMessage(f"答：{turn.text}")]
+
+    fake = FakeTelegram()
+    messages = await run_bot(fake, SlowForOne(), [from_user(42, "慢"), from_user(43, "快")], 2)
+    assert [m["text"] for m in messages] == ["答：快", "答：慢"]
+
+
+async def test_an_unexpected_error_is_logged_with_its_user_and_apologised_for(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(turn: UserTurn) -> list[BotMessage]:
+        raise RuntimeError("a bug")
+
+    [sent] = await run_bot(FakeTelegram(), RecordingEngine(broken), [text_update("你好")], 1)
+    assert sent["text"] == render(Say("utter_channel_failed"))
+    failed = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert any("telegram-42" in r.getMessage() and r.exc_info for r in failed)
+
+
+async def test_sends_are_retried_after_flood_control_and_network_errors() -> None:
+    attempts: list[str] = []
+    failures: list[Exception] = [
+        RetryAfter(timedelta(seconds=0.2)),
+        NetworkError("connection reset"),
+    ]
+
+    async def send() -> str:
+        attempts.append("try")
+        if failures:
+            raise failures.pop(0)
+        return "sent"
+
+    assert await with_retries(send) == "sent" and len(attempts) == 3
+
+    async def blocked() -> str:
+        attempts.append("blocked")
+        raise Forbidden("bot was blocked by the user")
+
+    with pytest.raises(Forbidden):
+        await with_retries(blocked)
+    assert attempts.count("blocked") == 1  # a blocked bot is not retried
+
+
+async def test_a_send_the_api_refuses_with_retry_after_arrives_once() -> None:
+    fake = FakeTelegram(retry_after_once=True)
+    engine = RecordingEngine(lambda turn: [BotMessage("答")])
+    messages = await run_bot(fake, engine, [from_user(42, "你好")], 1)
+    assert [m["text"] for m in messages] == ["答"]
+    tried = [p for m, p in fake.sent if m == "sendMessage"]
+    assert len(tried) == 2  # the refused one, then the one that went through
