@@ -20,6 +20,7 @@ from liangwang.conversation import Channel
 from liangwang.db import unit_of_work
 from liangwang.dialogue import DialogueError, MessageTooLong, UserTurn, check_length, readable
 from liangwang.handoff import HandoffPolicy
+from liangwang.taps import with_tap_answers
 from liangwang.wording import Say, render
 
 router = APIRouter()
@@ -107,8 +108,9 @@ async def chat(body: ChatIn, state: State, _limited: PerAddress) -> ChatOut:
         raise HTTPException(413, render(too_long)) from exc
     except DialogueError as exc:
         raise HTTPException(503, render(Say("utter_channel_unavailable_web"))) from exc
-    # Messages carrying only channel instructions (e.g. for the phone line) are not shown.
-    shown = [m for m in replies if m.text or m.buttons]
+    # Messages carrying only channel instructions (e.g. for the phone line) are not shown;
+    # a question whose answers are few offers them as buttons (liangwang/taps.py).
+    shown = with_tap_answers(replies)
     with_staff = await asyncio.to_thread(
         _with_staff, state, Channel.web.conversation_id(body.conversation_id)
     )

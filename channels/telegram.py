@@ -55,6 +55,7 @@ from liangwang.photos import PhotoStore
 from liangwang.rate_limit import RateLimit
 from liangwang.settings import Settings, load_settings
 from liangwang.staff_aware import StaffAwareEngine
+from liangwang.taps import tap_buttons, with_tap_answers
 from liangwang.wording import Say, fragments, render
 
 log = logging.getLogger(__name__)
@@ -72,14 +73,20 @@ async def say(chat: Chat, text: str, markup: InlineKeyboardMarkup | None = None)
     return await with_retries(lambda: chat.send_message(text, reply_markup=markup))
 
 
+GRID_FROM = 6  # more buttons than this (the 16 districts) go four to a row
+GRID_WIDTH = 4
+
+
 def keyboard(message: BotMessage) -> InlineKeyboardMarkup | None:
-    if not message.buttons:
-        return None
-    rows = [
-        [InlineKeyboardButton(str(b.get("title")), callback_data=str(b.get("payload"))[:64])]
-        for b in message.buttons
+    """The message's buttons, or the few answers its question offers (liangwang/taps.py)."""
+    buttons = [
+        InlineKeyboardButton(str(b.get("title")), callback_data=str(b.get("payload"))[:64])
+        for b in tap_buttons(message)
     ]
-    return InlineKeyboardMarkup(rows)
+    if not buttons:
+        return None
+    width = GRID_WIDTH if len(buttons) > GRID_FROM else 1
+    return InlineKeyboardMarkup([buttons[i : i + width] for i in range(0, len(buttons), width)])
 
 
 # The menu (set_my_commands): each command is the payload of one of the dialogue's intents.
@@ -144,7 +151,7 @@ class TelegramRelay:
             log.exception("dialogue engine unavailable")
             await say(chat, render(Say("utter_channel_unavailable", {"text": text})))
             return
-        for message in replies:
+        for message in with_tap_answers(replies):
             if message.text:
                 await say(chat, message.text, keyboard(message))
 

@@ -119,6 +119,22 @@ class Expect(StrEnum):
     time = "time"
 
 
+class Taps(StrEnum):
+    """``custom: {taps: …}`` on a domain response: the few answers a text channel (web chat,
+    Telegram) offers as buttons for the question (liangwang/taps.py). The phone line
+    leaves them out: it has the keypad and listens for the answer."""
+
+    yes_no = "yes_no"
+    withdraw = "withdraw"  # 撤回 / 不撤回
+    district = "district"  # the 16 districts, in a grid
+    skip = "skip"  # 跳过 (when it happened)
+    no_phone = "no_phone"  # 不留 (a contact number)
+    keep_phone = "keep_phone"  # 可以 / 不留 (the number this chat has)
+    no_photo = "no_photo"  # 没有 (a photo)
+    stars = "stars"  # 1–5 for 好差评
+    which_part = "which_part"  # 问题 / 地址 / 时间 / 电话: what the read-back got wrong
+
+
 class VoiceCue(StrEnum):
     """``custom: {voice: …}`` on a domain response: what the phone line does after speaking."""
 

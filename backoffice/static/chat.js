@@ -24,14 +24,18 @@
     const li = document.createElement("li");
     li.className = who;
     li.textContent = text || "";
-    (buttons || []).forEach(function (b) {
-      const btn = document.createElement("button");
-      btn.type = "button";
-      btn.textContent = b.title;
-      btn.addEventListener("click", function () { send(b.title, b.payload); });
-      li.appendChild(document.createElement("br"));
-      li.appendChild(btn);
-    });
+    if (buttons && buttons.length) {
+      const taps = document.createElement("div");
+      taps.className = "taps";
+      buttons.forEach(function (b) {
+        const btn = document.createElement("button");
+        btn.type = "button";
+        btn.textContent = b.title;
+        btn.addEventListener("click", function () { send(b.title, b.payload); });
+        taps.appendChild(btn);
+      });
+      li.appendChild(taps);
+    }
     log.appendChild(li);
     li.scrollIntoView();
   }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 import uuid
 
 import httpx
@@ -196,3 +197,37 @@ def test_a_caller_proves_the_ticket_is_theirs_before_hearing_it(stack: RunningSt
     confirm = call("call-2", " ".join(number))
     assert "要撤回编号" in confirm and grouped(number) in confirm
     assert "已撤回" in call("call-2", "对")
+
+
+def test_a_complaint_filed_on_the_web_by_tapping_the_offered_answers(
+    stack: RunningStack,
+) -> None:
+    page = uuid.uuid4().hex[:16]
+    web = httpx.Client(base_url=stack.web_url, timeout=30)
+
+    def send(text: str) -> list[dict[str, object]]:
+        time.sleep(1.5)  # a person reads before tapping (and stays under the chat's limit)
+        reply = web.post("/api/chat", json={"conversation_id": page, "text": text})
+        assert reply.status_code == 200, reply.text
+        return list(reply.json()["messages"])
+
+    def tap(messages: list[dict[str, object]], title: str) -> list[dict[str, object]]:
+        """Press the button called ``title`` in the last answer: send its payload."""
+        offered = [b for m in messages for b in m["buttons"]]  # type: ignore[attr-defined]
+        [button] = [b for b in offered if b["title"] == title]
+        return send(str(button["payload"]))
+
+    greeting = send("你好")
+    asked = tap(greeting, "我要找茬")
+    answered = send("小区门口的路灯坏了，晚上一片黑")  # the one thing typed, besides the place
+    assert "路灯" in str(answered)
+    district = tap(answered, "对")  # 听起来是“路灯”方面的问题，对吗？
+    assert len([b for m in district for b in m["buttons"]]) == 16  # type: ignore[attr-defined]
+    place = tap(district, "奉贤区")
+    when = send("南桥路九十九号")
+    phone = tap(when, "跳过")
+    readback = tap(phone, "不留")
+    assert "我念一遍" in str(readback)
+    filed = tap(readback, "对")
+    assert re.search(r"编号是 \d{3} \d{3}", str(filed)), filed
+    assert asked and place  # every answer came back with something to say
