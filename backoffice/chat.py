@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -15,7 +16,7 @@ from pydantic import BaseModel, Field
 from backoffice.deps import AppState, State
 from backoffice.guards import PerAddress, refuse_if_limited
 from backoffice.responses import errors
-from liangwang import handoff
+from liangwang import handoff, tracker_log
 from liangwang.conversation import Channel
 from liangwang.db import unit_of_work
 from liangwang.dialogue import DialogueError, MessageTooLong, UserTurn, check_length, readable
@@ -118,6 +119,48 @@ async def chat(body: ChatIn, state: State, _limited: PerAddress) -> ChatOut:
         messages=[ChatMessageOut(text=m.text, buttons=m.buttons) for m in shown],
         with_staff=with_staff,
     )
+
+
+class SaidOut(BaseModel):
+    who: str  # "citizen", "assistant" or "staff"
+    text: str
+
+
+class HistoryOut(BaseModel):
+    messages: list[SaidOut]
+    after: int  # the last desk message shown: where asking for updates goes on from
+    with_staff: bool
+
+
+HISTORY_TURNS = 200
+
+
+@router.get("/api/chat/history", responses=errors(429))
+def chat_history(request: Request, state: State, conversation_id: ConversationId) -> HistoryOut:
+    """The conversation so far, for a page reloaded in the middle of it: the dialogue's
+    turns (Rasa's tracker store) and what was said with staff, in the order said."""
+    refuse_if_limited(state.rate_limits.polls, request.client.host if request.client else "")
+    cid = Channel.web.conversation_id(conversation_id)
+    said = [
+        (s.at, SaidOut(who=s.who, text=s.text))
+        for s in tracker_log.conversation(state.tracker_store, cid, HISTORY_TURNS)
+    ]
+    with unit_of_work(state.sessions) as session:
+        desk = handoff.for_conversation(session, cid)
+        said += [
+            (_aware(m.at), SaidOut(who=m.sender, text=handoff.as_citizen_sees(m))) for m in desk
+        ]
+        with_staff = handoff.open_handoff(session, cid) is not None
+    said.sort(key=lambda pair: pair[0])
+    return HistoryOut(
+        messages=[s for _, s in said[-HISTORY_TURNS:]],
+        after=max((m.id for m in desk), default=0),
+        with_staff=with_staff,
+    )
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 @router.get("/api/chat/updates", responses=errors(429))

@@ -230,6 +230,19 @@ def messages(session: Session, handoff: HandoffRequest) -> list[HandoffMessage]:
     )
 
 
+def for_conversation(
+    session: Session, conversation_id: str, limit: int = 200
+) -> list[HandoffMessage]:
+    """Everything said at the desk in this conversation (its latest ``limit``), in order."""
+    latest = session.scalars(
+        select(HandoffMessage)
+        .where(HandoffMessage.conversation_id == conversation_id)
+        .order_by(HandoffMessage.id.desc())
+        .limit(limit)
+    ).all()
+    return list(reversed(latest))
+
+
 def for_citizen_since(
     session: Session, conversation_id: str, after_id: int, limit: int = 50
 ) -> list[HandoffMessage]:

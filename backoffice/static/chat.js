@@ -20,10 +20,18 @@
     bigger.setAttribute("aria-pressed", on);
   });
 
+  // Who said it, in words as well as colour and side (staff replies name themselves).
+  const SPEAKERS = {user: "您：", bot: "助手："};
   function add(who, text, buttons) {
     const li = document.createElement("li");
     li.className = who;
-    li.textContent = text || "";
+    if (SPEAKERS[who]) {
+      const label = document.createElement("span");
+      label.className = "who";
+      label.textContent = SPEAKERS[who];
+      li.appendChild(label);
+    }
+    li.appendChild(document.createTextNode(text || ""));
     if (buttons && buttons.length) {
       const taps = document.createElement("div");
       taps.className = "taps";
@@ -86,7 +94,18 @@
       } catch (e) { /* the network is back later; keep asking */ }
     }
   }
-  waitForStaff();  // a reload in the middle of a handoff picks it up again
+  // A reload shows the conversation so far, and picks up a handoff in progress.
+  const CLASSES = {citizen: "user", assistant: "bot", staff: "staff"};
+  (async function restore() {
+    try {
+      const res = await fetch("/api/chat/history?conversation_id=" + encodeURIComponent(id));
+      if (!res.ok) return;
+      const body = await res.json();
+      body.messages.forEach(function (m) { add(CLASSES[m.who] || "bot", m.text); });
+      seen = Math.max(seen, body.after);
+      if (body.with_staff) waitForStaff();
+    } catch (e) { /* a new page without its history is still a working page */ }
+  })();
 
   form.addEventListener("submit", async function (ev) {
     ev.preventDefault();

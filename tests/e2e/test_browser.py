@@ -74,13 +74,11 @@ def test_a_dispatcher_takes_over_a_web_chat_and_hands_it_back(
     staff.click("#claim button")
     expect(staff.locator("#said")).to_contain_text("我要找真人说")
 
-    for n, (asks, answers) in enumerate(
-        [
-            ("我家门口路灯坏了三天了", "您好，我是工作人员，请问在哪个区？"),
-            ("杨浦区国和路", "好的，马上帮您派单。"),
-        ],
-        start=1,
-    ):
+    exchanges = [
+        ("我家门口路灯坏了三天了", "您好，我是工作人员，请问在哪个区？"),
+        ("杨浦区国和路", "好的，马上帮您派单。"),
+    ]
+    for n, (asks, answers) in enumerate(exchanges, start=1):
         citizen_says(citizen, asks)
         expect(staff.locator("#desk")).to_contain_text(asks, timeout=WAIT_MS)
         staff.fill("#reply-text", answers)
@@ -98,6 +96,13 @@ def test_a_dispatcher_takes_over_a_web_chat_and_hands_it_back(
     citizen_says(citizen, "你好")
     expect(citizen.locator("#log li.bot").last).to_contain_text("办事指南", timeout=WAIT_MS)
     shot(citizen, "4-citizen-back-with-the-bot")
+    # Reloading shows the conversation so far, the person's replies included, with who
+    # said each line in words.
+    citizen.reload()
+    expect(citizen.locator("#log")).to_contain_text("我要找真人说", timeout=WAIT_MS)
+    expect(citizen.locator("#log")).to_contain_text(f"工作人员：{exchanges[-1][1]}")
+    expect(citizen.locator("#log li.user .who").first).to_have_text("您：")
+    shot(citizen, "5-citizen-reloaded")
 
 
 def _file_two_nearby(stack: RunningStack) -> tuple[str, str]:
@@ -132,7 +137,7 @@ def test_a_dispatcher_works_a_ticket_to_closed_with_a_merge_and_filters(
     expect(staff.locator("#tickets")).to_contain_text(first)
     expect(staff.locator("#tickets")).to_contain_text(second)
     assert re.search(r"共 \d+ 件", staff.inner_text("#count"))
-    shot(staff, "5-queue-filtered")
+    shot(staff, "6-queue-filtered")
 
     staff.click(f"text={second}")
     staff.check(f"#merge-nearby input[value='{first}']")
@@ -148,7 +153,7 @@ def test_a_dispatcher_works_a_ticket_to_closed_with_a_merge_and_filters(
     staff.click("#step-close button")
     expect(staff.locator("#status")).to_have_text("办结")
     expect(staff.locator("#audit")).to_contain_text(STAFF_USER)
-    shot(staff, "6-ticket-closed")
+    shot(staff, "7-ticket-closed")
 
 
 def _serious_violations(page: Page) -> list[str]:

@@ -263,3 +263,27 @@ def test_what_the_desk_page_fetches_is_masked_as_the_page_is(
         handoff.from_citizen(s, held, "有事打13912345678")
     [message] = desk.get(f"/staff/handoffs/{hid}/messages.json").json()
     assert message["text"] == "有事打139****5678"
+
+
+def test_a_reloaded_page_gets_the_conversation_so_far_in_the_order_said(
+    citizen: TestClient, sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    cid = f"web-{WEB_ID}"
+    rasa_said(settings, cid, [("user", "我要找真人"), ("bot", "好的，马上帮您转人工。")])
+    hid = _handoff(sessions, cid, "web")
+    with unit_of_work(sessions) as s:
+        held = s.get(HandoffRequest, hid)
+        assert held is not None
+        handoff.claim(s, held, "xiaowang")
+        handoff.from_citizen(s, held, "路灯坏了")
+        last = handoff.reply(s, held, "xiaowang", "您好，我来看看。").id
+    history = citizen.get("/api/chat/history", params={"conversation_id": WEB_ID}).json()
+    assert history["messages"] == [
+        {"who": "citizen", "text": "我要找真人"},
+        {"who": "assistant", "text": "好的，马上帮您转人工。"},
+        {"who": "citizen", "text": "路灯坏了"},
+        {"who": "staff", "text": "工作人员：您好，我来看看。"},
+    ]
+    assert history["after"] == last and history["with_staff"] is True
+    other = citizen.get("/api/chat/history", params={"conversation_id": "someoneelse1"}).json()
+    assert other == {"messages": [], "after": 0, "with_staff": False}
