@@ -16,6 +16,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session, sessionmaker
 from telegram import (
@@ -306,13 +307,31 @@ def configure_logging() -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
+def webhook_options(settings: Settings) -> dict[str, Any]:
+    """Where updates are taken in webhook mode; python-telegram-bot's webhook server
+    answers 403 to a request without the secret (run_webhook and start_webhook both
+    take these)."""
+    assert settings.telegram_webhook_secret is not None
+    return {
+        "listen": settings.telegram_webhook_host,
+        "port": settings.telegram_webhook_port,
+        "url_path": urlsplit(settings.telegram_webhook_url).path.lstrip("/"),
+        "webhook_url": settings.telegram_webhook_url,
+        "secret_token": settings.telegram_webhook_secret.get_secret_value(),
+    }
+
+
 def main() -> None:
     configure_logging()
     settings = load_settings()
     if settings.telegram_token is None:
         raise SystemExit("LIANGWANG_TELEGRAM_TOKEN is not set")
     engine = RasaRestEngine.from_settings(settings)
-    build_application(settings, engine).run_polling()
+    app = build_application(settings, engine)
+    if settings.telegram_webhook_url:
+        app.run_webhook(**webhook_options(settings))
+    else:
+        app.run_polling()
 
 
 if __name__ == "__main__":

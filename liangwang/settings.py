@@ -6,6 +6,7 @@ process starts, so a bad value stops it with a message naming the variable.
 
 from __future__ import annotations
 
+import re
 from datetime import time
 from enum import StrEnum
 from functools import cached_property
@@ -101,6 +102,13 @@ class Settings(BaseSettings):
     telegram_api_url: str = "https://api.telegram.org/bot"
     # Where files (photos citizens send) are downloaded from; beside the base URL above.
     telegram_file_url: str = "https://api.telegram.org/file/bot"
+    # Webhook mode instead of long polling: the public HTTPS address Telegram posts updates
+    # to (a TLS proxy in front forwards it to the host and port below), and the secret it
+    # sends with each (1–256 of A-Z, a-z, 0-9, _ and -); a request without it gets 403.
+    telegram_webhook_url: str = ""
+    telegram_webhook_secret: SecretStr | None = None
+    telegram_webhook_host: str = "127.0.0.1"
+    telegram_webhook_port: Port = 8443
     # Largest photo kept with a complaint; a larger one is taken at a smaller size.
     max_photo_bytes: Annotated[int, Field(ge=10_000, le=20_000_000)] = 5_000_000
 
@@ -229,6 +237,20 @@ class Settings(BaseSettings):
             self.sip_trusted_networks  # noqa: B018  (parsed here so a typo stops start-up)
         except ValueError as exc:
             raise ValueError(f"LIANGWANG_SIP_TRUSTED_PEERS: {exc}") from exc
+        return self
+
+    @model_validator(mode="after")
+    def _webhook_has_its_secret(self) -> Settings:
+        if not self.telegram_webhook_url:
+            return self
+        secret = (
+            self.telegram_webhook_secret.get_secret_value() if self.telegram_webhook_secret else ""
+        )
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
+            raise ValueError(
+                "LIANGWANG_TELEGRAM_WEBHOOK_URL needs LIANGWANG_TELEGRAM_WEBHOOK_SECRET: "
+                "1-256 of A-Z, a-z, 0-9, _ and -"
+            )
         return self
 
     @model_validator(mode="after")

@@ -11,14 +11,19 @@ import time
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import pytest
+from pydantic import SecretStr
 from telegram.error import Forbidden, NetworkError, RetryAfter
 
+from channels.telegram import build_application, webhook_options
 from channels.telegram_sending import with_retries
 from liangwang.conversation import BotMessage
 from liangwang.dialogue import RecordingEngine, UserTurn
+from liangwang.settings import Settings
 from liangwang.wording import Say, render
-from tests.fakes.telegram_api import FakeTelegram
+from ops.harness import free_port
+from tests.fakes.telegram_api import FakeTelegram, RunningFake
 from tests.unit.test_telegram import run_bot, text_update
 
 GROUP = {"id": -500, "type": "group", "title": "楼组群"}
@@ -129,3 +134,53 @@ async def test_a_send_the_api_refuses_with_retry_after_arrives_once() -> None:
     assert [m["text"] for m in messages] == ["答"]
     tried = [p for m, p in fake.sent if m == "sendMessage"]
     assert len(tried) == 2  # the refused one, then the one that went through
+
+
+async def test_webhook_mode_refuses_a_post_without_the_secret_and_answers_one_with_it(
+    db_url: str,
+) -> None:
+    fake = FakeTelegram()
+    engine = RecordingEngine(lambda turn: [BotMessage(f"答：{turn.text}")])
+    port = free_port()
+    with RunningFake(fake) as server:
+        settings = Settings(
+            database_url=db_url,
+            telegram_token=SecretStr("123:test"),
+            telegram_api_url=server.base_url,
+            telegram_webhook_url=f"http://127.0.0.1:{port}/telegram/updates",
+            telegram_webhook_secret=SecretStr("the-secret_1"),
+            telegram_webhook_port=port,
+        )
+        app = build_application(settings, engine, push_every_s=None)
+        async with app:
+            assert app.updater is not None
+            await app.updater.start_webhook(**webhook_options(settings))
+            await app.start()
+            update = {"update_id": 1, **from_user(42, "你好")}
+            url = settings.telegram_webhook_url
+            async with httpx.AsyncClient() as client:
+                forged = await client.post(url, json=update)
+                wrong = await client.post(
+                    url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "guess"}
+                )
+                right = await client.post(
+                    url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "the-secret_1"}
+                )
+            messages = await asyncio.to_thread(fake.wait_for_messages, 1)
+            await app.updater.stop()
+            await app.stop()
+    assert (forged.status_code, wrong.status_code, right.status_code) == (403, 403, 200)
+    assert [m["text"] for m in messages] == ["答：你好"]
+    assert [t.text for t in engine.turns] == ["你好"]  # the refused posts reached nothing
+    [hook] = [params for method, params in fake.sent if method == "setWebhook"]
+    assert hook["url"] == settings.telegram_webhook_url and hook["secret_token"] == "the-secret_1"
+
+
+def test_webhook_mode_needs_a_secret() -> None:
+    with pytest.raises(ValueError, match="WEBHOOK_SECRET"):
+        Settings(telegram_webhook_url="https://example.gov/telegram")
+    with pytest.raises(ValueError, match="WEBHOOK_SECRET"):
+        Settings(
+            telegram_webhook_url="https://example.gov/telegram",
+            telegram_webhook_secret=SecretStr("has spaces"),
+        )
