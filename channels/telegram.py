@@ -1,7 +1,8 @@
 """Telegram channel (python-telegram-bot 22): relays messages to the dialogue engine.
 
 Buttons from the assistant become inline keyboard buttons; pressing one sends its payload.
-The menu's commands (/start, /help, /status, /human) are the dialogue's own intents.
+The menu's commands (/start, /help, /status, /human) are the dialogue's own intents;
+/cancel leaves the current question, an unfinished complaint kept as its draft.
 Private chats only (a group is told once why); each user has a rate limit; updates are
 handled concurrently, one user's in order, so a slow turn holds up no one else; sends
 are retried (channels/telegram_sending.py); an unexpected error is logged and apologised
@@ -48,6 +49,7 @@ from liangwang.dialogue import (
     DialogueEngine,
     DialogueError,
     MessageTooLong,
+    NothingSaid,
     RasaRestEngine,
     UserTurn,
     readable,
@@ -97,6 +99,8 @@ COMMANDS = {
     "status": "/check_status",  # my tickets
     "human": "/handoff",
 }
+CANCEL = "cancel"  # leave the current question, the draft kept (on_cancel)
+RESTART = "/restart"  # Rasa's own: the conversation starts afresh
 USERS_TRACKED = 10_000  # per-user locks and group chats told, least recently seen first out
 
 
@@ -162,6 +166,18 @@ class TelegramRelay:
         name = words[0].lstrip("/").split("@")[0] if words else ""
         if name in COMMANDS:
             await self.relay(update, COMMANDS[name])
+
+    async def on_cancel(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/cancel: leave whatever was being asked. The dialogue starts afresh; an
+        unfinished complaint stays saved as a draft ("接着投诉" continues it)."""
+        chat = update.effective_chat
+        if chat is None:
+            return
+        user = conversation_id(update)
+        async with self._lock_for(user):
+            with contextlib.suppress(NothingSaid):  # a restart says nothing of its own
+                await self._engine.send(UserTurn(user, RESTART, Channel.telegram))
+            await say(chat, render(Say("utter_channel_cancelled")))
 
     async def on_group(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         """A group or channel: the assistant talks to one person at a time, privately."""
@@ -276,7 +292,7 @@ def build_application(
     async def started(app: Application) -> None:  # type: ignore[type-arg]
         menu = fragments()
         await app.bot.set_my_commands(
-            [BotCommand(name, menu[f"command_{name}"]) for name in COMMANDS]
+            [BotCommand(name, menu[f"command_{name}"]) for name in (*COMMANDS, CANCEL)]
         )
         if push_every_s is not None:
             app.create_task(_push_loop(app, sessions, push_every_s))
@@ -292,6 +308,7 @@ def build_application(
     )
     private = filters.ChatType.PRIVATE
     app.add_handler(CommandHandler(list(COMMANDS), relay.on_command, filters=private))
+    app.add_handler(CommandHandler(CANCEL, relay.on_cancel, filters=private))
     app.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, relay.on_text))
     app.add_handler(MessageHandler(private & filters.LOCATION, relay.on_location))
     app.add_handler(MessageHandler(private & filters.PHOTO, relay.on_photo))

@@ -51,7 +51,8 @@ async def test_the_menu_commands_are_registered_and_reach_the_dialogue_as_intent
         "/ask_capabilities",
     ]
     [menu] = [params for method, params in fake.sent if method == "setMyCommands"]
-    assert [c["command"] for c in menu["commands"]] == ["start", "help", "status", "human"]
+    names = [c["command"] for c in menu["commands"]]
+    assert names == ["start", "help", "status", "human", "cancel"]
     assert all(c["description"] for c in menu["commands"])
 
 
@@ -184,3 +185,11 @@ def test_webhook_mode_needs_a_secret() -> None:
             telegram_webhook_url="https://example.gov/telegram",
             telegram_webhook_secret=SecretStr("has spaces"),
         )
+
+
+async def test_cancel_starts_the_dialogue_afresh_and_says_the_draft_is_kept() -> None:
+    fake = FakeTelegram()
+    engine = RecordingEngine(lambda turn: [] if turn.text == "/restart" else [BotMessage("答")])
+    [sent] = await run_bot(fake, engine, [from_user(42, "/cancel")], 1)
+    assert [t.text for t in engine.turns] == ["/restart"]
+    assert sent["text"] == render(Say("utter_channel_cancelled"))
