@@ -19,7 +19,6 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy.orm import Session, sessionmaker
 from telegram import (
     BotCommand,
     Chat,
@@ -39,12 +38,10 @@ from telegram.ext import (
     filters,
 )
 
-from channels.telegram_sending import send_text, with_retries
-from liangwang import handoff
-from liangwang.complaints.categories import load_categories
-from liangwang.complaints.updates import pending_updates
+from channels.telegram_push import push_loop
+from channels.telegram_sending import with_retries
 from liangwang.conversation import BotMessage, Channel
-from liangwang.db import sessions_for, unit_of_work, utcnow
+from liangwang.db import sessions_for
 from liangwang.dialogue import (
     DialogueEngine,
     DialogueError,
@@ -227,46 +224,6 @@ class TelegramRelay:
         await self.relay(update, query.data)
 
 
-async def push_updates_once(app: Application, sessions: sessionmaker[Session]) -> int:  # type: ignore[type-arg]
-    """Tell Telegram citizens about status changes of their tickets; returns how many."""
-    sent = 0
-    with unit_of_work(sessions) as session:
-        for ticket, says in pending_updates(
-            session, Channel.telegram, load_categories(), fragments()
-        ):
-            chat_id = int(Channel.telegram.local_id(str(ticket.identity)))
-            text = "\n".join(render(s) for s in says)
-            await send_text(app.bot, chat_id, text, "status push")
-            ticket.mark_told()
-            sent += 1
-    return sent
-
-
-async def push_desk_messages_once(app: Application, sessions: sessionmaker[Session]) -> int:  # type: ignore[type-arg]
-    """Send what staff (or the handoff desk) wrote to Telegram citizens; returns how many.
-    Each is marked delivered as it is sent, so none goes twice."""
-    sent = 0
-    with unit_of_work(sessions) as session:
-        for message in handoff.undelivered(session, Channel.telegram):
-            chat_id = int(Channel.telegram.local_id(message.conversation_id))
-            text = handoff.as_citizen_sees(message)
-            await send_text(app.bot, chat_id, text, "staff reply")
-            message.delivered_at = utcnow()
-            session.flush()
-            sent += 1
-    return sent
-
-
-async def _push_loop(app: Application, sessions: sessionmaker[Session], every_s: float) -> None:  # type: ignore[type-arg]
-    while True:
-        for push in (push_updates_once, push_desk_messages_once):
-            try:
-                await push(app, sessions)
-            except Exception:  # keep pushing; one bad message must not stop the channel
-                log.exception("pushing to Telegram failed (%s)", push.__name__)
-        await asyncio.sleep(every_s)
-
-
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Whatever went wrong is logged with whose update it was, and the citizen is told."""
     who = conversation_id(update) if isinstance(update, Update) else "-"
@@ -295,7 +252,7 @@ def build_application(
             [BotCommand(name, menu[f"command_{name}"]) for name in (*COMMANDS, CANCEL)]
         )
         if push_every_s is not None:
-            app.create_task(_push_loop(app, sessions, push_every_s))
+            app.create_task(push_loop(app.bot, sessions, push_every_s))
 
     app = (
         Application.builder()

@@ -101,6 +101,11 @@ class Ticket(Base):
     callback_attempts: Mapped[int] = mapped_column(Integer, default=0)
     callback_last_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     callback_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Status pushes (Telegram) that failed (a user who blocked the bot, a network error):
+    # how many in a row, when to try again, and why the last failed.
+    push_failures: Mapped[int] = mapped_column(Integer, default=0)
+    push_retry_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    push_error: Mapped[str | None] = mapped_column(String(200))
 
     events: Mapped[list[TicketEvent]] = relationship(
         back_populates="ticket", order_by="TicketEvent.id", cascade="save-update"

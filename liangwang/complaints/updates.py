@@ -3,23 +3,34 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from liangwang.complaints import tickets
 from liangwang.complaints.categories import Categories
 from liangwang.complaints.models import Ticket
 from liangwang.complaints.status import status_says
+from liangwang.db import utcnow
 from liangwang.wording import Say
 
 
 def pending_updates(
-    session: Session, channel: str, categories: Categories, fragments: Mapping[str, str]
+    session: Session,
+    channel: str,
+    categories: Categories,
+    fragments: Mapping[str, str],
+    now: datetime | None = None,
 ) -> list[tuple[Ticket, list[Say]]]:
-    """Tickets of ``channel`` whose status changed since the citizen was last told."""
+    """Tickets of ``channel`` whose status changed since the citizen was last told, and
+    whose last failed push (if any) is due to be tried again."""
+    now = now or utcnow()
     query = select(Ticket).where(
-        Ticket.channel == channel, Ticket.identity.is_not(None), Ticket.has_news
+        Ticket.channel == channel,
+        Ticket.identity.is_not(None),
+        Ticket.has_news,
+        or_(Ticket.push_retry_at.is_(None), Ticket.push_retry_at <= now),
     )
     out = []
     for ticket in session.scalars(query.order_by(Ticket.updated_at)):

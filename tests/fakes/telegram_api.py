@@ -27,7 +27,8 @@ class FakeTelegram:
     files: dict[str, bytes] = field(default_factory=dict)  # file_id → content
     downloads: list[str] = field(default_factory=list)  # file paths fetched
     retry_after_once: bool = False  # refuse the first sendMessage with flood control
-    refused: int = 0
+    blocked: set[int] = field(default_factory=set)  # chats whose user blocked the bot
+    refused: set[int] = field(default_factory=set)  # indexes in ``sent`` of refused calls
     _next_update: int = 1
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -37,9 +38,12 @@ class FakeTelegram:
             self._next_update += 1
 
     def messages(self) -> list[dict[str, Any]]:
-        """What reached the chats (a send refused with flood control did not)."""
-        sent = [params for method, params in self.sent if method == "sendMessage"]
-        return sent[self.refused :]
+        """What reached the chats (sends refused did not)."""
+        return [
+            params
+            for index, (method, params) in enumerate(list(self.sent))
+            if method == "sendMessage" and index not in self.refused
+        ]
 
     def wait_for_messages(self, count: int, timeout_s: float = 15) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout_s
@@ -59,8 +63,14 @@ class FakeTelegram:
         async def call(token: str, method: str, request: Request) -> Any:
             params = await _params(request)
             self.sent.append((method, params))
+            if method == "sendMessage" and int(params.get("chat_id", 0)) in self.blocked:
+                self.refused.add(len(self.sent) - 1)
+                gone = {"ok": False, "error_code": 403}
+                blocked = "Forbidden: bot was blocked by the user"
+                return JSONResponse({**gone, "description": blocked}, status_code=403)
             if method == "sendMessage" and self.retry_after_once:
-                self.retry_after_once, self.refused = False, 1
+                self.retry_after_once = False
+                self.refused.add(len(self.sent) - 1)
                 flood = {"ok": False, "error_code": 429, "description": "Too Many Requests"}
                 return JSONResponse({**flood, "parameters": {"retry_after": 1}}, status_code=429)
             return {"ok": True, "result": await self._result(method, params)}

@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from actions.conversation import handoff_reason
 from backoffice.app import create_citizen_app, create_staff_app
-from channels.telegram import build_application, push_desk_messages_once
+from channels.telegram import build_application
+from channels.telegram_push import push_desk_messages_once
 from liangwang import handoff
 from liangwang.conversation import BotMessage
 from liangwang.db import unit_of_work
@@ -232,8 +233,8 @@ async def test_telegram_citizens_get_staff_replies_once(
         )
         app = build_application(settings, RecordingEngine(), push_every_s=None)
         async with app:
-            assert await push_desk_messages_once(app, sessions) == 1
-            assert await push_desk_messages_once(app, sessions) == 0  # never twice
+            assert await push_desk_messages_once(app.bot, sessions) == 1
+            assert await push_desk_messages_once(app.bot, sessions) == 0  # never twice
     [sent] = fake.messages()
     assert int(sent["chat_id"]) == 42 and sent["text"] == "工作人员：您好，我是小王。"
 

@@ -166,7 +166,7 @@ async def test_shared_location_reaches_the_engine_as_metadata() -> None:
 
 
 async def test_status_changes_are_pushed_to_the_citizen(db_url: str) -> None:
-    from channels.telegram import push_updates_once
+    from channels.telegram_push import push_updates_once
     from liangwang.complaints import tickets
     from liangwang.complaints.tickets import NewTicket
     from liangwang.db import sessions_for, unit_of_work
@@ -190,13 +190,13 @@ async def test_status_changes_are_pushed_to_the_citizen(db_url: str) -> None:
         settings = Settings(telegram_token="123:test", telegram_api_url=server.base_url)  # type: ignore[arg-type]
         app = build_application(settings, RecordingEngine(), push_every_s=None)
         async with app:
-            assert await push_updates_once(app, sessions) == 0  # 受理: nothing new to say
+            assert await push_updates_once(app.bot, sessions) == 0  # 受理: nothing new to say
             with unit_of_work(sessions) as s:
                 ticket = tickets.by_number(s, number)
                 assert ticket is not None
                 tickets.transition(s, ticket, "dispatch", actor="staff")
-            assert await push_updates_once(app, sessions) == 1
-            assert await push_updates_once(app, sessions) == 0  # told once only
+            assert await push_updates_once(app.bot, sessions) == 1
+            assert await push_updates_once(app.bot, sessions) == 0  # told once only
     [sent] = fake.messages()
     assert int(sent["chat_id"]) == 42
     assert "新进展" in str(sent["text"]) and "区绿化市容局" in str(sent["text"])

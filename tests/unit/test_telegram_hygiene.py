@@ -14,11 +14,16 @@ from typing import Any
 import httpx
 import pytest
 from pydantic import SecretStr
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 from telegram.error import Forbidden, NetworkError, RetryAfter
 
 from channels.telegram import build_application, webhook_options
+from channels.telegram_push import push_updates_once, retry_pause
 from channels.telegram_sending import with_retries
+from liangwang import leases
 from liangwang.conversation import BotMessage
+from liangwang.db import unit_of_work, utcnow
 from liangwang.dialogue import RecordingEngine, UserTurn
 from liangwang.settings import Settings
 from liangwang.wording import Say, render
@@ -193,3 +198,68 @@ async def test_cancel_starts_the_dialogue_afresh_and_says_the_draft_is_kept() ->
     [sent] = await run_bot(fake, engine, [from_user(42, "/cancel")], 1)
     assert [t.text for t in engine.turns] == ["/restart"]
     assert sent["text"] == render(Say("utter_channel_cancelled"))
+
+
+async def test_a_user_who_blocked_the_bot_stalls_no_other_push_and_is_tried_again_later(
+    db_url: str, sessions: sessionmaker[Session]
+) -> None:
+    from liangwang.complaints import tickets
+    from liangwang.complaints.models import Ticket, TicketAction
+    from liangwang.complaints.tickets import NewTicket
+
+    with unit_of_work(sessions) as s:
+        for user in (41, 42, 43):  # 42 blocked the bot; its ticket changed in between
+            ticket = tickets.file_ticket(
+                s,
+                NewTicket(
+                    category="streetlight",
+                    description="路灯坏了",
+                    channel="telegram",
+                    district="普陀",
+                    identity=f"telegram-{user}",
+                ),
+                actor=f"telegram-{user}",
+            )
+            tickets.transition(s, ticket, TicketAction.dispatch, actor="staff", department="所")
+    fake = FakeTelegram(blocked={42})
+    with RunningFake(fake) as server:
+        settings = Settings(
+            database_url=db_url,
+            telegram_token=SecretStr("123:test"),
+            telegram_api_url=server.base_url,
+        )
+        app = build_application(settings, RecordingEngine(), push_every_s=None)
+        async with app:
+            assert await push_updates_once(app.bot, sessions) == 2
+            assert await push_updates_once(app.bot, sessions) == 0  # nothing sent twice
+            with unit_of_work(sessions) as s:
+                blocked = s.scalars(select(Ticket).where(Ticket.identity == "telegram-42")).one()
+                assert blocked.push_failures == 1 and "Forbidden" in str(blocked.push_error)
+                assert blocked.push_retry_at is not None
+                blocked.push_retry_at = utcnow() - timedelta(seconds=1)  # its pause is over
+            fake.blocked.clear()  # and the user unblocked the bot
+            assert await push_updates_once(app.bot, sessions) == 1
+    assert sorted(int(m["chat_id"]) for m in fake.messages()) == [41, 42, 43]
+
+
+def test_the_pause_after_failed_pushes_doubles_up_to_a_day() -> None:
+    assert [retry_pause(n) for n in (1, 2, 3)] == [
+        timedelta(minutes=1),
+        timedelta(minutes=2),
+        timedelta(minutes=4),
+    ]
+    assert retry_pause(30) == timedelta(days=1)
+
+
+def test_of_several_channel_processes_one_holds_the_pushers_lease(
+    sessions: sessionmaker[Session],
+) -> None:
+    ttl, now = timedelta(seconds=30), utcnow()
+    with unit_of_work(sessions) as s:
+        assert leases.hold(s, "telegram-pusher", "a", ttl, now)
+    with unit_of_work(sessions) as s:
+        assert not leases.hold(s, "telegram-pusher", "b", ttl, now)
+        assert leases.hold(s, "telegram-pusher", "a", ttl, now + timedelta(seconds=10))
+    with unit_of_work(sessions) as s:  # a stopped renewing (it died): b takes over
+        assert leases.hold(s, "telegram-pusher", "b", ttl, now + timedelta(seconds=41))
+        assert not leases.hold(s, "telegram-pusher", "a", ttl, now + timedelta(seconds=42))
