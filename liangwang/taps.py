@@ -33,7 +33,7 @@ def buttons_for(kind: Taps) -> list[Button]:
         Taps.no_phone: [_button(words["tap_no_phone"])],
         Taps.keep_phone: [_button(words["tap_ok"], "/affirm"), _button(words["tap_no_phone"])],
         Taps.no_photo: [_button(words["tap_no_photo"])],
-        Taps.stars: [_button(words["tap_stars"].format(n=n), f"{n}分") for n in STARS],
+        Taps.stars: [_button(words["tap_stars"].format(n=n)) for n in STARS],  # "5分"
         Taps.which_part: [_button(w) for w in words["tap_which_part"].split("、")],
     }
     return by_kind[kind]
