@@ -101,6 +101,17 @@ RESTART = "/restart"  # Rasa's own: the conversation starts afresh
 USERS_TRACKED = 10_000  # per-user locks and group chats told, least recently seen first out
 
 
+def _first_time(told: OrderedDict[Any, None], key: Any) -> bool:
+    """Whether ``key`` is new to ``told`` (then remembered; the oldest forgotten past the
+    bound)."""
+    if key in told:
+        return False
+    told[key] = None
+    while len(told) > USERS_TRACKED:
+        told.popitem(last=False)
+    return True
+
+
 class TelegramRelay:
     def __init__(
         self, engine: DialogueEngine, photos: PhotoStore, per_user_per_minute: int = 20
@@ -108,7 +119,7 @@ class TelegramRelay:
         self._engine = engine
         self._photos = photos
         self._limit = RateLimit(per_user_per_minute)
-        self._slowed: set[str] = set()  # told to slow down, until they may send again
+        self._slowed: OrderedDict[str, None] = OrderedDict()  # told to slow down, until allowed
         self._locks: OrderedDict[str, asyncio.Lock] = OrderedDict()
         self._groups_told: OrderedDict[int, None] = OrderedDict()
 
@@ -128,11 +139,10 @@ class TelegramRelay:
             return
         user = conversation_id(update)
         if self._limit.wait_s(user) > 0:
-            if user not in self._slowed:  # said once, not to every message of a flood
-                self._slowed.add(user)
+            if _first_time(self._slowed, user):  # said once, not to every message of a flood
                 await say(chat, render(Say("utter_channel_slow_down")))
             return
-        self._slowed.discard(user)
+        self._slowed.pop(user, None)
         async with self._lock_for(user):
             await self._turn(chat, user, text, metadata or {})
 
@@ -179,12 +189,8 @@ class TelegramRelay:
     async def on_group(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         """A group or channel: the assistant talks to one person at a time, privately."""
         chat = update.effective_chat
-        if chat is None or chat.id in self._groups_told:
-            return
-        self._groups_told[chat.id] = None
-        while len(self._groups_told) > USERS_TRACKED:
-            self._groups_told.popitem(last=False)
-        await say(chat, render(Say("utter_channel_private_only")))
+        if chat is not None and _first_time(self._groups_told, chat.id):
+            await say(chat, render(Say("utter_channel_private_only")))
 
     async def on_text(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.effective_message and update.effective_message.text:
