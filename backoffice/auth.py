@@ -22,8 +22,8 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from backoffice.deps import DbSession, State
-from backoffice.guards import refuse_if_limited
-from backoffice.responses import body_too_large, errors
+from backoffice.guards import client_address, refuse_if_limited
+from backoffice.responses import form_post
 from liangwang.staff import accounts
 from liangwang.staff.accounts import SignInPolicy
 from liangwang.staff.models import Role
@@ -103,12 +103,7 @@ def sign_in_form(request: Request, state: State) -> Response:
     return sign_in_page(request, state)
 
 
-@router.post(
-    "/sign-in",
-    status_code=303,
-    response_class=RedirectResponse,
-    responses={**errors(401, 403, 429), **body_too_large()},
-)
+@form_post(router, "/sign-in", 401, 403, 429)
 def sign_in(
     request: Request,
     state: State,
@@ -119,26 +114,19 @@ def sign_in(
 ) -> Response:
     if not accounts.same_token(request.cookies.get(SIGN_IN_COOKIE, ""), csrf) or not csrf:
         raise HTTPException(403, "the sign-in form's CSRF token is missing or wrong")
-    address = request.client.host if request.client else "unknown"
-    refuse_if_limited(state.rate_limits.sign_in, address)
-    signed = accounts.sign_in(
-        session, username, password, SignInPolicy.from_settings(state.settings)
-    )
+    refuse_if_limited(state.rate_limits.sign_in, client_address(request))
+    policy = SignInPolicy.from_settings(state.settings)
+    signed = accounts.sign_in(session, username, password, policy)
     if signed is None:
         return sign_in_page(request, state, status=401, failed=True)
     response = RedirectResponse(f"{PATH}/", status_code=303)
-    lifetime = state.settings.staff_session_hours * 3600
+    lifetime = int(policy.lifetime.total_seconds())
     _set_cookie(response, request, state, COOKIE, signed.token, max_age=lifetime)
     response.delete_cookie(SIGN_IN_COOKIE, path=PATH)
     return response
 
 
-@router.post(
-    "/sign-out",
-    status_code=303,
-    response_class=RedirectResponse,
-    responses={**errors(401, 403), **body_too_large()},
-)
+@form_post(router, "/sign-out", 401, 403)
 def sign_out(member: Reviewer, session: DbSession) -> Response:
     accounts.sign_out(session, member.session_token)
     accounts.record(session, member.username, "sign_out")

@@ -3,14 +3,12 @@ photos citizens sent with their complaints (media staff review, like recordings)
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, HTTPException, Path, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse
 from sqlalchemy.orm import Session
 
 from backoffice.auth import Dispatcher, Reviewer
-from backoffice.deps import DbSession, State
+from backoffice.deps import DbSession, RowId, State
 from backoffice.responses import body_too_large, errors, file_of
 from liangwang.labels import BACK_OFFICE_ERRORS
 from liangwang.personal_data import Shown
@@ -19,9 +17,7 @@ from liangwang.staff import accounts
 from liangwang.transcripts import call_by_id, recent_calls
 
 router = APIRouter()
-# A call's id is an INTEGER column (32 bits in PostgreSQL): a larger number names no call,
-# and the database driver would fail on it, so it is refused as an invalid parameter.
-CallPk = Annotated[int, Path(ge=1, le=2**31 - 1)]
+CallPk = RowId  # a call's database id
 
 
 @router.get("/calls", response_class=HTMLResponse)

@@ -6,19 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
-from backoffice.deps import AppState, State
-from backoffice.guards import PerAddress, refuse_if_limited
+from backoffice.deps import AfterId, AppState, State
+from backoffice.guards import PerAddress, PollsPerAddress, refuse_if_limited
 from backoffice.responses import errors
 from liangwang import handoff, tracker_log
 from liangwang.conversation import Channel
-from liangwang.db import unit_of_work
+from liangwang.db import aware, unit_of_work
 from liangwang.dialogue import DialogueError, MessageTooLong, UserTurn, check_length, readable
 from liangwang.handoff import HandoffPolicy
 from liangwang.taps import with_tap_answers
@@ -136,10 +135,11 @@ HISTORY_TURNS = 200
 
 
 @router.get("/api/chat/history", responses=errors(429))
-def chat_history(request: Request, state: State, conversation_id: ConversationId) -> HistoryOut:
+def chat_history(
+    state: State, conversation_id: ConversationId, _limited: PollsPerAddress
+) -> HistoryOut:
     """The conversation so far, for a page reloaded in the middle of it: the dialogue's
     turns (Rasa's tracker store) and what was said with staff, in the order said."""
-    refuse_if_limited(state.rate_limits.polls, request.client.host if request.client else "")
     cid = Channel.web.conversation_id(conversation_id)
     said = [
         (s.at, SaidOut(who=s.who, text=s.text))
@@ -148,7 +148,7 @@ def chat_history(request: Request, state: State, conversation_id: ConversationId
     with unit_of_work(state.sessions) as session:
         desk = handoff.for_conversation(session, cid)
         said += [
-            (_aware(m.at), SaidOut(who=m.sender, text=handoff.as_citizen_sees(m))) for m in desk
+            (aware(m.at), SaidOut(who=m.sender, text=handoff.as_citizen_sees(m))) for m in desk
         ]
         with_staff = handoff.open_handoff(session, cid) is not None
     said.sort(key=lambda pair: pair[0])
@@ -159,19 +159,14 @@ def chat_history(request: Request, state: State, conversation_id: ConversationId
     )
 
 
-def _aware(at: datetime) -> datetime:
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
-
-
 @router.get("/api/chat/updates", responses=errors(429))
 def chat_updates(
-    request: Request,
     state: State,
     conversation_id: ConversationId,
-    after: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+    _limited: PollsPerAddress,
+    after: AfterId = 0,
 ) -> UpdatesOut:
     """What staff (or the desk) said to this conversation since message ``after``."""
-    refuse_if_limited(state.rate_limits.polls, request.client.host if request.client else "")
     cid = Channel.web.conversation_id(conversation_id)
     with unit_of_work(state.sessions) as session:
         new = handoff.for_citizen_since(session, cid, after)

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
@@ -19,6 +19,13 @@ from liangwang.dialogue import DialogueEngine
 from liangwang.labels import ROLE_NAMES
 from liangwang.personal_data import Shown
 from liangwang.settings import Settings
+
+# A database id as a path or query value: an INTEGER column ends at 2**31 - 1 in
+# PostgreSQL, so a larger number names nothing and is refused as invalid (422) before the
+# driver would fail on it.
+MAX_ID = 2**31 - 1
+RowId = Annotated[int, Path(ge=1, le=MAX_ID)]
+AfterId = Annotated[int, Query(ge=0, le=MAX_ID)]  # "what came after message n" (0: all)
 
 
 @dataclass(frozen=True)

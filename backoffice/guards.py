@@ -86,10 +86,19 @@ def refuse_if_limited(limit: RateLimit, key: str) -> None:
         )
 
 
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
 def _per_address(request: Request, state: State) -> None:
-    address = request.client.host if request.client else "unknown"
-    refuse_if_limited(state.rate_limits.address, address)
+    refuse_if_limited(state.rate_limits.address, client_address(request))
 
 
-# A route dependency: the caller's address is counted against its limit.
+def _polls_per_address(request: Request, state: State) -> None:
+    refuse_if_limited(state.rate_limits.polls, client_address(request))
+
+
+# Route dependencies: the caller's address is counted against its limit (PerAddress), or
+# against the one for a page asking what is new (PollsPerAddress).
 PerAddress = Annotated[None, Depends(_per_address)]
+PollsPerAddress = Annotated[None, Depends(_polls_per_address)]

@@ -9,7 +9,12 @@ the route's own media type, which for a page is text/html, while these answers a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import RedirectResponse
+from fastapi.types import DecoratedCallable
 
 # FastAPI's own responses= type: a status (or "default") to its OpenAPI description.
 Responses = dict[int | str, dict[str, Any]]
@@ -77,3 +82,16 @@ def open311_errors(*statuses: int) -> Responses:
 def file_of(media_type: str) -> Responses:
     """A file's bytes as the success (FastAPI would otherwise document JSON)."""
     return {200: {"description": f"The file ({media_type})", "content": {media_type: {}}}}
+
+
+def form_post(
+    router: APIRouter, path: str, *refusals: int
+) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    """A form's POST that answers 303, on to the page to show next; ``refusals``: the
+    statuses it may answer instead (the guard's 413 besides)."""
+    return router.post(
+        path,
+        status_code=303,
+        response_class=RedirectResponse,
+        responses={**errors(*refusals), **body_too_large()},
+    )

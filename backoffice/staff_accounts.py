@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from backoffice.auth import Admin
 from backoffice.deps import DbSession, State
-from backoffice.responses import body_too_large, errors
+from backoffice.responses import form_post
 from liangwang.staff import accounts
 from liangwang.staff.models import Role, StaffAccount, StaffAuditEntry
 from liangwang.staff.passwords import WeakPassword
@@ -36,12 +36,7 @@ def _done(session: DbSession, member: Admin, action: str, username: str) -> Redi
     return RedirectResponse("/staff/accounts", status_code=303)
 
 
-@router.post(
-    "/accounts",
-    status_code=303,
-    response_class=RedirectResponse,
-    responses={**errors(400), **body_too_large()},
-)
+@form_post(router, "/accounts", 400)
 def account_create(
     session: DbSession,
     member: Admin,
@@ -57,12 +52,7 @@ def account_create(
     return _done(session, member, "account_created", username)
 
 
-@router.post(
-    "/accounts/{username}/disable",
-    status_code=303,
-    response_class=RedirectResponse,
-    responses={**errors(404), **body_too_large()},
-)
+@form_post(router, "/accounts/{username}/disable", 404)
 def account_disable(username: str, session: DbSession, member: Admin) -> RedirectResponse:
     try:
         accounts.disable(session, username)
@@ -71,12 +61,7 @@ def account_disable(username: str, session: DbSession, member: Admin) -> Redirec
     return _done(session, member, "account_disabled", username)
 
 
-@router.post(
-    "/accounts/{username}/password",
-    status_code=303,
-    response_class=RedirectResponse,
-    responses={**errors(400, 404), **body_too_large()},
-)
+@form_post(router, "/accounts/{username}/password", 400, 404)
 def account_password(
     username: str,
     session: DbSession,

@@ -11,26 +11,25 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backoffice.auth import Dispatcher
-from backoffice.deps import DbSession, State
-from backoffice.responses import body_too_large, errors
+from backoffice.deps import AfterId, DbSession, RowId, State
+from backoffice.responses import errors, form_post
 from liangwang import handoff, tracker_log
 from liangwang.conversation import Channel
-from liangwang.db import utcnow
+from liangwang.db import aware, utcnow
 from liangwang.handoff import HandoffNotAllowed, HandoffRequest
 from liangwang.labels import HANDOFF_REASON_NAMES, SENDER_NAMES
 from liangwang.personal_data import Shown
 from liangwang.staff import accounts
-from liangwang.transcripts import Call
+from liangwang.transcripts import Call, calls_of
 
 router = APIRouter()
-HandoffId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+HandoffId = RowId
 RECENT_TURNS = 3  # the last turns shown in the queue
 
 
@@ -52,15 +51,18 @@ class DeskMessage(BaseModel):
 
 def _queue(state: State, session: Session) -> list[QueueRow]:
     now, shown = utcnow(), Shown()
+    waiting = handoff.open_handoffs(session)
+    recent = tracker_log.conversations(
+        state.tracker_store, (h.conversation_id for h in waiting), RECENT_TURNS
+    )
     rows = []
-    for h in handoff.open_handoffs(session):
-        said = tracker_log.conversation(state.tracker_store, h.conversation_id, RECENT_TURNS)
+    for h in waiting:
+        said = recent[h.conversation_id]
         turns = [f"{SENDER_NAMES[s.who]}：{shown.text(s.text)}" for s in said]
-        created = h.created_at if h.created_at.tzinfo else h.created_at.replace(tzinfo=now.tzinfo)
         rows.append(
             QueueRow(
                 id=h.id,
-                waiting_minutes=int((now - created).total_seconds() // 60),
+                waiting_minutes=int((now - aware(h.created_at)).total_seconds() // 60),
                 channel=h.channel,
                 reason=HANDOFF_REASON_NAMES.get(h.reason, h.reason),
                 claimed_by=h.claimed_by,
@@ -94,10 +96,8 @@ def _handoff(session: Session, handoff_id: int) -> HandoffRequest:
 def _latest_call(session: Session, found: HandoffRequest) -> Call | None:
     if found.channel != Channel.phone:
         return None
-    caller = Channel.phone.local_id(found.conversation_id)
-    return session.scalars(
-        select(Call).where(Call.caller == caller).order_by(Call.started_at.desc())
-    ).first()
+    latest = calls_of(session, Channel.phone.local_id(found.conversation_id), limit=1)
+    return latest[0] if latest else None
 
 
 @router.get("/handoffs/{handoff_id}", response_class=HTMLResponse, responses=errors(404))
@@ -126,12 +126,12 @@ def handoff_messages(
     handoff_id: HandoffId,
     session: DbSession,
     member: Dispatcher,
-    after: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+    after: AfterId = 0,
 ) -> list[DeskMessage]:
     """New messages of the conversation, for its page to show without reloading."""
     found = _handoff(session, handoff_id)
     shown = Shown(revealed=found.channel == Channel.phone)  # as the page shows them
-    new = [m for m in handoff.messages(session, found) if m.id > after]
+    new = handoff.messages(session, found, after)
     return [DeskMessage(id=m.id, sender=m.sender, text=shown.text(m.text)) for m in new]
 
 
@@ -151,16 +151,7 @@ def _act(
 PAGE, QUEUE = "/staff/handoffs/{id}", "/staff/"
 
 
-def _action(path: str) -> Callable[[Callable[..., RedirectResponse]], Any]:
-    return router.post(
-        path,
-        status_code=303,
-        response_class=RedirectResponse,
-        responses={**errors(404, 409), **body_too_large()},
-    )
-
-
-@_action("/handoffs/{handoff_id}/claim")
+@form_post(router, "/handoffs/{handoff_id}/claim", 404, 409)
 def handoff_claim(
     handoff_id: HandoffId, session: DbSession, member: Dispatcher
 ) -> RedirectResponse:
@@ -168,7 +159,7 @@ def handoff_claim(
     return _act(session, handoff_id, lambda h: handoff.claim(session, h, member.username), PAGE)
 
 
-@_action("/handoffs/{handoff_id}/reply")
+@form_post(router, "/handoffs/{handoff_id}/reply", 404, 409)
 def handoff_reply(
     handoff_id: HandoffId,
     session: DbSession,
@@ -180,7 +171,7 @@ def handoff_reply(
     )
 
 
-@_action("/handoffs/{handoff_id}/hand-back")
+@form_post(router, "/handoffs/{handoff_id}/hand-back", 404, 409)
 def handoff_hand_back(
     handoff_id: HandoffId, session: DbSession, member: Dispatcher
 ) -> RedirectResponse:
@@ -193,7 +184,7 @@ def handoff_hand_back(
     )
 
 
-@_action("/handoffs/{handoff_id}/close")
+@form_post(router, "/handoffs/{handoff_id}/close", 404, 409)
 def handoff_close(
     handoff_id: HandoffId, session: DbSession, member: Dispatcher
 ) -> RedirectResponse:

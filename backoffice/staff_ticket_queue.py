@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from backoffice.auth import Dispatcher
 from backoffice.deps import DbSession, State
-from backoffice.responses import body_too_large, errors
+from backoffice.responses import form_post
 from liangwang.complaints import queue, tickets
 from liangwang.complaints.categories import load_categories
 from liangwang.complaints.models import Status, Ticket, TicketAction
@@ -89,12 +89,7 @@ def ticket_queue(
     )
 
 
-@router.post(
-    "/tickets/bulk-dispatch",
-    status_code=303,
-    response_class=RedirectResponse,
-    responses={**errors(400), **body_too_large()},
-)
+@form_post(router, "/tickets/bulk-dispatch", 400)
 def bulk_dispatch(
     session: DbSession,
     member: Dispatcher,

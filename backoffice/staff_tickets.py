@@ -6,17 +6,15 @@ line for. Personal data is masked until a member reveals it, which is audited to
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backoffice.auth import Dispatcher
 from backoffice.deps import DbSession, State
-from backoffice.responses import body_too_large, errors
+from backoffice.responses import body_too_large, errors, form_post
 from liangwang import tracker_log
 from liangwang.complaints import callback_queue, tickets
 from liangwang.complaints.callbacks import CallbackPolicy
@@ -28,11 +26,13 @@ from liangwang.labels import BACK_OFFICE_ERRORS, SENDER_NAMES, STAFF_ACTION_NAME
 from liangwang.personal_data import Shown
 from liangwang.photos import is_stored
 from liangwang.staff import accounts
-from liangwang.transcripts import Call
+from liangwang.transcripts import calls_of
 
 router = APIRouter()
-# 重派 takes a ticket back from its department and sends it to another.
+# 重派 takes a ticket back from its department and sends it to another; 并单 makes it
+# follow another ticket.
 REASSIGNABLE = TRANSITIONS[TicketAction.return_][0]
+MERGEABLE = TRANSITIONS[TicketAction.merge][0]
 
 
 def _ticket(session: Session, number: str) -> Ticket:
@@ -44,7 +44,7 @@ def _ticket(session: Session, number: str) -> Ticket:
 
 def _duplicates(session: Session, ticket: Ticket) -> list[Ticket]:
     """Open tickets of the same kind nearby: the choices for 并单."""
-    if ticket.status not in TRANSITIONS[TicketAction.merge][0]:
+    if ticket.status not in MERGEABLE:
         return []
     like = NewTicket(
         category=ticket.category,
@@ -63,11 +63,7 @@ def _origin(state: State, session: Session, ticket: Ticket) -> dict[str, Any]:
     conversation it was filed in."""
     identity = ticket.identity or ""
     if ticket.channel == Channel.phone and identity.startswith(Channel.phone.prefix):
-        caller = Channel.phone.local_id(identity)
-        calls = session.scalars(
-            select(Call).where(Call.caller == caller).order_by(Call.started_at.desc()).limit(5)
-        ).all()
-        return {"calls": calls, "said": []}
+        return {"calls": calls_of(session, Channel.phone.local_id(identity)), "said": []}
     return {"calls": [], "said": tracker_log.conversation(state.tracker_store, identity, 40)}
 
 
@@ -87,6 +83,7 @@ def _ticket_page(
         **_origin(state, session, ticket),
         "duplicates": _duplicates(session, ticket),
         "reassignable": ticket.status in REASSIGNABLE,
+        "mergeable": ticket.status in MERGEABLE,
         "sender_names": SENDER_NAMES,
         "t": ticket,
         "shown": Shown(revealed),
@@ -123,12 +120,7 @@ def ticket_reveal(
     return _ticket_page(request, state, session, ticket, revealed=True)
 
 
-@router.post(
-    "/tickets/{number}/callback",
-    status_code=303,
-    response_class=RedirectResponse,
-    responses={**errors(404, 409), **body_too_large()},
-)
+@form_post(router, "/tickets/{number}/callback", 404, 409)
 def ticket_callback(
     number: str, state: State, session: DbSession, member: Dispatcher
 ) -> RedirectResponse:
@@ -148,16 +140,7 @@ def ticket_callback(
     return RedirectResponse(f"/staff/tickets/{number}", status_code=303)
 
 
-def _steps(path: str) -> Callable[[Callable[..., RedirectResponse]], Any]:
-    return router.post(
-        path,
-        status_code=303,
-        response_class=RedirectResponse,
-        responses={**errors(404, 409), **body_too_large()},
-    )
-
-
-@_steps("/tickets/{number}/merge")
+@form_post(router, "/tickets/{number}/merge", 404, 409)
 def ticket_merge(
     number: str,
     session: DbSession,
@@ -173,7 +156,7 @@ def ticket_merge(
     return RedirectResponse(f"/staff/tickets/{number}", status_code=303)
 
 
-@_steps("/tickets/{number}/reassign")
+@form_post(router, "/tickets/{number}/reassign", 404, 409)
 def ticket_reassign(
     number: str,
     session: DbSession,
@@ -192,12 +175,7 @@ def ticket_reassign(
     return RedirectResponse(f"/staff/tickets/{number}", status_code=303)
 
 
-@router.post(
-    "/tickets/{number}/{action}",
-    status_code=303,
-    response_class=RedirectResponse,
-    responses={**errors(400, 404, 409), **body_too_large()},
-)
+@form_post(router, "/tickets/{number}/{action}", 400, 404, 409)
 def ticket_action(
     number: str,
     action: str,

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from fastapi.testclient import TestClient
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 
 from backoffice.app import create_staff_app
 from benchmarks.report import section
@@ -93,7 +93,7 @@ def _timed(member: StaffBrowser, paths: list[str]) -> list[float]:
 
 
 def _measure(folder: Path, count: int) -> tuple[list[float], list[float], int]:
-    """(queue page ms, single ticket page ms, rows in the table) on ``count`` tickets."""
+    """(queue page ms, single ticket page ms, tickets) on ``count`` tickets."""
     db_url = f"sqlite:///{folder / f'desk-{count}.db'}"
     migrate(db_url)
     numbers = _fill(db_url, count)
@@ -106,9 +106,7 @@ def _measure(folder: Path, count: int) -> tuple[list[float], list[float], int]:
         pages = _timed(member, queue)
         rng = random.Random(3)
         singles = _timed(member, [f"/staff/tickets/{rng.choice(numbers)}" for _ in range(REQUESTS)])
-    with sessions_for(db_url)() as s:
-        rows = len(s.scalars(select(Ticket.id)).all())
-    return pages, singles, rows
+    return pages, singles, len(numbers)
 
 
 def run() -> list[str]:

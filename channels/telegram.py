@@ -101,14 +101,20 @@ RESTART = "/restart"  # Rasa's own: the conversation starts afresh
 USERS_TRACKED = 10_000  # per-user locks and group chats told, least recently seen first out
 
 
+def _remember(memory: OrderedDict[Any, Any], key: Any, value: Any) -> Any:
+    """``value`` kept under ``key`` as the most recent; the oldest forgotten past the bound."""
+    memory.pop(key, None)
+    memory[key] = value
+    while len(memory) > USERS_TRACKED:
+        memory.popitem(last=False)
+    return value
+
+
 def _first_time(told: OrderedDict[Any, None], key: Any) -> bool:
-    """Whether ``key`` is new to ``told`` (then remembered; the oldest forgotten past the
-    bound)."""
+    """Whether ``key`` is new to ``told`` (and from now on remembered)."""
     if key in told:
         return False
-    told[key] = None
-    while len(told) > USERS_TRACKED:
-        told.popitem(last=False)
+    _remember(told, key, None)
     return True
 
 
@@ -125,10 +131,7 @@ class TelegramRelay:
 
     def _lock_for(self, user: str) -> asyncio.Lock:
         """One user's updates in the order they came, everyone else's alongside."""
-        lock = self._locks.pop(user, None) or asyncio.Lock()
-        self._locks[user] = lock
-        while len(self._locks) > USERS_TRACKED:
-            self._locks.popitem(last=False)
+        lock: asyncio.Lock = _remember(self._locks, user, self._locks.get(user) or asyncio.Lock())
         return lock
 
     async def relay(

@@ -2,7 +2,8 @@
 handoff desk) wrote to a citizen.
 
 - One message at a time, each marked sent in its own transaction the moment it went out,
-  so a later failure never makes an earlier one go twice.
+  so a later failure never makes an earlier one go twice; no transaction is held open
+  while a message is on its way.
 - A status push that fails (the user blocked the bot, the network) is recorded on the
   ticket and tried again after a pause that doubles each time (a minute up to a day);
   the other citizens' pushes go on meanwhile.
@@ -80,23 +81,25 @@ def _failed(ticket: Ticket | None, exc: TelegramError) -> None:
 
 
 async def push_desk_messages_once(bot: Bot, sessions: sessionmaker[Session]) -> int:
-    """Send what staff (or the handoff desk) wrote to Telegram citizens; returns how many."""
-    sent = 0
+    """Send what staff (or the handoff desk) wrote to Telegram citizens; returns how many.
+    One that fails stays undelivered and is tried again next round."""
     with sessions() as session:
-        waiting = [m.id for m in handoff.undelivered(session, Channel.telegram)]
-    for message_id in waiting:
+        waiting = [
+            (m.id, int(Channel.telegram.local_id(m.conversation_id)), handoff.as_citizen_sees(m))
+            for m in handoff.undelivered(session, Channel.telegram)
+        ]
+    sent = 0
+    for message_id, chat_id, text in waiting:
+        try:
+            await send_text(bot, chat_id, text, "staff reply")
+        except TelegramError:
+            log.warning("staff reply %s not delivered yet", message_id, exc_info=True)
+            continue
         with unit_of_work(sessions) as session:
             message = session.get(handoff.HandoffMessage, message_id)
-            if message is None or message.delivered_at is not None:
-                continue
-            chat_id = int(Channel.telegram.local_id(message.conversation_id))
-            try:
-                await send_text(bot, chat_id, handoff.as_citizen_sees(message), "staff reply")
-            except TelegramError:
-                log.warning("staff reply %s not delivered yet", message_id, exc_info=True)
-                continue  # left undelivered: tried again next round
-            message.delivered_at = utcnow()
-            sent += 1
+            if message is not None:
+                message.delivered_at = utcnow()
+        sent += 1
     return sent
 
 

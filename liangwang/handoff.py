@@ -170,11 +170,16 @@ def claimed(session: Session, conversation_id: str) -> HandoffRequest | None:
     return found if found is not None and found.claimed_by else None
 
 
-def claim(session: Session, handoff: HandoffRequest, username: str) -> None:
+def _open_to(handoff: HandoffRequest, username: str) -> None:
+    """Refuses a resolved handoff, and one someone else holds."""
     if handoff.resolved_at is not None:
         raise HandoffNotAllowed("resolved already")
     if handoff.claimed_by not in (None, username):
         raise HandoffNotAllowed(f"claimed by {handoff.claimed_by}")
+
+
+def claim(session: Session, handoff: HandoffRequest, username: str) -> None:
+    _open_to(handoff, username)
     handoff.claimed_by, handoff.claimed_at = username, utcnow()
 
 
@@ -195,10 +200,7 @@ def from_citizen(session: Session, handoff: HandoffRequest, text: str) -> Handof
 def resolve(session: Session, handoff: HandoffRequest, username: str, handed_back: bool) -> None:
     """Close it, or hand it back to the bot: the citizen is told which, and the bot answers
     their next message where they are in the dialogue."""
-    if handoff.resolved_at is not None:
-        raise HandoffNotAllowed("resolved already")
-    if handoff.claimed_by not in (None, username):
-        raise HandoffNotAllowed(f"claimed by {handoff.claimed_by}")
+    _open_to(handoff, username)
     if handoff.channel in PUSHED_OR_POLLED:
         notice = "utter_handoff_handed_back" if handed_back else "utter_handoff_closed"
         _add(session, handoff, Sender.assistant, render(Say(notice)))
@@ -220,11 +222,12 @@ def _add(
     return message
 
 
-def messages(session: Session, handoff: HandoffRequest) -> list[HandoffMessage]:
+def messages(session: Session, handoff: HandoffRequest, after: int = 0) -> list[HandoffMessage]:
+    """What was said at the desk in this handoff after message ``after``, in order."""
     return list(
         session.scalars(
             select(HandoffMessage)
-            .where(HandoffMessage.handoff_id == handoff.id)
+            .where(HandoffMessage.handoff_id == handoff.id, HandoffMessage.id > after)
             .order_by(HandoffMessage.id)
         )
     )

@@ -23,7 +23,6 @@ STAFF_ACTION_NAMES: dict[str, str] = {
     TicketAction.close: "办结", TicketAction.return_: "退回", TicketAction.withdraw: "撤回",
 }  # fmt: skip
 
-# Notes the system itself writes on a ticket's audit trail.
 # Why a conversation is in the handoff queue.
 HANDOFF_REASON_NAMES = {
     "asked": "要求转人工", "fell_back": "两次没听懂", "key_zero": "按了 0",
@@ -40,6 +39,7 @@ HANDOFF_NOTES = {
     "unfinished_draft_place": "（{place}）",
 }
 
+# Notes the system itself writes on a ticket's audit trail.
 TICKET_NOTES = {
     "withdrawn_by_citizen": "市民撤回",
     "merged_into": "并入 {number}",

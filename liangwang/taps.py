@@ -39,12 +39,13 @@ def buttons_for(kind: Taps) -> list[Button]:
     return by_kind[kind]
 
 
+def _offered(kind: object) -> list[Button]:
+    return buttons_for(Taps(str(kind))) if kind in set(Taps) else []
+
+
 def tap_buttons(message: BotMessage) -> list[Button]:
     """The message's own buttons, or else those its question offers to a text channel."""
-    if message.buttons:
-        return message.buttons
-    kind = message.custom.get("taps")
-    return buttons_for(Taps(kind)) if kind in set(Taps) else []
+    return message.buttons or _offered(message.custom.get("taps"))
 
 
 def with_tap_answers(replies: list[BotMessage]) -> list[BotMessage]:
@@ -55,6 +56,5 @@ def with_tap_answers(replies: list[BotMessage]) -> list[BotMessage]:
     kinds = [m.custom["taps"] for m in replies if m.custom.get("taps")]
     if kinds and shown and not shown[-1].buttons:
         last = shown[-1]
-        offered = tap_buttons(BotMessage(custom={"taps": kinds[-1]}))
-        shown[-1] = BotMessage(last.text, offered, last.image, last.custom)
+        shown[-1] = BotMessage(last.text, _offered(kinds[-1]), last.image, last.custom)
     return shown

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Engine, Row, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
 log = logging.getLogger(__name__)
@@ -25,23 +27,37 @@ class Said:
 _KINDS = {"user": "citizen", "bot": "assistant"}
 
 
-def conversation(tracker_store: Engine, conversation_id: str, limit: int = 200) -> list[Said]:
-    """The conversation's latest ``limit`` user and bot turns, oldest first; none when
-    the store cannot be read (a staff page then shows what the desk itself kept)."""
+_TURNS = text(
+    "SELECT type_name, timestamp, data FROM events WHERE sender_id = :cid "
+    "AND type_name IN ('user', 'bot') ORDER BY id DESC LIMIT :limit"
+)
+
+
+def conversations(
+    tracker_store: Engine, conversation_ids: Iterable[str], limit: int = 200
+) -> dict[str, list[Said]]:
+    """Each conversation's latest ``limit`` user and bot turns, oldest first, read on one
+    connection; none when the store cannot be read (a staff page then shows what the desk
+    itself kept)."""
+    wanted = list(dict.fromkeys(conversation_ids))
+    rows: dict[str, Sequence[Row[Any]]] = {cid: [] for cid in wanted}
     try:
-        if not inspect(tracker_store).has_table("events"):
-            return []  # Rasa has not written anything yet
-        with tracker_store.connect() as connection:
-            rows = connection.execute(
-                text(
-                    "SELECT type_name, timestamp, data FROM events WHERE sender_id = :cid "
-                    "AND type_name IN ('user', 'bot') ORDER BY id DESC LIMIT :limit"
-                ),
-                {"cid": conversation_id, "limit": limit},
-            ).all()
+        if wanted and inspect(tracker_store).has_table("events"):  # none before Rasa writes
+            with tracker_store.connect() as connection:
+                for cid in wanted:
+                    rows[cid] = connection.execute(_TURNS, {"cid": cid, "limit": limit}).all()
     except SQLAlchemyError:
         log.warning("the tracker store could not be read", exc_info=True)
-        return []
+        return {cid: [] for cid in wanted}
+    return {cid: _said(found) for cid, found in rows.items()}
+
+
+def conversation(tracker_store: Engine, conversation_id: str, limit: int = 200) -> list[Said]:
+    """One conversation's latest ``limit`` turns, oldest first (see ``conversations``)."""
+    return conversations(tracker_store, [conversation_id], limit)[conversation_id]
+
+
+def _said(rows: Sequence[Row[Any]]) -> list[Said]:
     said = []
     for kind, timestamp, data in reversed(rows):
         try:

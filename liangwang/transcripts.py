@@ -52,5 +52,11 @@ def recent_calls(session: Session, limit: int = 100) -> list[Call]:
     return list(session.scalars(select(Call).order_by(Call.started_at.desc()).limit(limit)))
 
 
+def calls_of(session: Session, caller: str, limit: int = 5) -> list[Call]:
+    """A caller's latest calls, the newest first."""
+    newest = select(Call).where(Call.caller == caller).order_by(Call.started_at.desc())
+    return list(session.scalars(newest.limit(limit)))
+
+
 def call_by_id(session: Session, call_pk: int) -> Call | None:
     return session.get(Call, call_pk)

@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 
 from liangwang.complaints.models import Status
 from liangwang.conversation import Channel
+from liangwang.db import aware
 from liangwang.settings import Settings
 
 # The statuses whose news is worth a call: the department's answer, and 办结 with its 好差评.
@@ -130,11 +131,6 @@ class CallbackState:
     @property
     def has_news(self) -> bool:
         return self.status in CALL_BACK_STATUSES and self.notified_status != self.status
-
-
-def aware(moment: datetime) -> datetime:
-    """A stored time as UTC (SQLite gives times back without their zone)."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def why_not_now(state: CallbackState, policy: CallbackPolicy, now: datetime) -> Wait | None:

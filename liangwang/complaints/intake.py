@@ -179,14 +179,8 @@ class Intake:
         if state.step == Step.readback:
             return [Say("utter_complaint_readback", self._summary(state))]
         if state.step == Step.resume_check:
-            again = state.reasks > 0
-            return [
-                Say(
-                    "utter_complaint_resume_check_again"
-                    if again
-                    else "utter_complaint_resume_check"
-                )
-            ]
+            again = "utter_complaint_resume_check_again"
+            return [Say(again if state.reasks else "utter_complaint_resume_check")]
         if state.step == Step.resume_offer:
             return [Say("utter_complaint_resume_offer", {"description": state.description})]
         if state.step == Step.duplicate:

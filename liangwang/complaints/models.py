@@ -39,6 +39,9 @@ class Status(StrEnum):
 
 
 FINAL = frozenset({Status.closed, Status.withdrawn, Status.merged})
+# Overdue means past its deadline while someone still owes work: an answered ticket waits
+# for its closing, not for the department.
+OWES_WORK = frozenset(Status) - FINAL - {Status.answered}
 
 
 class TicketAction(StrEnum):

@@ -14,13 +14,10 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from liangwang.complaints.models import FINAL, Status, Ticket
+from liangwang.complaints.models import OWES_WORK, Ticket
 from liangwang.db import utcnow
 
 PAGE_SIZE = 50
-# Overdue: past its deadline while someone still owes work (an answered ticket waits for
-# its closing, not for the department).
-_OWES_WORK = frozenset(Status) - FINAL - {Status.answered}
 
 
 class Sort(StrEnum):
@@ -62,7 +59,7 @@ def _where(query: Select[Any], f: TicketFilter, now: datetime) -> Select[Any]:
         if value:
             query = query.where(column == value)
     if f.overdue:
-        query = query.where(Ticket.status.in_(_OWES_WORK), Ticket.expected_at < now)
+        query = query.where(Ticket.status.in_(OWES_WORK), Ticket.expected_at < now)
     if f.rated is not None:
         query = query.where(Ticket.rating.is_not(None) if f.rated else Ticket.rating.is_(None))
     if f.since is not None:

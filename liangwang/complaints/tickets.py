@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 
 from liangwang.complaints import validation
 from liangwang.complaints.categories import Categories, load_categories
-from liangwang.complaints.models import FINAL, Status, Ticket, TicketAction, TicketEvent
+from liangwang.complaints.models import FINAL, OWES_WORK, Status, Ticket, TicketAction, TicketEvent
 from liangwang.complaints.validation import InvalidInput
-from liangwang.db import utcnow
+from liangwang.db import aware, utcnow
 from liangwang.districts import parse_district
 from liangwang.labels import TICKET_NOTES
 
@@ -307,10 +307,7 @@ def rate(
 
 def is_overdue(ticket: Ticket, now: datetime | None = None) -> bool:
     now = now or utcnow()
-    expected = ticket.expected_at
-    if expected.tzinfo is None:  # SQLite returns naive datetimes
-        expected = expected.replace(tzinfo=now.tzinfo)
-    return ticket.status not in FINAL and ticket.status != Status.answered and expected < now
+    return ticket.status in OWES_WORK and aware(ticket.expected_at) < now
 
 
 def by_number(session: Session, number: str) -> Ticket | None:

@@ -13,10 +13,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from liangwang.db import utcnow
+from liangwang.db import aware, utcnow
 from liangwang.settings import Settings
 from liangwang.staff.models import Role, StaffAccount, StaffAuditEntry, StaffSession
 from liangwang.staff.passwords import DUMMY_HASH, hash_password, verify_password
+
+SEEN_EVERY = timedelta(minutes=1)
 
 
 class AccountError(ValueError):
@@ -74,11 +76,15 @@ def _existing(session: Session, username: str) -> StaffAccount:
     return account
 
 
+def _end_sessions(session: Session, account: StaffAccount) -> None:
+    session.execute(delete(StaffSession).where(StaffSession.account_id == account.id))
+
+
 def disable(session: Session, username: str) -> None:
     """The account can no longer sign in, and its open sessions end now."""
     account = _existing(session, username)
     account.disabled = True
-    session.execute(delete(StaffSession).where(StaffSession.account_id == account.id))
+    _end_sessions(session, account)
 
 
 def reset_password(session: Session, username: str, password: str) -> None:
@@ -86,7 +92,7 @@ def reset_password(session: Session, username: str, password: str) -> None:
     account = _existing(session, username)
     account.password_hash = hash_password(password)
     account.failed_sign_ins, account.locked_until = 0, None
-    session.execute(delete(StaffSession).where(StaffSession.account_id == account.id))
+    _end_sessions(session, account)
 
 
 def _token_hash(token: str) -> str:
@@ -113,7 +119,7 @@ def sign_in(
     if account is None:
         verify_password(DUMMY_HASH, password)
         return None
-    locked = account.locked_until is not None and _aware(account.locked_until) > now
+    locked = account.locked_until is not None and aware(account.locked_until) > now
     if locked or account.disabled:
         verify_password(DUMMY_HASH, password)
         record(session, account.username, "sign_in_refused", "locked" if locked else "disabled")
@@ -149,13 +155,16 @@ def current(
     if found is None:
         return None
     expired = (
-        now - _aware(found.last_seen_at) > policy.idle
-        or now - _aware(found.started_at) > policy.lifetime
+        now - aware(found.last_seen_at) > policy.idle
+        or now - aware(found.started_at) > policy.lifetime
     )
     if expired or found.account.disabled:
         session.delete(found)
         return None
-    found.last_seen_at = now
+    # Every page (and the queue asking every few seconds) comes through here: the idle
+    # time is restarted at most once a minute, not written on every request.
+    if now - aware(found.last_seen_at) > SEEN_EVERY:
+        found.last_seen_at = now
     return found
 
 
@@ -165,8 +174,3 @@ def sign_out(session: Session, token: str) -> None:
 
 def same_token(expected: str, given: str) -> bool:
     return hmac.compare_digest(expected.encode(), given.encode())
-
-
-def _aware(at: datetime) -> datetime:
-    """SQLite gives datetimes back without their zone; ours are all UTC."""
-    return at if at.tzinfo is not None else at.replace(tzinfo=utcnow().tzinfo)
