@@ -24,6 +24,7 @@ from backoffice import (
     calls,
     catalog_api,
     chat,
+    chat_voice,
     health,
     open311,
     staff_accounts,
@@ -36,22 +37,30 @@ from backoffice.deps import AppState
 from backoffice.guards import BodySizeLimit
 from backoffice.rate_limits import RateLimits
 from backoffice.responses import errors
+from backoffice.speech_links import SpeechSigner
 from liangwang.catalog.store import IndexCache
 from liangwang.db import make_engine, make_session_factory
 from liangwang.dialogue import DialogueEngine, RasaRestEngine
 from liangwang.settings import Settings, load_settings
+from liangwang.speech import NoSpeech, Speech
 from liangwang.staff_aware import StaffAwareEngine
 
 HERE = Path(__file__).resolve().parent
 
 
 def create_citizen_app(
-    settings: Settings | None = None, engine: DialogueEngine | None = None
+    settings: Settings | None = None,
+    engine: DialogueEngine | None = None,
+    speech: Speech | None = None,
 ) -> FastAPI:
     """What citizens and partner systems reach: the web chat, its API, the catalog search
-    and Open311. It may face the internet; nothing on it shows another citizen's data."""
-    app = _app("liangwang-assist", settings, engine, jobs=[chat.tell_the_unclaimed_often])
+    and Open311. It may face the internet; nothing on it shows another citizen's data.
+    ``speech`` hears press-to-talk and speaks replies (none: the page is text only)."""
+    app = _app(
+        "liangwang-assist", settings, engine, jobs=[chat.tell_the_unclaimed_often], speech=speech
+    )
     app.include_router(chat.router)
+    app.include_router(chat_voice.router)
     app.include_router(catalog_api.router)
     app.include_router(open311.router)
     app.add_exception_handler(open311.Open311Error, open311.on_open311_error)
@@ -98,6 +107,7 @@ def _app(
     engine: DialogueEngine | None,
     jobs: Sequence[Job] = (),
     uploads: Mapping[str, int] | None = None,
+    speech: Speech | None = None,
 ) -> FastAPI:
     """An app with what every listener has: its dependencies built from settings, the
     request guards, static files and /healthz; ``jobs`` run in the background while it
@@ -133,6 +143,8 @@ def _app(
             settings.rate_limit_per_conversation,
             settings.staff_sign_ins_per_minute,
         ),
+        speech=speech or NoSpeech(),
+        speech_signer=SpeechSigner.from_settings(settings),
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes, larger=uploads)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_host_list)

@@ -36,6 +36,7 @@ class ChatIn(BaseModel):
 class ChatMessageOut(BaseModel):
     text: str | None = None
     buttons: list[dict[str, Any]] = []
+    speech: str | None = None  # the text's signature: POST /api/chat/speech speaks it
 
 
 class ChatOut(BaseModel):
@@ -83,46 +84,70 @@ def _with_staff(state: AppState, conversation_id: str) -> bool:
 
 @router.get("/", response_class=HTMLResponse)
 def chat_page(request: Request, state: State) -> HTMLResponse:
-    return state.page(request, "chat.html", {"max_chars": state.settings.max_message_chars})
+    context = {"max_chars": state.settings.max_message_chars, "voice": state.speech.available}
+    return state.page(request, "chat.html", context)
+
+
+class TurnRefused(Exception):
+    """A turn the dialogue was not given, or could not answer: its status and the words
+    the citizen is shown."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def signature(state: AppState, text: str | None) -> str | None:
+    """What lets the page ask for ``text`` spoken (backoffice/speech_links.py)."""
+    return state.speech_signer.sign(text) if text and state.speech.available else None
+
+
+async def take_turn(
+    state: AppState, conversation_id: str, text: str, metadata: dict[str, Any] | None = None
+) -> ChatOut:
+    """One citizen turn of the web chat (typed, tapped or spoken) and what is shown back."""
+    text = readable(text)
+    if not text:  # only spaces or control characters: a 400 as documented, said plainly
+        raise TurnRefused(400, render(Say("utter_channel_empty")))
+    cid = Channel.web.conversation_id(conversation_id)
+    try:
+        check_length(text, state.settings.max_message_chars)
+        replies = await state.dialogue.send(UserTurn(cid, text, Channel.web, metadata or {}))
+    except MessageTooLong as exc:
+        too_long = Say(
+            "utter_channel_too_long", {"limit": str(exc.limit), "length": str(exc.length)}
+        )
+        raise TurnRefused(413, render(too_long)) from exc
+    except DialogueError as exc:
+        raise TurnRefused(503, render(Say("utter_channel_unavailable_web"))) from exc
+    state.speech.asked(cid, replies)  # a spoken answer is heard with the question's hints
+    # Messages carrying only channel instructions (e.g. for the phone line) are not shown;
+    # a question whose answers are few offers them as buttons (liangwang/taps.py).
+    shown = with_tap_answers(replies)
+    with_staff = await asyncio.to_thread(_with_staff, state, cid)
+    return ChatOut(
+        messages=[
+            ChatMessageOut(text=m.text, buttons=m.buttons, speech=signature(state, m.text))
+            for m in shown
+        ],
+        with_staff=with_staff,
+    )
 
 
 @router.post("/api/chat", responses=errors(400, 413, 429, 503))
 async def chat(body: ChatIn, state: State, _limited: PerAddress) -> ChatOut:
     refuse_if_limited(state.rate_limits.conversation, body.conversation_id)
-    text = readable(body.text)
-    if not text:  # only spaces or control characters: a 400 as documented, said plainly
-        raise HTTPException(400, render(Say("utter_channel_empty")))
     try:
-        check_length(text, state.settings.max_message_chars)
-        replies = await state.dialogue.send(
-            UserTurn(
-                conversation_id=Channel.web.conversation_id(body.conversation_id),
-                text=text,
-                channel=Channel.web,
-            )
-        )
-    except MessageTooLong as exc:
-        too_long = Say(
-            "utter_channel_too_long", {"limit": str(exc.limit), "length": str(exc.length)}
-        )
-        raise HTTPException(413, render(too_long)) from exc
-    except DialogueError as exc:
-        raise HTTPException(503, render(Say("utter_channel_unavailable_web"))) from exc
-    # Messages carrying only channel instructions (e.g. for the phone line) are not shown;
-    # a question whose answers are few offers them as buttons (liangwang/taps.py).
-    shown = with_tap_answers(replies)
-    with_staff = await asyncio.to_thread(
-        _with_staff, state, Channel.web.conversation_id(body.conversation_id)
-    )
-    return ChatOut(
-        messages=[ChatMessageOut(text=m.text, buttons=m.buttons) for m in shown],
-        with_staff=with_staff,
-    )
+        return await take_turn(state, body.conversation_id, body.text)
+    except TurnRefused as exc:
+        raise HTTPException(exc.status, exc.message) from exc
 
 
 class SaidOut(BaseModel):
     who: str  # "citizen", "assistant" or "staff"
     text: str
+    speech: str | None = None  # as in ChatMessageOut, for what the assistant said
 
 
 class HistoryOut(BaseModel):
@@ -134,6 +159,10 @@ class HistoryOut(BaseModel):
 HISTORY_TURNS = 200
 
 
+def _spoken_by_bot(state: AppState, who: str, text: str) -> str | None:
+    return signature(state, text) if who == "assistant" else None
+
+
 @router.get("/api/chat/history", responses=errors(429))
 def chat_history(
     state: State, conversation_id: ConversationId, _limited: PollsPerAddress
@@ -142,7 +171,7 @@ def chat_history(
     turns (Rasa's tracker store) and what was said with staff, in the order said."""
     cid = Channel.web.conversation_id(conversation_id)
     said = [
-        (s.at, SaidOut(who=s.who, text=s.text))
+        (s.at, SaidOut(who=s.who, text=s.text, speech=_spoken_by_bot(state, s.who, s.text)))
         for s in tracker_log.conversation(state.tracker_store, cid, HISTORY_TURNS)
     ]
     with unit_of_work(state.sessions) as session:

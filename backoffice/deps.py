@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request
@@ -13,12 +13,14 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from backoffice.rate_limits import RateLimits
+from backoffice.speech_links import SpeechSigner
 from liangwang.catalog.store import IndexCache
 from liangwang.db import unit_of_work
 from liangwang.dialogue import DialogueEngine
 from liangwang.labels import ROLE_NAMES
 from liangwang.personal_data import Shown
 from liangwang.settings import Settings
+from liangwang.speech import NoSpeech, Speech
 
 # A database id as a path or query value: an INTEGER column ends at 2**31 - 1 in
 # PostgreSQL, so a larger number names nothing and is refused as invalid (422) before the
@@ -37,6 +39,10 @@ class AppState:
     catalog_index: IndexCache
     rate_limits: RateLimits
     tracker_store: Engine  # Rasa's, read only (liangwang/tracker_log.py)
+    speech: Speech = field(default_factory=NoSpeech)  # the web page's press-to-talk
+    speech_signer: SpeechSigner = field(
+        default_factory=lambda: SpeechSigner.from_settings(Settings())
+    )
 
     def page(self, request: Request, template: str, context: dict[str, Any]) -> HTMLResponse:
         """A server-rendered page: a template filled with plain values (never ORM sessions),

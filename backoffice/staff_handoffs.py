@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
+from backoffice import auth
 from backoffice.auth import Dispatcher
 from backoffice.deps import AfterId, DbSession, RowId, State
 from backoffice.responses import errors, form_post
@@ -47,6 +48,7 @@ class DeskMessage(BaseModel):
     id: int
     sender: str
     text: str
+    photo: str | None = None  # its address on the staff listener
 
 
 def _queue(state: State, session: Session) -> list[QueueRow]:
@@ -132,7 +134,15 @@ def handoff_messages(
     found = _handoff(session, handoff_id)
     shown = Shown(revealed=found.channel == Channel.phone)  # as the page shows them
     new = handoff.messages(session, found, after)
-    return [DeskMessage(id=m.id, sender=m.sender, text=shown.text(m.text)) for m in new]
+    return [
+        DeskMessage(
+            id=m.id,
+            sender=m.sender,
+            text=shown.text(m.text),
+            photo=f"{auth.PATH}/{m.photo}" if m.photo else None,
+        )
+        for m in new
+    ]
 
 
 def _act(

@@ -31,7 +31,7 @@ def process_name(cmdline: str) -> str:
         ("rasa run", "rasa"),
         ("rasa_sdk", "actions"),
         ("uvicorn", "web"),
-        ("channels.telegram", "telegram"),
+        ("ops.telegram_bot", "telegram"),
     ):
         if marker in cmdline:
             return name

@@ -3,6 +3,8 @@
 Buttons from the assistant become inline keyboard buttons; pressing one sends its payload.
 The menu's commands (/start, /help, /status, /human) are the dialogue's own intents;
 /cancel leaves the current question, an unfinished complaint kept as its draft.
+A voice note is heard by the project's speech-to-text (``liangwang.speech``); what was heard
+is shown, then answered in writing and by a voice note. ``/voice`` makes every reply spoken.
 Private chats only (a group is told once why); each user has a rate limit; updates are
 handled concurrently, one user's in order, so a slow turn holds up no one else; sends
 are retried (channels/telegram_sending.py); an unexpected error is logged and apologised
@@ -16,10 +18,13 @@ import contextlib
 import logging
 from collections import OrderedDict
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from sqlalchemy.orm import Session, sessionmaker
 from telegram import (
+    Audio,
     BotCommand,
     Chat,
     InlineKeyboardButton,
@@ -27,6 +32,7 @@ from telegram import (
     Message,
     PhotoSize,
     Update,
+    Voice,
 )
 from telegram.error import TelegramError
 from telegram.ext import (
@@ -40,20 +46,27 @@ from telegram.ext import (
 
 from channels.telegram_push import push_loop
 from channels.telegram_sending import with_retries
+from liangwang import voice_replies
 from liangwang.conversation import BotMessage, Channel
-from liangwang.db import sessions_for
+from liangwang.db import sessions_for, unit_of_work
 from liangwang.dialogue import (
     DialogueEngine,
     DialogueError,
     MessageTooLong,
     NothingSaid,
-    RasaRestEngine,
     UserTurn,
     readable,
 )
 from liangwang.photos import PhotoStore
 from liangwang.rate_limit import RateLimit
-from liangwang.settings import Settings, load_settings
+from liangwang.settings import Settings
+from liangwang.speech import (
+    Heard,
+    NoSpeech,
+    Speech,
+    SpeechUnavailable,
+    UnreadableRecording,
+)
 from liangwang.staff_aware import StaffAwareEngine
 from liangwang.taps import tap_buttons, with_tap_answers
 from liangwang.wording import Say, fragments, render
@@ -97,6 +110,7 @@ COMMANDS = {
     "human": "/handoff",
 }
 CANCEL = "cancel"  # leave the current question, the draft kept (on_cancel)
+VOICE = "voice"  # replies spoken as well as written, or no longer (on_voice_command)
 RESTART = "/restart"  # Rasa's own: the conversation starts afresh
 USERS_TRACKED = 10_000  # per-user locks and group chats told, least recently seen first out
 
@@ -120,10 +134,22 @@ def _first_time(told: OrderedDict[Any, None], key: Any) -> bool:
 
 class TelegramRelay:
     def __init__(
-        self, engine: DialogueEngine, photos: PhotoStore, per_user_per_minute: int = 20
+        self,
+        engine: DialogueEngine,
+        photos: PhotoStore,
+        per_user_per_minute: int = 20,
+        *,
+        sessions: sessionmaker[Session] | None = None,
+        speech: Speech | None = None,
+        max_voice_note_bytes: int = 2_000_000,
+        max_voice_note_s: float = 120.0,
     ) -> None:
         self._engine = engine
         self._photos = photos
+        self._sessions = sessions  # where /voice choices are kept; None: nobody may choose
+        self._speech = speech or NoSpeech()
+        self._max_voice_bytes = max_voice_note_bytes
+        self._max_voice_s = max_voice_note_s
         self._limit = RateLimit(per_user_per_minute)
         self._slowed: OrderedDict[str, None] = OrderedDict()  # told to slow down, until allowed
         self._locks: OrderedDict[str, asyncio.Lock] = OrderedDict()
@@ -134,22 +160,38 @@ class TelegramRelay:
         lock: asyncio.Lock = _remember(self._locks, user, self._locks.get(user) or asyncio.Lock())
         return lock
 
-    async def relay(
-        self, update: Update, text: str, metadata: dict[str, Any] | None = None
-    ) -> None:
+    async def _admitted(self, update: Update) -> tuple[Chat, str] | None:
+        """The chat and conversation of an update within the user's rate limit."""
         chat = update.effective_chat
         if chat is None:
-            return
+            return None
         user = conversation_id(update)
         if self._limit.wait_s(user) > 0:
             if _first_time(self._slowed, user):  # said once, not to every message of a flood
                 await say(chat, render(Say("utter_channel_slow_down")))
-            return
+            return None
         self._slowed.pop(user, None)
+        return chat, user
+
+    async def relay(
+        self, update: Update, text: str, metadata: dict[str, Any] | None = None
+    ) -> None:
+        admitted = await self._admitted(update)
+        if admitted is None:
+            return
+        chat, user = admitted
         async with self._lock_for(user):
             await self._turn(chat, user, text, metadata or {})
 
-    async def _turn(self, chat: Chat, user: str, text: str, metadata: dict[str, Any]) -> None:
+    async def _turn(
+        self,
+        chat: Chat,
+        user: str,
+        text: str,
+        metadata: dict[str, Any],
+        *,
+        spoken: bool = False,
+    ) -> None:
         text = readable(text)
         if not text:  # only spaces or control characters: said plainly, as on the web
             await say(chat, render(Say("utter_channel_empty")))
@@ -166,9 +208,95 @@ class TelegramRelay:
             log.exception("dialogue engine unavailable")
             await say(chat, render(Say("utter_channel_unavailable", {"text": text})))
             return
-        for message in with_tap_answers(replies):
+        shown = with_tap_answers(replies)
+        for message in shown:
             if message.text:
                 await say(chat, message.text, keyboard(message))
+        self._speech.asked(user, replies)  # the next voice note is heard with its hints
+        if spoken or await asyncio.to_thread(self._wants_voice, user):
+            await self._speak(chat, [m.text for m in shown if m.text])
+
+    # --- voice --------------------------------------------------------------------------
+
+    def _wants_voice(self, user: str) -> bool:
+        if self._sessions is None or not self._speech.available:
+            return False
+        with unit_of_work(self._sessions) as session:
+            return voice_replies.wanted(session, user)
+
+    async def _speak(self, chat: Chat, texts: list[str]) -> None:
+        """The replies as one voice note, after the text (which alone carries buttons)."""
+        if not texts:
+            return
+        try:
+            note = await self._speech.speak_voice_note(texts)
+        except SpeechUnavailable:
+            log.warning("a voice reply could not be made; it was sent as text only")
+            return
+        await with_retries(lambda: chat.send_voice(voice=note))
+
+    async def on_voice(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A voice note: heard, what was heard shown, then answered in text and voice."""
+        message = update.effective_message
+        recording = (message.voice or message.audio) if message else None
+        admitted = await self._admitted(update)
+        if recording is None or admitted is None:
+            return
+        chat, user = admitted
+        async with self._lock_for(user):
+            heard = await self._hear(chat, user, recording)
+            if heard is not None:
+                await say(chat, render(Say("utter_channel_heard", {"text": heard.text})))
+                metadata = {"input": "voice", "confidence": round(heard.confidence, 3)}
+                await self._turn(chat, user, heard.text, metadata, spoken=True)
+
+    async def _hear(self, chat: Chat, user: str, recording: Voice | Audio) -> Heard | None:
+        """What the recording says, or None once the citizen was told why not."""
+        if not self._speech.available:
+            await say(chat, render(Say("utter_channel_voice_unavailable")))
+            return None
+        duration = recording.duration  # seconds; a timedelta in later versions of the library
+        seconds = duration.total_seconds() if isinstance(duration, timedelta) else duration
+        too_long = (seconds or 0) > self._max_voice_s or (
+            recording.file_size or 0
+        ) > self._max_voice_bytes
+        if too_long:
+            limit = str(int(self._max_voice_s))
+            await say(chat, render(Say("utter_channel_voice_too_long", {"seconds": limit})))
+            return None
+        try:
+            content = bytes(await (await recording.get_file()).download_as_bytearray())
+            heard = await self._speech.hear_recording(user, content[: self._max_voice_bytes])
+        except UnreadableRecording as exc:
+            log.info("a voice note could not be heard: %s", exc)
+            await say(chat, render(Say("utter_channel_voice_unreadable")))
+            return None
+        except SpeechUnavailable:
+            log.exception("speech recognition is not available")
+            await say(chat, render(Say("utter_channel_voice_unavailable")))
+            return None
+        if not heard.anything:
+            await say(chat, render(Say("utter_channel_not_heard")))
+            return None
+        return heard
+
+    async def on_voice_command(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/voice: replies spoken as well as written from now on, or no longer."""
+        admitted = await self._admitted(update)
+        if admitted is None:
+            return
+        chat, user = admitted
+        if self._sessions is None or not self._speech.available:
+            await say(chat, render(Say("utter_channel_voice_unavailable")))
+            return
+
+        def toggle(sessions: sessionmaker[Session]) -> bool:
+            with unit_of_work(sessions) as session:
+                return voice_replies.toggle(session, user)
+
+        async with self._lock_for(user):  # two /voice in a row: each sees the other's
+            on = await asyncio.to_thread(toggle, self._sessions)
+        await say(chat, render(Say("utter_channel_voice_on" if on else "utter_channel_voice_off")))
 
     async def on_command(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
@@ -244,7 +372,10 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 def build_application(
-    settings: Settings, engine: DialogueEngine, push_every_s: float | None = 10.0
+    settings: Settings,
+    engine: DialogueEngine,
+    push_every_s: float | None = 10.0,
+    speech: Speech | None = None,
 ) -> Application:  # type: ignore[type-arg]
     assert settings.telegram_token is not None
     sessions = sessions_for(settings.effective_database_url)
@@ -253,12 +384,16 @@ def build_application(
         StaffAwareEngine(engine, sessions),
         PhotoStore.from_settings(settings),
         settings.telegram_messages_per_minute,
+        sessions=sessions,
+        speech=speech,
+        max_voice_note_bytes=settings.max_voice_note_bytes,
+        max_voice_note_s=settings.voice_note_max_s,
     )
 
     async def started(app: Application) -> None:  # type: ignore[type-arg]
         menu = fragments()
         await app.bot.set_my_commands(
-            [BotCommand(name, menu[f"command_{name}"]) for name in (*COMMANDS, CANCEL)]
+            [BotCommand(name, menu[f"command_{name}"]) for name in (*COMMANDS, CANCEL, VOICE)]
         )
         if push_every_s is not None:
             app.create_task(push_loop(app.bot, sessions, push_every_s))
@@ -275,9 +410,11 @@ def build_application(
     private = filters.ChatType.PRIVATE
     app.add_handler(CommandHandler(list(COMMANDS), relay.on_command, filters=private))
     app.add_handler(CommandHandler(CANCEL, relay.on_cancel, filters=private))
+    app.add_handler(CommandHandler(VOICE, relay.on_voice_command, filters=private))
     app.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, relay.on_text))
     app.add_handler(MessageHandler(private & filters.LOCATION, relay.on_location))
     app.add_handler(MessageHandler(private & filters.PHOTO, relay.on_photo))
+    app.add_handler(MessageHandler(private & (filters.VOICE | filters.AUDIO), relay.on_voice))
     app.add_handler(CallbackQueryHandler(relay.on_button))
     app.add_handler(MessageHandler(~private, relay.on_group))
     app.add_error_handler(on_error)
@@ -302,20 +439,3 @@ def webhook_options(settings: Settings) -> dict[str, Any]:
         "webhook_url": settings.telegram_webhook_url,
         "secret_token": settings.telegram_webhook_secret.get_secret_value(),
     }
-
-
-def main() -> None:
-    configure_logging()
-    settings = load_settings()
-    if settings.telegram_token is None:
-        raise SystemExit("LIANGWANG_TELEGRAM_TOKEN is not set")
-    engine = RasaRestEngine.from_settings(settings)
-    app = build_application(settings, engine)
-    if settings.telegram_webhook_url:
-        app.run_webhook(**webhook_options(settings))
-    else:
-        app.run_polling()
-
-
-if __name__ == "__main__":
-    main()

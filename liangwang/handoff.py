@@ -20,6 +20,7 @@ from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, select, upda
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from liangwang.db import Base, utcnow
+from liangwang.photos import is_stored
 from liangwang.settings import Settings
 from liangwang.wording import Say, render
 
@@ -79,6 +80,8 @@ class HandoffMessage(Base):
     sender: Mapped[str] = mapped_column(String(20))
     author: Mapped[str] = mapped_column(String(64), default="")
     text: Mapped[str] = mapped_column(Text)
+    # A photo the citizen sent while a person held the chat (liangwang/photos.py).
+    photo: Mapped[str | None] = mapped_column(String(200), default=None)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
 
@@ -193,8 +196,13 @@ def reply(session: Session, handoff: HandoffRequest, username: str, text: str) -
     return _add(session, handoff, Sender.staff, text, author=username)
 
 
-def from_citizen(session: Session, handoff: HandoffRequest, text: str) -> HandoffMessage:
-    return _add(session, handoff, Sender.citizen, text)
+def from_citizen(
+    session: Session, handoff: HandoffRequest, text: str, photo: str | None = None
+) -> HandoffMessage:
+    """What the citizen wrote (and a stored photo they sent) while a person holds the chat."""
+    message = _add(session, handoff, Sender.citizen, text)
+    message.photo = photo if is_stored(photo) else None  # never a URL from outside
+    return message
 
 
 def resolve(session: Session, handoff: HandoffRequest, username: str, handed_back: bool) -> None:

@@ -111,6 +111,15 @@ class Settings(BaseSettings):
     telegram_webhook_port: Port = 8443
     # Largest photo kept with a complaint; a larger one is taken at a smaller size.
     max_photo_bytes: Annotated[int, Field(ge=10_000, le=20_000_000)] = 5_000_000
+    # Longest voice note heard (seconds), and the largest file taken for one (bytes): a
+    # Telegram voice note is about 4 KB a second. Press-to-talk on the web page stops here
+    # too. Longer ones are refused with a request to split them.
+    voice_note_max_s: Annotated[float, Field(ge=5, le=600)] = 120.0
+    max_voice_note_bytes: Annotated[int, Field(ge=10_000, le=20_000_000)] = 2_000_000
+    # Spoken replies offered on the web page are links signed with this key, so the page
+    # cannot be used to make our voice say anything else. Empty: `liangwang run` makes a
+    # new one for each start (every web process of that start shares it).
+    speech_link_secret: SecretStr | None = None
 
     # Open311 API keys allowed to file requests (comma-separated). Empty: nobody may POST.
     open311_api_keys: SecretStr = SecretStr("")

@@ -27,7 +27,8 @@ class StaffAwareEngine(DialogueEngine):
             held = claimed(session, turn.conversation_id)
             if held is None:
                 return False
-            from_citizen(session, held, turn.text)
+            photo = turn.metadata.get("media_url")
+            from_citizen(session, held, turn.text, photo if isinstance(photo, str) else None)
             return True
 
     async def send(self, turn: UserTurn) -> list[BotMessage]:

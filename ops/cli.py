@@ -122,11 +122,11 @@ def cmd_doctor(_args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from ops.rasa_engine import train
-    from ops.stack import build_stack, with_action_secret
+    from ops.stack import build_stack, with_start_secrets
     from ops.supervisor import supervise
 
     started = time.monotonic()
-    settings = with_action_secret(load_settings())
+    settings = with_start_secrets(load_settings())
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.data_dir.chmod(0o700)  # citizens' words, numbers and recordings: ours alone
     # Rasa's training output (hundreds of lines of warnings and progress bars) goes to a

@@ -7,7 +7,8 @@ Removed when older than their ``LIANGWANG_RETENTION_*_DAYS``:
   forever otherwise;
 - photos sent with complaints (the ticket keeps that there was one);
 - the speech cache's WAVs (only the domain's fixed sentences: made again when needed);
-- unfinished complaints (drafts) nobody has added to since.
+- unfinished complaints (drafts) nobody has added to since;
+- Telegram users' choice of spoken replies, unchanged as long as a conversation is kept.
 
 ``liangwang run`` starts it as a service that purges once at start and then daily;
 ``python -m ops.retention --once`` purges once.
@@ -25,6 +26,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, delete, inspect, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from liangwang import voice_replies
 from liangwang.complaints.models import ComplaintDraft, Ticket
 from liangwang.db import sessions_for, unit_of_work, utcnow
 from liangwang.photos import PREFIX as PHOTO_PREFIX
@@ -43,6 +45,7 @@ class Purged:
     photos: int = 0
     speech_files: int = 0
     drafts: int = 0
+    voice_choices: int = 0
 
 
 def purge(
@@ -64,6 +67,9 @@ def purge(
             settings.tts_cache_dir, now - timedelta(days=settings.retention_speech_cache_days)
         ),
         drafts=_drafts(sessions, now - timedelta(days=settings.retention_drafts_days)),
+        voice_choices=_voice_choices(
+            sessions, now - timedelta(days=settings.retention_conversations_days)
+        ),
     )
 
 
@@ -112,6 +118,11 @@ def _drafts(sessions: sessionmaker[Session], before: datetime) -> int:
     with unit_of_work(sessions) as session:
         deleted = session.execute(delete(ComplaintDraft).where(ComplaintDraft.updated_at < before))
         return int(getattr(deleted, "rowcount", 0) or 0)
+
+
+def _voice_choices(sessions: sessionmaker[Session], before: datetime) -> int:
+    with unit_of_work(sessions) as session:
+        return voice_replies.forget_older_than(session, before)
 
 
 def _older_files(folder: Path, before: datetime) -> int:

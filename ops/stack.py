@@ -65,17 +65,27 @@ def rasa_spec(settings: Settings, model: Path) -> ProcessSpec:
     )
 
 
-def with_action_secret(settings: Settings) -> Settings:
-    """``settings`` with the secret Rasa and the action server share: the configured one,
-    or a new one for this start of the stack."""
-    if settings.action_secret is not None:
-        return settings
-    return settings.model_copy(update={"action_secret": SecretStr(secrets.token_urlsafe(32))})
+def with_start_secrets(settings: Settings) -> Settings:
+    """``settings`` with the secrets the processes of one start share: the one Rasa and the
+    action server share, and the key of the web page's spoken replies; each the configured
+    one, or a new one for this start of the stack."""
+    made = {
+        name: SecretStr(secrets.token_urlsafe(32))
+        for name in ("action_secret", "speech_link_secret")
+        if getattr(settings, name) is None
+    }
+    return settings.model_copy(update=made) if made else settings
 
 
 def app_env(settings: Settings) -> dict[str, str]:
     # Children read the same LIANGWANG_* variables, so they see the settings we validated.
-    return {**os.environ, "PYTHONUNBUFFERED": "1", **action_secret_env(settings)}
+    link = settings.speech_link_secret
+    return {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        **action_secret_env(settings),
+        "LIANGWANG_SPEECH_LINK_SECRET": link.get_secret_value() if link else "",
+    }
 
 
 def app_process(
@@ -103,11 +113,18 @@ def action_server_spec(settings: Settings) -> ProcessSpec:
 
 
 def web_spec(settings: Settings) -> ProcessSpec:
-    return _uvicorn(settings, "web", "create_citizen_app", settings.host, settings.web_port)
+    # With the speech engines wired in (press-to-talk, spoken replies).
+    factory = "ops.web_apps:citizen_app"
+    return _uvicorn(settings, "web", factory, settings.host, settings.web_port)
 
 
 def staff_spec(settings: Settings) -> ProcessSpec:
-    return _uvicorn(settings, "staff", "create_staff_app", settings.staff_host, settings.staff_port)
+    factory = "backoffice.app:create_staff_app"
+    return _uvicorn(settings, "staff", factory, settings.staff_host, settings.staff_port)
+
+
+# Largest WebSocket message (press-to-talk sends a tenth of a second, 3.2 KB, at a time).
+WS_MAX_BYTES = 64 * 1024
 
 
 def _uvicorn(settings: Settings, name: str, factory: str, host: str, port: int) -> ProcessSpec:
@@ -116,8 +133,10 @@ def _uvicorn(settings: Settings, name: str, factory: str, host: str, port: int) 
         name,
         [
             "uvicorn",
-            f"backoffice.app:{factory}",
+            factory,
             "--factory",
+            "--ws-max-size",
+            str(WS_MAX_BYTES),
             "--host",
             host,
             "--port",
@@ -134,7 +153,7 @@ def _uvicorn(settings: Settings, name: str, factory: str, host: str, port: int) 
 
 
 def telegram_spec(settings: Settings) -> ProcessSpec:
-    return app_process(settings, "telegram", ["channels.telegram"], health_url="")
+    return app_process(settings, "telegram", ["ops.telegram_bot"], health_url="")
 
 
 def retention_spec(settings: Settings) -> ProcessSpec:

@@ -38,6 +38,11 @@ class ReplyPlan:
         cues = frozenset(cue for m in replies if (cue := _cue(m.custom.get("voice"))) is not None)
         return cls((*texts, *keypad_menu(buttons)), buttons, expect, cues)
 
+    @classmethod
+    def open_request(cls) -> ReplyPlan:
+        """Before anything was asked: an open request, as the greeting asks for."""
+        return cls((), expect=Expect.request)
+
     def wants(self, cue: VoiceCue) -> bool:
         return cue in self.cues
 

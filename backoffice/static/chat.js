@@ -22,7 +22,8 @@
 
   // Who said it, in words as well as colour and side (staff replies name themselves).
   const SPEAKERS = {user: "您：", bot: "助手："};
-  function add(who, text, buttons) {
+  // ``speech``: the reply's signature, with which the server speaks it (chat-voice.js).
+  function add(who, text, buttons, speech) {
     const li = document.createElement("li");
     li.className = who;
     if (SPEAKERS[who]) {
@@ -44,8 +45,18 @@
       });
       li.appendChild(taps);
     }
+    if (speech && window.lwVoice) window.lwVoice.offerReplay(li, text, speech);
     log.appendChild(li);
     li.scrollIntoView();
+    return li;
+  }
+
+  // What the assistant answered a turn (typed, tapped or spoken); ``spoken``: read it
+  // aloud whatever the 朗读 setting (the citizen spoke).
+  function showReply(body, spoken) {
+    const items = body.messages.map(function (m) { return add("bot", m.text, m.buttons, m.speech); });
+    if (window.lwVoice) window.lwVoice.readAloud(items, spoken);
+    if (body.with_staff) waitForStaff();
   }
 
   async function send(shown, payload) {
@@ -62,8 +73,7 @@
         error.textContent = typeof body.detail === "string" ? body.detail : "发送失败，请再试一次。";
         return false;
       }
-      body.messages.forEach(function (m) { add("bot", m.text, m.buttons); });
-      if (body.with_staff) waitForStaff();
+      showReply(body, false);
       return true;
     } catch (e) {
       error.textContent = "网络断了。您写的话还在输入框里，请稍后再发一次。";
@@ -101,7 +111,7 @@
       const res = await fetch("/api/chat/history?conversation_id=" + encodeURIComponent(id));
       if (!res.ok) return;
       const body = await res.json();
-      body.messages.forEach(function (m) { add(CLASSES[m.who] || "bot", m.text); });
+      body.messages.forEach(function (m) { add(CLASSES[m.who] || "bot", m.text, null, m.speech); });
       seen = Math.max(seen, body.after);
       if (body.with_staff) waitForStaff();
     } catch (e) { /* a new page without its history is still a working page */ }
@@ -116,4 +126,5 @@
   document.querySelectorAll("[data-say]").forEach(function (b) {
     b.addEventListener("click", function () { send(b.dataset.say); });
   });
+  window.lwChat = {id: id, add: add, showReply: showReply, error: error};
 })();

@@ -44,6 +44,14 @@
       const li = document.createElement("li");
       li.className = m.sender;
       li.textContent = SENDERS[m.sender] + "：" + m.text;
+      if (m.photo) {
+        const img = document.createElement("img");
+        img.src = m.photo;
+        img.alt = "市民发来的照片";
+        img.style.maxWidth = "24rem";
+        li.appendChild(document.createElement("br"));
+        li.appendChild(img);
+      }
       list.appendChild(li);
       list.dataset.after = m.id;
     });

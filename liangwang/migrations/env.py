@@ -4,10 +4,6 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 
 # Importing the model modules registers their tables on Base.metadata.
-import liangwang.catalog.models
-import liangwang.complaints.models
-import liangwang.handoff
-import liangwang.transcripts  # noqa: F401
 from liangwang.db import Base
 
 config = context.config

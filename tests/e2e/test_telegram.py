@@ -4,9 +4,11 @@ stand-in, talking to the real Rasa and action servers of the running stack."""
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,13 +16,20 @@ from pydantic import SecretStr
 from telegram.ext import Application
 
 from channels.telegram import build_application
+from liangwang.complaints import tickets
+from liangwang.db import sessions_for, unit_of_work
 from liangwang.dialogue import RasaRestEngine
-from liangwang.settings import Settings
+from liangwang.settings import PROJECT_ROOT, Settings, SttEngine
 from liangwang.wording import Say, render
 from ops.harness import RunningStack
 from tests.fakes.telegram_api import FakeTelegram, RunningFake
+from voice.audio import Audio
+from voice.channel_speech import ChannelSpeech
+from voice.recording_codec import decode_recording, encode_voice_note
 
 pytestmark = pytest.mark.e2e
+VOICE_FIXTURES = PROJECT_ROOT / "tests" / "fixtures" / "voice"
+PHOTO = b"\xff\xd8\xff\xe0" + bytes(600) + b"\xff\xd9"  # a JPEG's frame, as a photo's bytes
 
 
 class Chat:
@@ -43,6 +52,23 @@ class Chat:
             content["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text)}]
         self.fake.queue(self._update(**content))
         return await self._replies(replies)
+
+    async def speaks(self, recording: str, replies: int = 1) -> list[dict[str, Any]]:
+        """A voice note of one of the spoken test phrases (tests/fixtures/voice)."""
+        note = encode_voice_note(Audio.from_wav(VOICE_FIXTURES / f"{recording}.wav"))
+        file_id = uuid.uuid4().hex
+        self.fake.files[file_id] = note
+        voice = {"file_id": file_id, "file_unique_id": file_id, "duration": 3}
+        self.fake.queue(self._update(voice={**voice, "file_size": len(note)}))
+        return await self._replies(replies)
+
+    async def sends(self, replies: int = 1, **content: Any) -> list[dict[str, Any]]:
+        """A location, a photo…: ``content`` as the message's fields."""
+        self.fake.queue(self._update(**content))
+        return await self._replies(replies)
+
+    def voices(self) -> list[bytes]:
+        return [v["voice"] for v in self.fake.voices() if int(v["chat_id"]) == self.user_id]
 
     async def taps(self, payload: str, replies: int = 1) -> list[dict[str, Any]]:
         message = {
@@ -76,17 +102,23 @@ class Chat:
 
 
 @pytest.fixture
-async def bot(stack: RunningStack) -> AsyncIterator[tuple[FakeTelegram, Application]]:  # type: ignore[type-arg]
+async def bot(
+    stack: RunningStack, whisper_model: Path
+) -> AsyncIterator[tuple[FakeTelegram, Application]]:  # type: ignore[type-arg]
     fake = FakeTelegram()
     with RunningFake(fake) as server:
         settings = Settings(
-            data_dir=stack.data_dir,  # the stack's database: handoffs, drafts
+            data_dir=stack.data_dir,  # the stack's database: handoffs, drafts, photos
             telegram_token=SecretStr("123:test"),
             telegram_api_url=server.base_url,
             telegram_file_url=server.base_file_url,
+            stt_engine=SttEngine.whisper,  # the phone line's recogniser, as in the stack
+            whisper_model=whisper_model,
         )
         engine = RasaRestEngine(stack.rasa_url, timeout_s=30, max_chars=4000)
-        app = build_application(settings, engine, push_every_s=None)
+        sessions = sessions_for(settings.effective_database_url)
+        speech = ChannelSpeech.from_settings(settings, sessions)
+        app = build_application(settings, engine, push_every_s=None, speech=speech)
         async with app:
             assert app.post_init is not None and app.updater is not None
             await app.post_init(app)
@@ -122,3 +154,51 @@ async def test_start_offers_the_three_choices_and_cancel_keeps_the_unfinished_co
     assert "路灯" in resumed[-1]["text"] and set(buttons(resumed[-1])) == {"对", "不对"}
     status = await chat.says("/status")
     assert status and "没听明白" not in str(status)  # 查进度 answered, never a fallback
+
+
+async def test_a_voice_note_is_heard_and_answered_in_writing_and_by_voice(
+    bot: tuple[FakeTelegram, Application],  # type: ignore[type-arg]
+) -> None:
+    fake, _app = bot
+    chat = Chat(fake)
+    heard, *answer = await chat.speaks("jinglaoka", replies=2)  # 我想办张敬老卡
+    assert heard["text"].startswith("我听到的是") and "敬老卡" in heard["text"], heard
+    assert "敬老卡" in str(answer) and "没听明白" not in str(answer), answer
+    deadline = time.monotonic() + 60
+    while not chat.voices() and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+    [spoken] = chat.voices()
+    assert decode_recording(spoken, rate=16000, max_seconds=300).duration_s > 1
+
+
+async def test_a_complaint_filed_by_taps_a_voice_note_a_location_and_a_photo(
+    bot: tuple[FakeTelegram, Application],  # type: ignore[type-arg]
+    stack: RunningStack,
+) -> None:
+    """Someone who cannot type: the problem said in a voice note, the place shared as a
+    location, a photo, everything else by the buttons offered."""
+    fake, _app = bot
+    chat = Chat(fake)
+    [greeting] = await chat.says("/start")
+    [asked] = await chat.taps(buttons(greeting)["我要找茬"])
+    _heard, category = await chat.speaks("ludeng", replies=2)  # 我家门口的路灯坏了
+    assert "路灯" in category["text"], category
+    [district] = await chat.taps(buttons(category)["对"])
+    [place] = await chat.taps(buttons(district)["静安区"])
+    shanghai = {"latitude": 31.2304, "longitude": 121.4737}
+    [when] = await chat.sends(location=shanghai)
+    [phone] = await chat.taps(buttons(when)["跳过"])
+    [photo] = await chat.taps(buttons(phone)["不留"])
+    fake.files["p1"] = PHOTO
+    size = {"width": 2, "height": 2, "file_size": len(PHOTO)}
+    [readback] = await chat.sends(photo=[{"file_id": "p1", "file_unique_id": "p1", **size}])
+    assert "我念一遍" in readback["text"], readback
+    [filed] = await chat.taps(buttons(readback)["对"])
+    number = re.search(r"编号是 (\d{3}) (\d{3})", filed["text"])
+    assert number, filed
+    assert asked and place and photo  # every step answered
+    stored = Settings(data_dir=stack.data_dir).effective_database_url
+    with unit_of_work(sessions_for(stored)) as session:
+        ticket = tickets.by_number(session, number[1] + number[2])
+        assert ticket.category == "streetlight" and ticket.district == "静安区"
+        assert ticket.lat == pytest.approx(31.2304) and ticket.media_url

@@ -1,8 +1,9 @@
 """A local stand-in for Telegram's Bot API servers (this machine cannot reach them).
 
 Speaks just enough of the HTTP API for python-telegram-bot's polling and replies:
-getMe, deleteWebhook, getUpdates, sendMessage, answerCallbackQuery, getFile and file
-downloads. Tests queue updates (and the files they refer to) and read what the bot sent.
+getMe, deleteWebhook, getUpdates, sendMessage, sendVoice (a file upload), answerCallbackQuery,
+setMyCommands, getFile and file downloads. Tests queue updates (and the files they refer
+to) and read what the bot sent.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.datastructures import UploadFile
 
 from tests.fakes.server import ServedApp
 
@@ -45,6 +47,10 @@ class FakeTelegram:
             if method == "sendMessage" and index not in self.refused
         ]
 
+    def voices(self) -> list[dict[str, Any]]:
+        """Voice notes sent: their chat and ``voice`` (the uploaded bytes)."""
+        return [params for method, params in list(self.sent) if method == "sendVoice"]
+
     def wait_for_messages(self, count: int, timeout_s: float = 15) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout_s
         while len(self.messages()) < count and time.monotonic() < deadline:
@@ -57,7 +63,7 @@ class FakeTelegram:
         @api.get("/file/bot{token}/{path:path}")
         async def download(token: str, path: str) -> Response:
             self.downloads.append(path)
-            return Response(self.files[path.removeprefix("photos/").removesuffix(".jpg")])
+            return Response(self.files[path.removeprefix("files/")])
 
         @api.post("/bot{token}/{method}")
         async def call(token: str, method: str, request: Request) -> Any:
@@ -96,13 +102,20 @@ class FakeTelegram:
                 "chat": {"id": int(params["chat_id"]), "type": "private"},
                 "text": params.get("text", ""),
             }
+        if method == "sendVoice":
+            return {
+                "message_id": len(self.sent),
+                "date": int(time.time()),
+                "chat": {"id": int(params["chat_id"]), "type": "private"},
+                "voice": {"file_id": "v", "file_unique_id": "v", "duration": 1},
+            }
         if method == "getFile":
             file_id = str(params["file_id"])
             return {
                 "file_id": file_id,
                 "file_unique_id": file_id,
                 "file_size": len(self.files[file_id]),
-                "file_path": f"photos/{file_id}.jpg",
+                "file_path": f"files/{file_id}",
             }
         return True
 
@@ -114,6 +127,9 @@ async def _params(request: Request) -> dict[str, Any]:
     form = await request.form()
     params: dict[str, Any] = {}
     for key, value in form.items():
+        if isinstance(value, UploadFile):  # a file sent with the call (sendVoice's voice)
+            params[key] = await value.read()
+            continue
         text = str(value)
         try:
             params[key] = json.loads(text) if text[:1] in "{[" else text

@@ -16,7 +16,7 @@ import pytest
 from liangwang.settings import PROJECT_ROOT, Settings
 from ops.action_server import SECRET_HEADER
 from ops.harness import free_port
-from ops.stack import action_server_spec, app_env, with_action_secret
+from ops.stack import action_server_spec, app_env, with_start_secrets
 
 SECRET = "s3cret-for-this-test"
 # What a stranger would post to withdraw someone's complaint.
@@ -103,12 +103,16 @@ def test_it_never_runs_without_a_secret(tmp_path: Path) -> None:
 
 
 def test_each_start_of_the_stack_shares_a_new_secret_with_its_action_server() -> None:
-    first, second = with_action_secret(Settings()), with_action_secret(Settings())
+    first, second = with_start_secrets(Settings()), with_start_secrets(Settings())
     assert first.action_secret is not None and second.action_secret is not None
     assert first.action_secret != second.action_secret
     spec = action_server_spec(first)
     assert spec.env["LIANGWANG_ACTION_SECRET"] == first.action_secret.get_secret_value()
     assert app_env(first)["LIANGWANG_ACTION_SECRET"] == first.action_secret.get_secret_value()
-    # A configured secret is kept.
-    configured = Settings(action_secret=SECRET)
-    assert with_action_secret(configured) is configured
+    # The web page's spoken replies get their own key, shared the same way.
+    link = first.speech_link_secret
+    assert link is not None and link.get_secret_value() != first.action_secret.get_secret_value()
+    assert app_env(first)["LIANGWANG_SPEECH_LINK_SECRET"] == link.get_secret_value()
+    # Configured secrets are kept.
+    configured = Settings(action_secret=SECRET, speech_link_secret=SECRET)
+    assert with_start_secrets(configured) is configured

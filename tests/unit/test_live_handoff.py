@@ -4,7 +4,9 @@ and Telegram, handing back and closing, reasons, and the notice to those nobody 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -64,6 +66,19 @@ def _handoff(sessions: sessionmaker[Session], cid: str, channel: str, **kw: Any)
         ).id
 
 
+@contextmanager
+def _claimed(
+    sessions: sessionmaker[Session], cid: str, channel: str
+) -> Iterator[tuple[Session, HandoffRequest]]:
+    """A handoff of ``cid`` that xiaowang has taken, in an open unit of work."""
+    hid = _handoff(sessions, cid, channel)
+    with unit_of_work(sessions) as s:
+        held = s.get(HandoffRequest, hid)
+        assert held is not None
+        handoff.claim(s, held, "xiaowang")
+        yield s, held
+
+
 def test_the_queue_is_oldest_first_with_waiting_time_reason_and_the_last_turns(
     settings: Settings, sessions: sessionmaker[Session], desk: StaffBrowser
 ) -> None:
@@ -117,7 +132,7 @@ def test_a_claimed_web_chat_is_silent_and_the_person_and_citizen_talk_until_hand
 
     # Waiting for a person: the bot still answers, and the page is told to ask for updates.
     assert say("还在吗") == {
-        "messages": [{"text": "助手答：还在吗", "buttons": []}],
+        "messages": [{"text": "助手答：还在吗", "buttons": [], "speech": None}],
         "with_staff": True,
     }
     assert desk.post(f"/staff/handoffs/{hid}/claim").status_code == 303
@@ -144,7 +159,7 @@ def test_a_claimed_web_chat_is_silent_and_the_person_and_citizen_talk_until_hand
         "工作人员已经把对话交回给智能助手。您可以接着说。"
     ]
     assert say("谢谢") == {
-        "messages": [{"text": "助手答：谢谢", "buttons": []}],
+        "messages": [{"text": "助手答：谢谢", "buttons": [], "speech": None}],
         "with_staff": False,
     }
     with unit_of_work(sessions) as s:
@@ -218,11 +233,7 @@ def test_a_citizen_nobody_takes_is_told_once_when_someone_will_reply(
 async def test_telegram_citizens_get_staff_replies_once(
     db_url: str, sessions: sessionmaker[Session]
 ) -> None:
-    hid = _handoff(sessions, "telegram-42", "telegram")
-    with unit_of_work(sessions) as s:
-        held = s.get(HandoffRequest, hid)
-        assert held is not None
-        handoff.claim(s, held, "xiaowang")
+    with _claimed(sessions, "telegram-42", "telegram") as (s, held):
         handoff.reply(s, held, "xiaowang", "您好，我是小王。")
     fake = FakeTelegram()
     with RunningFake(fake) as server:
@@ -256,11 +267,8 @@ def test_the_reason_a_conversation_came_to_a_person() -> None:
 def test_what_the_desk_page_fetches_is_masked_as_the_page_is(
     sessions: sessionmaker[Session], desk: StaffBrowser
 ) -> None:
-    hid = _handoff(sessions, f"web-{WEB_ID}", "web")
-    with unit_of_work(sessions) as s:
-        held = s.get(HandoffRequest, hid)
-        assert held is not None
-        handoff.claim(s, held, "xiaowang")
+    with _claimed(sessions, f"web-{WEB_ID}", "web") as (s, held):
+        hid = held.id
         handoff.from_citizen(s, held, "有事打13912345678")
     [message] = desk.get(f"/staff/handoffs/{hid}/messages.json").json()
     assert message["text"] == "有事打139****5678"
@@ -271,20 +279,62 @@ def test_a_reloaded_page_gets_the_conversation_so_far_in_the_order_said(
 ) -> None:
     cid = f"web-{WEB_ID}"
     rasa_said(settings, cid, [("user", "我要找真人"), ("bot", "好的，马上帮您转人工。")])
-    hid = _handoff(sessions, cid, "web")
-    with unit_of_work(sessions) as s:
-        held = s.get(HandoffRequest, hid)
-        assert held is not None
-        handoff.claim(s, held, "xiaowang")
+    with _claimed(sessions, cid, "web") as (s, held):
         handoff.from_citizen(s, held, "路灯坏了")
         last = handoff.reply(s, held, "xiaowang", "您好，我来看看。").id
     history = citizen.get("/api/chat/history", params={"conversation_id": WEB_ID}).json()
-    assert history["messages"] == [
-        {"who": "citizen", "text": "我要找真人"},
-        {"who": "assistant", "text": "好的，马上帮您转人工。"},
-        {"who": "citizen", "text": "路灯坏了"},
-        {"who": "staff", "text": "工作人员：您好，我来看看。"},
+    assert [(m["who"], m["text"]) for m in history["messages"]] == [
+        ("citizen", "我要找真人"),
+        ("assistant", "好的，马上帮您转人工。"),
+        ("citizen", "路灯坏了"),
+        ("staff", "工作人员：您好，我来看看。"),
     ]
     assert history["after"] == last and history["with_staff"] is True
     other = citizen.get("/api/chat/history", params={"conversation_id": "someoneelse1"}).json()
     assert other == {"messages": [], "after": 0, "with_staff": False}
+
+
+async def test_a_photo_sent_on_telegram_while_a_person_holds_the_chat_is_shown_to_them(
+    db_url: str, sessions: sessionmaker[Session], desk: StaffBrowser
+) -> None:
+    with _claimed(sessions, "telegram-42", "telegram") as (_s, held):
+        hid = held.id
+    jpeg = b"\xff\xd8\xff\xe0" + bytes(300) + b"\xff\xd9"
+    fake = FakeTelegram(files={"p1": jpeg})
+    photo = [{"file_id": "p1", "file_unique_id": "p1", "width": 2, "height": 2, "file_size": 304}]
+    engine = RecordingEngine()
+    message = {"message_id": 1, "date": 0, "chat": {"id": 42, "type": "private"}}
+    sender = {"id": 42, "is_bot": False, "first_name": "王阿姨"}
+    with RunningFake(fake) as server:
+        settings = Settings(
+            database_url=db_url,
+            telegram_token="123:test",  # type: ignore[arg-type]
+            telegram_api_url=server.base_url,
+            telegram_file_url=server.base_file_url,
+        )
+        app = build_application(settings, engine, push_every_s=None)
+        async with app:
+            await app.start()
+            assert app.updater is not None
+            await app.updater.start_polling(poll_interval=0.0, timeout=1)
+            fake.queue({"message": {**message, "from": sender, "photo": photo, "caption": "看"}})
+            for _ in range(100):
+                if desk.get(f"/staff/handoffs/{hid}/messages.json").json():
+                    break
+                await asyncio.sleep(0.1)
+            await app.updater.stop()
+            await app.stop()
+    assert engine.turns == []  # the person holds the chat: the bot said nothing
+    [kept] = desk.get(f"/staff/handoffs/{hid}/messages.json").json()
+    assert kept["text"] == "看" and kept["photo"].startswith("/staff/photos/")
+    assert desk.get(kept["photo"]).content == jpeg
+    assert f'<img src="{kept["photo"]}"' in desk.get(f"/staff/handoffs/{hid}").text
+
+
+def test_only_a_stored_photo_is_kept_with_a_desk_message(sessions: sessionmaker[Session]) -> None:
+    hid = _handoff(sessions, "telegram-43", "telegram")
+    with unit_of_work(sessions) as s:
+        held = s.get(HandoffRequest, hid)
+        assert held is not None
+        outside = handoff.from_citizen(s, held, "看", "https://evil.example/x.jpg")
+        assert outside.photo is None

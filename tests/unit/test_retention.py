@@ -11,6 +11,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from liangwang import voice_replies
 from liangwang.complaints import tickets
 from liangwang.complaints.desk import save_draft
 from liangwang.complaints.models import ComplaintDraft, Ticket
@@ -137,3 +138,20 @@ def test_drafts_untouched_past_their_days_are_removed(
     assert purge(settings, now).drafts == 1
     with sessions() as s:
         assert [d.identity for d in s.query(ComplaintDraft)] == ["web-2"]
+
+
+def test_a_choice_of_spoken_replies_unchanged_past_the_conversations_days_is_forgotten(
+    db_url: str, sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    settings = Settings(database_url=db_url, data_dir=tmp_path / "var")
+    settings.data_dir.mkdir()
+    now = utcnow()
+    with unit_of_work(sessions) as s:
+        assert voice_replies.toggle(s, "telegram:1") and voice_replies.toggle(s, "telegram:2")
+        s.flush()
+        old = s.get(voice_replies.VoiceReplies, "telegram:1")
+        assert old is not None
+        old.changed_at = now - timedelta(days=366)  # past the 365 days of a conversation
+    assert purge(settings, now).voice_choices == 1
+    with sessions() as s:
+        assert not voice_replies.wanted(s, "telegram:1") and voice_replies.wanted(s, "telegram:2")

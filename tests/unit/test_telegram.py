@@ -28,6 +28,7 @@ from liangwang.dialogue import (
     without_control_characters,
 )
 from liangwang.settings import Settings
+from liangwang.speech import Speech
 from liangwang.spoken import grouped
 from liangwang.wording import Say, render
 from tests.fakes.telegram_api import FakeTelegram, RunningFake
@@ -68,6 +69,7 @@ async def run_bot(
     expect_messages: int,
     photo_limit: int = 5_000_000,
     per_user_per_minute: int = 20,
+    speech: Speech | None = None,
 ) -> list[dict[str, object]]:
     with RunningFake(fake) as server:
         settings = Settings(
@@ -78,7 +80,7 @@ async def run_bot(
             telegram_messages_per_minute=per_user_per_minute,
         )
         migrate(settings.effective_database_url)  # as `liangwang run` does before channels
-        app = build_application(settings, engine, push_every_s=None)
+        app = build_application(settings, engine, push_every_s=None, speech=speech)
         async with app:
             assert app.post_init is not None
             await app.post_init(app)  # as run_polling does: the command menu
@@ -236,7 +238,7 @@ async def test_a_photo_is_kept_by_us_and_the_token_never_reaches_the_ticket(
     media = str(turn.metadata["media_url"])
     assert re.fullmatch(r"photos/[0-9a-f]{32}\.jpg", media) and "123:test" not in media
     # The largest size within the limit, downloaded and stored.
-    assert fake.downloads == ["photos/small.jpg"]
+    assert fake.downloads == ["files/small"]
     assert (tmp_path / media).read_bytes() == b"s" * 20_000
     assert turn.text == "路灯坏了"
 

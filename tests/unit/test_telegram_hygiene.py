@@ -57,7 +57,7 @@ async def test_the_menu_commands_are_registered_and_reach_the_dialogue_as_intent
     ]
     [menu] = [params for method, params in fake.sent if method == "setMyCommands"]
     names = [c["command"] for c in menu["commands"]]
-    assert names == ["start", "help", "status", "human", "cancel"]
+    assert names == ["start", "help", "status", "human", "cancel", "voice"]
     assert all(c["description"] for c in menu["commands"])
 
 

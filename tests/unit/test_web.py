@@ -120,7 +120,13 @@ def test_chat_relays_to_the_engine_with_a_web_conversation_id(
     reply = client.post("/api/chat", json={"conversation_id": "abcdefgh12", "text": " 你好 "})
     assert reply.status_code == 200
     assert reply.json() == {
-        "messages": [{"text": "您好！", "buttons": [{"title": "转人工", "payload": "/handoff"}]}],
+        "messages": [
+            {
+                "text": "您好！",
+                "buttons": [{"title": "转人工", "payload": "/handoff"}],
+                "speech": None,  # no speech engines here: nothing to hear
+            }
+        ],
         "with_staff": False,
     }
     assert engine.turns == [UserTurn("web-abcdefgh12", "你好", "web")]
