@@ -27,10 +27,17 @@ router = APIRouter()
 log = logging.getLogger(__name__)
 
 
+class Location(BaseModel):
+    lat: float = Field(ge=-90, le=90)
+    long: float = Field(ge=-180, le=180)
+
+
 class ChatIn(BaseModel):
     # Chosen by the page and kept in the browser, so a reload continues the conversation.
     conversation_id: str = Field(min_length=8, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")
     text: str = Field(min_length=1)
+    # The browser's location, shared by tapping 发送我的位置 (as a location on Telegram).
+    location: Location | None = None
 
 
 class ChatMessageOut(BaseModel):
@@ -139,7 +146,8 @@ async def take_turn(
 async def chat(body: ChatIn, state: State, _limited: PerAddress) -> ChatOut:
     refuse_if_limited(state.rate_limits.conversation, body.conversation_id)
     try:
-        return await take_turn(state, body.conversation_id, body.text)
+        where = {"location": body.location.model_dump()} if body.location else None
+        return await take_turn(state, body.conversation_id, body.text, where)
     except TurnRefused as exc:
         raise HTTPException(exc.status, exc.message) from exc
 

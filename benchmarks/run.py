@@ -9,6 +9,7 @@ from pathlib import Path
 from benchmarks import (
     abuse,
     asr,
+    channels,
     hearing,
     stack,
     staff_desk,
@@ -25,6 +26,7 @@ SUITES: dict[str, Callable[[], list[str]]] = {
     "understanding": understanding.run,
     "tickets": tickets.run,
     "staff_desk": staff_desk.run,
+    "channels": channels.run,
     "asr": asr.run,
     "hearing": hearing.run,
     "tts": tts.run,
@@ -62,6 +64,7 @@ SECTION_TITLES = {
     "understanding": "## Understanding",
     "tickets": "## 一网统管",
     "staff_desk": "## Staff desk",
+    "channels": "## Channels",
     "asr": "## Speech recognition",
     "hearing": "## Hearing",
     "tts": "## Text-to-speech",

@@ -29,8 +29,10 @@ from telegram import (
     Chat,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    KeyboardButton,
     Message,
     PhotoSize,
+    ReplyKeyboardMarkup,
     Update,
     Voice,
 )
@@ -68,7 +70,7 @@ from liangwang.speech import (
     UnreadableRecording,
 )
 from liangwang.staff_aware import StaffAwareEngine
-from liangwang.taps import tap_buttons, with_tap_answers
+from liangwang.taps import SHARE_LOCATION, tap_buttons, with_tap_answers
 from liangwang.wording import Say, fragments, render
 
 log = logging.getLogger(__name__)
@@ -82,7 +84,10 @@ def conversation_id(update: Update) -> str:
     )
 
 
-async def say(chat: Chat, text: str, markup: InlineKeyboardMarkup | None = None) -> Message:
+Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup
+
+
+async def say(chat: Chat, text: str, markup: Markup | None = None) -> Message:
     return await with_retries(lambda: chat.send_message(text, reply_markup=markup))
 
 
@@ -90,11 +95,18 @@ GRID_FROM = 6  # more buttons than this (the 16 districts) go four to a row
 GRID_WIDTH = 4
 
 
-def keyboard(message: BotMessage) -> InlineKeyboardMarkup | None:
-    """The message's buttons, or the few answers its question offers (liangwang/taps.py)."""
+def keyboard(message: BotMessage) -> Markup | None:
+    """The message's buttons, or the few answers its question offers (liangwang/taps.py).
+    "发送我的位置" is Telegram's own location button, under the input box (buttons in a
+    message cannot ask for the location); tapping it shares the phone's location."""
+    offered = tap_buttons(message)
+    for button in offered:
+        if button.get("payload") == SHARE_LOCATION:
+            where = KeyboardButton(str(button.get("title")), request_location=True)
+            return ReplyKeyboardMarkup([[where]], resize_keyboard=True, one_time_keyboard=True)
     buttons = [
         InlineKeyboardButton(str(b.get("title")), callback_data=str(b.get("payload"))[:64])
-        for b in tap_buttons(message)
+        for b in offered
     ]
     if not buttons:
         return None

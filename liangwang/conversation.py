@@ -133,6 +133,8 @@ class Taps(StrEnum):
     no_photo = "no_photo"  # 没有 (a photo)
     stars = "stars"  # 1–5 for 好差评
     which_part = "which_part"  # 问题 / 地址 / 时间 / 电话: what the read-back got wrong
+    problem = "problem"  # the kinds of problem (路灯, 井盖…): what happened, for those who tap
+    location = "location"  # 发送我的位置: where it is, from the phone or browser
 
 
 class VoiceCue(StrEnum):

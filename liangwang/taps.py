@@ -7,12 +7,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from liangwang.complaints.categories import OTHER, load_categories
 from liangwang.conversation import BotMessage, Taps
 from liangwang.districts import DISTRICTS
 from liangwang.wording import fragments
 
 Button = dict[str, Any]
 STARS = range(1, 6)
+# Not sent as words: the channel asks the device where it is and sends that (Telegram's
+# location button, the browser's geolocation), as if the citizen had shared it.
+SHARE_LOCATION = "/share_location"
 
 
 def _button(title: str, payload: str | None = None) -> Button:
@@ -35,8 +39,18 @@ def buttons_for(kind: Taps) -> list[Button]:
         Taps.no_photo: [_button(words["tap_no_photo"])],
         Taps.stars: [_button(words["tap_stars"].format(n=n)) for n in STARS],  # "5分"
         Taps.which_part: [_button(w) for w in words["tap_which_part"].split("、")],
+        Taps.problem: _problem_kinds(),
+        Taps.location: [_button(words["tap_location"], SHARE_LOCATION)],
     }
     return by_kind[kind]
+
+
+def _problem_kinds() -> list[Button]:
+    """Each kind of problem by its name, sending its plain description ("路灯不亮、损坏")
+    as what happened: the category is then inferred and confirmed as for spoken words.
+    "其他问题" is not offered: a problem of no kind has to be told."""
+    kinds = load_categories().items
+    return [_button(c.name, c.description) for c in kinds if c.code != OTHER]
 
 
 def _offered(kind: object) -> list[Button]:

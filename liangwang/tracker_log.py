@@ -14,6 +14,9 @@ from typing import Any
 from sqlalchemy import Engine, Row, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from liangwang.conversation import BotMessage
+from liangwang.taps import tap_buttons
+
 log = logging.getLogger(__name__)
 
 
@@ -59,11 +62,31 @@ def conversation(tracker_store: Engine, conversation_id: str, limit: int = 200) 
 
 def _said(rows: Sequence[Row[Any]]) -> list[Said]:
     said = []
+    offered: dict[str, str] = {}  # the open bot turn's buttons: payload → the words on it
+    previous = ""
     for kind, timestamp, data in reversed(rows):
         try:
-            words = json.loads(data).get("text") or ""
+            event = json.loads(data)
         except (TypeError, ValueError):
             continue
+        words = str(event.get("text") or "")
+        if kind == "bot":  # a turn of several messages offers all of their buttons
+            offered = {**(offered if previous == "bot" else {}), **_taps(event)}
+        elif words.startswith("/"):
+            # A tapped button arrives as its intent ("/affirm"): shown as the words on the
+            # button; the greeting a new page asks for ("/greet") was never the citizen's.
+            words = offered.get(words, "")
+        if kind == "user":
+            offered = {}  # answered: those buttons are spent
         if words:
-            said.append(Said(datetime.fromtimestamp(timestamp, UTC), _KINDS[kind], str(words)))
+            said.append(Said(datetime.fromtimestamp(timestamp, UTC), _KINDS[kind], words))
+        previous = kind
     return said
+
+
+def _taps(event: dict[str, Any]) -> dict[str, str]:
+    data = event.get("data") or {}
+    message = BotMessage(
+        event.get("text"), list(data.get("buttons") or []), custom=dict(data.get("custom") or {})
+    )
+    return {str(b.get("payload")): str(b.get("title")) for b in tap_buttons(message)}

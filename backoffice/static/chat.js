@@ -40,7 +40,9 @@
         const btn = document.createElement("button");
         btn.type = "button";
         btn.textContent = b.title;
-        btn.addEventListener("click", function () { send(b.title, b.payload); });
+        btn.addEventListener("click", function () {
+          if (b.payload === SHARE_LOCATION) shareLocation(b.title); else send(b.title, b.payload);
+        });
         taps.appendChild(btn);
       });
       li.appendChild(taps);
@@ -59,14 +61,29 @@
     if (body.with_staff) waitForStaff();
   }
 
-  async function send(shown, payload) {
+  // 发送我的位置: the browser is asked where it is (it asks the citizen first), and that is
+  // sent as the place, as a location shared on Telegram.
+  const SHARE_LOCATION = "/share_location";
+  function shareLocation(title) {
     error.textContent = "";
-    add("user", shown);
+    if (!navigator.geolocation) { error.textContent = NO_LOCATION; return; }
+    navigator.geolocation.getCurrentPosition(
+      function (p) { send(title, "我的位置", {lat: p.coords.latitude, long: p.coords.longitude}); },
+      function () { error.textContent = NO_LOCATION; },
+      {enableHighAccuracy: true, timeout: 20000},
+    );
+  }
+  const NO_LOCATION = "没能取得您的位置。请把地址打出来，或者按“说话”说出来。";
+
+  // ``shown``: what the citizen sees they sent (none for the greeting a new page asks for).
+  async function send(shown, payload, location) {
+    error.textContent = "";
+    if (shown) add("user", shown);
     try {
       const res = await fetch("/api/chat", {
         method: "POST",
         headers: {"Content-Type": "application/json"},
-        body: JSON.stringify({conversation_id: id, text: payload || shown}),
+        body: JSON.stringify({conversation_id: id, text: payload || shown, location: location || null}),
       });
       const body = await res.json();
       if (!res.ok) {
@@ -109,8 +126,10 @@
   (async function restore() {
     try {
       const res = await fetch("/api/chat/history?conversation_id=" + encodeURIComponent(id));
-      if (!res.ok) return;
-      const body = await res.json();
+      const body = res.ok ? await res.json() : {messages: [], after: 0, with_staff: false};
+      // A new conversation opens with the assistant's greeting and its three choices, so
+      // nobody has to know what to type first.
+      if (!body.messages.length) { send(null, "/greet"); return; }
       body.messages.forEach(function (m) { add(CLASSES[m.who] || "bot", m.text, null, m.speech); });
       seen = Math.max(seen, body.after);
       if (body.with_staff) waitForStaff();

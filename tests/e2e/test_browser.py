@@ -156,7 +156,7 @@ def test_a_dispatcher_works_a_ticket_to_closed_with_a_merge_and_filters(
     shot(staff, "7-ticket-closed")
 
 
-def _serious_violations(page: Page) -> list[str]:
+def serious_violations(page: Page) -> list[str]:
     page.add_script_tag(path=str(AXE))
     found = page.evaluate("async () => (await axe.run(document)).violations")
     return [
@@ -177,12 +177,12 @@ def test_the_citizen_page_and_the_staff_pages_pass_axe(
     staff = signed_in_staff(browser, stack)
     first, _ = _file_two_nearby(stack)
     problems = {
-        "citizen page": _serious_violations(citizen),
-        "sign-in": _serious_violations(sign_in),
+        "citizen page": serious_violations(citizen),
+        "sign-in": serious_violations(sign_in),
     }
     for path in ("/staff/", "/staff/tickets", f"/staff/tickets/{first}", "/staff/calls"):
         staff.goto(path)
-        problems[path] = _serious_violations(staff)
+        problems[path] = serious_violations(staff)
     assert {page: found for page, found in problems.items() if found} == {}
 
 
@@ -190,4 +190,4 @@ def test_axe_finds_what_it_should(browser: Browser) -> None:
     # The check above can fail: a page with a serious violation is reported.
     page = browser.new_page()
     page.set_content('<html lang="zh-CN"><body><img src="x.png"><input></body></html>')
-    assert _serious_violations(page)
+    assert serious_violations(page)

@@ -338,3 +338,28 @@ def test_only_a_stored_photo_is_kept_with_a_desk_message(sessions: sessionmaker[
         assert held is not None
         outside = handoff.from_citizen(s, held, "看", "https://evil.example/x.jpg")
         assert outside.photo is None
+
+
+def test_a_reloaded_page_shows_a_tapped_button_by_its_words_and_not_the_greeting_asked_for(
+    citizen: TestClient, settings: Settings
+) -> None:
+    turns = [
+        ("user", "/greet"),  # what a new page asks for: never the citizen's words
+        ("bot", "您好！", {"buttons": [{"title": "我要找茬", "payload": "/report_problem"}]}),
+        ("user", "/report_problem"),
+        ("bot", "请说说是什么问题。"),
+        ("user", "路灯坏了"),
+        ("bot", "是路灯的问题，对吗？", {"custom": {"taps": "yes_no"}}),
+        ("user", "/affirm"),
+        ("user", "/deny"),  # nothing offered it any more: not shown as anything
+    ]
+    rasa_said(settings, f"web-{WEB_ID}", turns)
+    history = citizen.get("/api/chat/history", params={"conversation_id": WEB_ID}).json()
+    assert [(m["who"], m["text"]) for m in history["messages"]] == [
+        ("assistant", "您好！"),
+        ("citizen", "我要找茬"),
+        ("assistant", "请说说是什么问题。"),
+        ("citizen", "路灯坏了"),
+        ("assistant", "是路灯的问题，对吗？"),
+        ("citizen", "对"),
+    ]

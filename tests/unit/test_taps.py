@@ -4,8 +4,10 @@ question whose answers are few, and the phone line, which leaves them out."""
 from __future__ import annotations
 
 import yaml
+from telegram import ReplyKeyboardMarkup
 
 from channels.telegram import keyboard
+from liangwang.complaints.categories import load_categories
 from liangwang.conversation import BotMessage, Taps
 from liangwang.districts import DISTRICTS
 from liangwang.settings import PROJECT_ROOT
@@ -33,6 +35,7 @@ def test_every_kind_of_answer_has_its_buttons_and_the_domain_names_only_real_kin
     assert set(used.values()) <= set(Taps)
     # The complaint's questions with few answers, and the rating, all offer them.
     for question in (
+        "utter_ask_complaint_description",
         "utter_complaint_confirm_category",
         "utter_ask_complaint_district",
         "utter_ask_complaint_when",
@@ -86,3 +89,20 @@ def test_taps_sent_apart_from_the_words_land_on_the_question() -> None:
     assert [m.text for m in shown] == ["好的。", "在哪个区？"]
     assert shown[0].buttons == [] and len(shown[1].buttons) == 16
     assert with_tap_answers([BotMessage("您好", [{"title": "a", "payload": "/a"}])])[0].buttons
+
+
+def test_each_kind_of_problem_tapped_is_understood_as_that_kind() -> None:
+    categories = load_categories()
+    offered = buttons_for(Taps.problem)
+    assert len(offered) == len(categories.items) - 1  # every kind but 其他问题
+    for button in offered:
+        assert categories.classify(button["payload"]).name == button["title"], button
+
+
+def test_the_place_is_asked_with_the_device_location_button_on_telegram() -> None:
+    asked = BotMessage("具体在哪里？", custom={"taps": "location"})
+    markup = keyboard(asked)
+    assert isinstance(markup, ReplyKeyboardMarkup)
+    [[button]] = markup.keyboard
+    assert button.request_location and button.text == "发送我的位置"
+    assert markup.one_time_keyboard  # gone once used

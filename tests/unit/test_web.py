@@ -239,3 +239,14 @@ def test_a_kept_photo_is_shown_to_staff_and_never_published(
     assert staff.get("/staff/photos/..%2F..%2Ftest.db").status_code == 404
     [published] = client.get(f"/open311/v2/requests/{number}.json").json()
     assert published["media_url"] is None
+
+
+def test_a_shared_location_reaches_the_dialogue_as_on_telegram(
+    client: TestClient, engine: RecordingEngine
+) -> None:
+    where = {"lat": 31.2304, "long": 121.4737}
+    body = {"conversation_id": "abcdefgh12", "text": "我的位置", "location": where}
+    assert client.post("/api/chat", json=body).status_code == 200
+    assert engine.turns[-1].metadata == {"location": where}
+    nowhere = {**body, "location": {"lat": 91, "long": 0}}
+    assert client.post("/api/chat", json=nowhere).status_code == 422
