@@ -72,9 +72,10 @@ def _said(rows: Sequence[Row[Any]]) -> list[Said]:
         words = str(event.get("text") or "")
         if kind == "bot":  # a turn of several messages offers all of their buttons
             offered = {**(offered if previous == "bot" else {}), **_taps(event)}
-        elif words.startswith("/"):
-            # A tapped button arrives as its intent ("/affirm"): shown as the words on the
-            # button; the greeting a new page asks for ("/greet") was never the citizen's.
+        elif words in offered or words.startswith("/"):
+            # A tapped button arrives as what it sends ("/affirm", "路灯不亮、损坏"): shown
+            # as the words on the button; the greeting a new page asks for ("/greet") was
+            # never the citizen's.
             words = offered.get(words, "")
         if kind == "user":
             offered = {}  # answered: those buttons are spent

@@ -41,7 +41,7 @@
         btn.type = "button";
         btn.textContent = b.title;
         btn.addEventListener("click", function () {
-          if (b.payload === SHARE_LOCATION) shareLocation(b.title); else send(b.title, b.payload);
+          if (b.payload === SHARE_LOCATION) shareLocation(); else send(b.title, b.payload);
         });
         taps.appendChild(btn);
       });
@@ -64,16 +64,17 @@
   // 发送我的位置: the browser is asked where it is (it asks the citizen first), and that is
   // sent as the place, as a location shared on Telegram.
   const SHARE_LOCATION = "/share_location";
-  function shareLocation(title) {
+  function shareLocation() {
     error.textContent = "";
     if (!navigator.geolocation) { error.textContent = NO_LOCATION; return; }
     navigator.geolocation.getCurrentPosition(
-      function (p) { send(title, "我的位置", {lat: p.coords.latitude, long: p.coords.longitude}); },
+      function (p) { send(LOCATION_TEXT, null, {lat: p.coords.latitude, long: p.coords.longitude}); },
       function () { error.textContent = NO_LOCATION; },
       {enableHighAccuracy: true, timeout: 20000},
     );
   }
   const NO_LOCATION = "没能取得您的位置。请把地址打出来，或者按“说话”说出来。";
+  const LOCATION_TEXT = "我的位置"; // as Telegram's shared location is written (the domain's)
 
   // ``shown``: what the citizen sees they sent (none for the greeting a new page asks for).
   async function send(shown, payload, location) {

@@ -63,8 +63,10 @@ def test_a_dispatcher_takes_over_a_web_chat_and_hands_it_back(
 ) -> None:
     citizen = browser.new_context(base_url=stack.web_url).new_page()
     citizen.goto("/")
+    expect(citizen.locator("#log li.bot")).to_have_count(1, timeout=WAIT_MS)  # the greeting
     citizen_says(citizen, "我要找真人说")
-    expect(citizen.locator("#log li.bot").last).to_contain_text("转人工", timeout=WAIT_MS)
+    expect(citizen.locator("#log li.bot").last).to_contain_text("马上帮您转人工", timeout=WAIT_MS)
+    before_staff = citizen.locator("#log li.bot").count()  # the greeting and this answer
 
     staff = signed_in_staff(browser, stack)
     row = staff.locator("#queue tbody tr").filter(has_text="要求转人工").last
@@ -89,7 +91,8 @@ def test_a_dispatcher_takes_over_a_web_chat_and_hands_it_back(
         shot(citizen, f"2-citizen-exchange-{n}")
     shot(staff, "3-staff-conversation")
     # The bot said nothing while the person held the chat.
-    assert "助手" not in " ".join(citizen.locator("#log li.bot").all_inner_texts()[1:])
+    after = citizen.locator("#log li.bot").all_inner_texts()[before_staff:]
+    assert "助手" not in " ".join(after)
 
     staff.click("#hand-back button")
     expect(citizen.locator("#log li.bot").last).to_contain_text("交回给智能助手", timeout=WAIT_MS)

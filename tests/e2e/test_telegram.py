@@ -112,6 +112,7 @@ async def bot(
             telegram_token=SecretStr("123:test"),
             telegram_api_url=server.base_url,
             telegram_file_url=server.base_file_url,
+            telegram_messages_per_minute=120,  # a test taps faster than any person
             stt_engine=SttEngine.whisper,  # the phone line's recogniser, as in the stack
             whisper_model=whisper_model,
         )
@@ -162,7 +163,9 @@ async def test_a_voice_note_is_heard_and_answered_in_writing_and_by_voice(
     fake, _app = bot
     chat = Chat(fake)
     heard, *answer = await chat.speaks("jinglaoka", replies=2)  # 我想办张敬老卡
-    assert heard["text"].startswith("我听到的是") and "敬老卡" in heard["text"], heard
+    # What was heard is shown as heard (Whisper base may hear 金老卡: the dialogue matches
+    # names by their sounds), then the answer about the service that was meant.
+    assert heard["text"].startswith("我听到的是") and "老卡" in heard["text"], heard
     assert "敬老卡" in str(answer) and "没听明白" not in str(answer), answer
     deadline = time.monotonic() + 60
     while not chat.voices() and time.monotonic() < deadline:
@@ -190,6 +193,7 @@ async def test_a_complaint_filed_by_buttons_alone_with_a_location_and_a_photo(
     shanghai = {"latitude": 31.2304, "longitude": 121.4737}
     [when] = await chat.sends(location=shanghai)  # what tapping it sends
     [phone] = await chat.taps(buttons(when)["跳过"])
+    assert "不留" in buttons(phone), phone
     [photo] = await chat.taps(buttons(phone)["不留"])
     fake.files["p1"] = PHOTO
     size = {"width": 2, "height": 2, "file_size": len(PHOTO)}

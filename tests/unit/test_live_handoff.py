@@ -347,8 +347,8 @@ def test_a_reloaded_page_shows_a_tapped_button_by_its_words_and_not_the_greeting
         ("user", "/greet"),  # what a new page asks for: never the citizen's words
         ("bot", "您好！", {"buttons": [{"title": "我要找茬", "payload": "/report_problem"}]}),
         ("user", "/report_problem"),
-        ("bot", "请说说是什么问题。"),
-        ("user", "路灯坏了"),
+        ("bot", "请说说是什么问题。", {"custom": {"taps": "problem"}}),
+        ("user", "路灯不亮、损坏"),  # the 路灯 button
         ("bot", "是路灯的问题，对吗？", {"custom": {"taps": "yes_no"}}),
         ("user", "/affirm"),
         ("user", "/deny"),  # nothing offered it any more: not shown as anything
@@ -359,7 +359,7 @@ def test_a_reloaded_page_shows_a_tapped_button_by_its_words_and_not_the_greeting
         ("assistant", "您好！"),
         ("citizen", "我要找茬"),
         ("assistant", "请说说是什么问题。"),
-        ("citizen", "路灯坏了"),
+        ("citizen", "路灯"),
         ("assistant", "是路灯的问题，对吗？"),
         ("citizen", "对"),
     ]
