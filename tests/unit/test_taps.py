@@ -106,3 +106,15 @@ def test_the_place_is_asked_with_the_device_location_button_on_telegram() -> Non
     [[button]] = markup.keyboard
     assert button.request_location and button.text == "发送我的位置"
     assert markup.one_time_keyboard  # gone once used
+
+
+def test_every_yes_no_and_district_question_offers_its_answers_as_buttons() -> None:
+    untappable = [
+        name
+        for name, variants in DOMAIN["responses"].items()
+        for variant in variants
+        if (variant.get("custom") or {}).get("expect") in ("yes_no", "district")
+        and not (variant.get("custom") or {}).get("taps")
+        and not variant.get("buttons")
+    ]
+    assert untappable == []
