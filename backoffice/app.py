@@ -29,6 +29,7 @@ from backoffice import (
     open311,
     staff_accounts,
     staff_admin,
+    staff_conversations,
     staff_handoffs,
     staff_ticket_queue,
     staff_tickets,
@@ -76,7 +77,8 @@ def create_staff_app(
     settings = settings or load_settings()
     # A catalog file is larger than any other request: its upload has its own limit.
     uploads = {staff_admin.CATALOG_PATH: settings.max_catalog_bytes}
-    app = _app("liangwang-assist staff", settings, engine, uploads=uploads)
+    jobs = [staff_conversations.ingest_often]  # conversation events into the review tables
+    app = _app("liangwang-assist staff", settings, engine, jobs=jobs, uploads=uploads)
     app.include_router(auth.router, prefix=auth.PATH)
     # Every other page needs a signed-in member of the right role (backoffice/auth.py).
     signed_in_only = errors(401, 403)
@@ -86,6 +88,7 @@ def create_staff_app(
         staff_ticket_queue.router,  # before the ticket pages: /tickets/bulk is not a number
         staff_tickets.router,
         calls.router,
+        staff_conversations.router,
         staff_accounts.router,
     ):
         app.include_router(pages, prefix=auth.PATH, responses=signed_in_only)

@@ -32,6 +32,10 @@ HANDOFF_REASON_NAMES = {
 # A secret on the administrators' settings page: whether it is set, never its value.
 SETTING_SHOWN = {"set": "（已设置）", "unset": "（未设置）"}
 SENDER_NAMES = {"citizen": "市民", "assistant": "智能助手", "staff": "工作人员"}
+CHANNEL_NAMES = {
+    "web": "网页", "telegram": "Telegram", "phone": "电话", "cli": "终端", "other": "其他",
+}  # fmt: skip
+TURN_KINDS = {"user": "市民", "bot": "助手", "action": "动作", "slot": "槽位"}
 
 # What the handoff list says of an unfinished complaint its caller could not prove theirs.
 HANDOFF_NOTES = {
@@ -62,6 +66,7 @@ CALLBACK_OUTCOME_NAMES: dict[str, str] = {
 
 BACK_OFFICE_ERRORS = {
     "no_such_call": "没有这通电话",
+    "no_such_conversation": "没有这段对话",
     "no_such_recording": "没有这段录音",
     "no_such_photo": "没有这张照片",
     "unknown_district": "不认识的区：{district} / unknown district",

@@ -75,6 +75,7 @@ def rasa_env(settings: Settings, base: Mapping[str, str] | None = None) -> dict[
         LIANGWANG_LOCK_STORE_PORT=str(lock.port or 6379),
         LIANGWANG_LOCK_STORE_DB=lock.path.strip("/") or "0",
         LIANGWANG_TRACKER_STORE_URL=settings.effective_tracker_store_url,
+        LIANGWANG_EVENT_BROKER_URL=settings.effective_event_broker_url,
         TF_CPP_MIN_LOG_LEVEL="2",
         SQLALCHEMY_SILENCE_UBER_WARNING="1",
         RASA_TELEMETRY_ENABLED="false",

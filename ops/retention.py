@@ -8,7 +8,9 @@ Removed when older than their ``LIANGWANG_RETENTION_*_DAYS``:
 - photos sent with complaints (the ticket keeps that there was one);
 - the speech cache's WAVs (only the domain's fixed sentences: made again when needed);
 - unfinished complaints (drafts) nobody has added to since;
-- Telegram users' choice of spoken replies, unchanged as long as a conversation is kept.
+- Telegram users' choice of spoken replies, unchanged as long as a conversation is kept;
+- conversations in the review tables (with the conversations' days), and the event
+  broker's rows once they have been read into them.
 
 ``liangwang run`` starts it as a service that purges once at start and then daily;
 ``python -m ops.retention --once`` purges once.
@@ -31,6 +33,7 @@ from liangwang.complaints.models import ComplaintDraft, Ticket
 from liangwang.db import sessions_for, unit_of_work, utcnow
 from liangwang.photos import PREFIX as PHOTO_PREFIX
 from liangwang.photos import PhotoStore
+from liangwang.review import ingest as review_ingest
 from liangwang.settings import Settings, load_settings
 from liangwang.transcripts import Call, CallTurn
 
@@ -46,6 +49,7 @@ class Purged:
     speech_files: int = 0
     drafts: int = 0
     voice_choices: int = 0
+    review_turns: int = 0
 
 
 def purge(
@@ -69,6 +73,9 @@ def purge(
         drafts=_drafts(sessions, now - timedelta(days=settings.retention_drafts_days)),
         voice_choices=_voice_choices(
             sessions, now - timedelta(days=settings.retention_conversations_days)
+        ),
+        review_turns=_review(
+            settings, sessions, now - timedelta(days=settings.retention_conversations_days)
         ),
     )
 
@@ -99,6 +106,15 @@ def _conversations(settings: Settings, before: datetime) -> int:
             return int(deleted.rowcount or 0)
     finally:
         engine.dispose()
+
+
+def _review(settings: Settings, sessions: sessionmaker[Session], before: datetime) -> int:
+    broker = create_engine(settings.effective_event_broker_url)
+    try:
+        with unit_of_work(sessions) as session:
+            return review_ingest.forget_before(broker, session, before)
+    finally:
+        broker.dispose()
 
 
 def _photos(settings: Settings, sessions: sessionmaker[Session], before: datetime) -> int:

@@ -3,12 +3,11 @@ SQL tracker store, in-memory locks on the embedded default, Redis locks when con
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
 
-from liangwang.settings import PROJECT_ROOT, Settings
-from ops.rasa_engine import BOT_DIR, rasa_env
+from liangwang.settings import Settings
+from ops.rasa_engine import BOT_DIR
+from tests.rasa_python import run_in_rasa
 
 PROBE = f"""
 from rasa.core.utils import read_endpoints_from_path
@@ -23,17 +22,7 @@ if hasattr(store, "red"):
 
 
 def probe(settings: Settings) -> str:
-    python = settings.rasa_venv / "bin" / "python"
-    result = subprocess.run(
-        [str(python), "-c", PROBE],
-        env=rasa_env(settings),
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    return result.stdout
+    return run_in_rasa(settings, PROBE)
 
 
 def test_embedded_default() -> None:

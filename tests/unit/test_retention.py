@@ -155,3 +155,37 @@ def test_a_choice_of_spoken_replies_unchanged_past_the_conversations_days_is_for
     assert purge(settings, now).voice_choices == 1
     with sessions() as s:
         assert not voice_replies.wanted(s, "telegram:1") and voice_replies.wanted(s, "telegram:2")
+
+
+def test_reviewed_conversations_go_with_the_conversations_days_and_read_events_at_once(
+    db_url: str, sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    import json
+
+    from liangwang.review.ingest import ingest_all
+    from liangwang.review.models import ReviewConversation, ReviewTurn
+
+    settings = Settings(database_url=db_url, data_dir=tmp_path / "var")
+    settings.data_dir.mkdir()
+    now = utcnow()
+    broker = create_engine(settings.effective_event_broker_url)
+    with broker.begin() as c:  # the SQL event broker's table, as Rasa makes it
+        c.execute(text("CREATE TABLE events (id INTEGER PRIMARY KEY, sender_id TEXT, data TEXT)"))
+        for n, (sender, days_ago) in enumerate((("web-old", 400), ("web-new", 1)), start=1):
+            event = {
+                "event": "user",
+                "text": "路灯坏了",
+                "timestamp": (now - timedelta(days=days_ago)).timestamp(),
+            }
+            c.execute(
+                text("INSERT INTO events VALUES (:i, :s, :d)"),
+                {"i": n, "s": sender, "d": json.dumps(event)},
+            )
+    assert ingest_all(broker, sessions) == 2
+    assert purge(settings, now).review_turns == 1
+    with sessions() as s:
+        assert [t.conversation_id for t in s.query(ReviewTurn)] == ["web-new"]
+        assert [c.conversation_id for c in s.query(ReviewConversation)] == ["web-new"]
+    with broker.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM events")).scalar() == 0  # read: gone
+    broker.dispose()

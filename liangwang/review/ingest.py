@@ -1,0 +1,125 @@
+"""Reads what Rasa's SQL event broker has written since last time into our review tables.
+
+Each batch is one transaction: the turns, the conversations' summaries and the cursor move
+together. A restart of Rasa or of our process loses nothing (the broker's rows stay; the
+cursor says where to go on), and an event read twice is one turn (``broker_id`` is unique:
+a second ingester racing this one fails its batch and the next round reads on).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime
+
+from sqlalchemy import Engine, delete, inspect, select, text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from liangwang.conversation import Channel
+from liangwang.db import aware, unit_of_work
+from liangwang.review import segment
+from liangwang.review.broker_events import Turn, translate
+from liangwang.review.models import IngestCursor, ReviewConversation, ReviewTurn
+
+log = logging.getLogger(__name__)
+SOURCE = "rasa-sql-broker"
+BATCH = 500
+_NEW = text("SELECT id, sender_id, data FROM events WHERE id > :after ORDER BY id LIMIT :n")
+
+
+def ingest_once(broker: Engine, sessions: sessionmaker[Session], batch: int = BATCH) -> int:
+    """Ingest up to ``batch`` new broker rows; returns how many were read."""
+    try:
+        if not inspect(broker).has_table("events"):
+            return 0  # Rasa has not published anything yet
+        with unit_of_work(sessions) as session:
+            cursor = session.get(IngestCursor, SOURCE) or IngestCursor(source=SOURCE, last_id=0)
+            session.add(cursor)
+            with broker.connect() as connection:
+                rows = connection.execute(_NEW, {"after": cursor.last_id, "n": batch}).all()
+            for broker_id, sender_id, data in rows:
+                turn = translate(str(sender_id), data)
+                if turn is not None:
+                    _keep(session, broker_id, turn)
+            if rows:
+                cursor.last_id = int(rows[-1][0])
+            return len(rows)
+    except SQLAlchemyError:
+        log.warning("conversation events could not be ingested this round", exc_info=True)
+        return 0
+
+
+def ingest_all(broker: Engine, sessions: sessionmaker[Session]) -> int:
+    total = 0
+    while read := ingest_once(broker, sessions):
+        total += read
+    return total
+
+
+def _keep(session: Session, broker_id: int, turn: Turn) -> None:
+    session.add(
+        ReviewTurn(
+            broker_id=broker_id,
+            conversation_id=turn.conversation_id,
+            at=turn.at,
+            kind=turn.kind,
+            text=turn.text,
+            words=segment.indexed(turn.text) if turn.kind in ("user", "bot") else "",
+            intent=turn.intent,
+            confidence=turn.confidence,
+            detail=json.dumps(turn.detail, ensure_ascii=False) if turn.detail else "",
+            heard_confidence=turn.heard_confidence,
+            call_id=turn.call_id,
+        )
+    )
+    summary = conversation(session, turn.conversation_id)
+    if summary is None:
+        summary = ReviewConversation(
+            conversation_id=turn.conversation_id,
+            channel=turn.channel or _channel_of(turn.conversation_id),
+            started_at=turn.at,
+            last_at=turn.at,
+            citizen_turns=0,
+            fell_back=False,
+            handed_over=False,
+            tags="",
+        )
+        session.add(summary)
+    summary.last_at = max(aware(summary.last_at), turn.at)
+    summary.fell_back = summary.fell_back or turn.fell_back
+    summary.handed_over = summary.handed_over or turn.handed_over
+    if turn.kind == "user":
+        summary.citizen_turns += 1
+        sure = [c for c in (turn.confidence, turn.heard_confidence) if c is not None]
+        if sure and not turn.text.startswith("/"):  # a tapped button is never unsure
+            lowest = min(sure)
+            if summary.lowest_confidence is None or lowest < summary.lowest_confidence:
+                summary.lowest_confidence = lowest
+
+
+def conversation(session: Session, conversation_id: str) -> ReviewConversation | None:
+    by_id = select(ReviewConversation).where(ReviewConversation.conversation_id == conversation_id)
+    return session.scalars(by_id).first()
+
+
+def _channel_of(conversation_id: str) -> str:
+    for channel in Channel:
+        if conversation_id.startswith(channel.prefix):
+            return channel.value
+    return "other"
+
+
+def forget_before(broker: Engine, session: Session, before: datetime) -> int:
+    """Retention: turns said before ``before`` and conversations last heard from before it
+    are removed; so are the broker's rows already read (its table is a queue to us, and
+    holds the same words). Returns the turns removed."""
+    cursor = session.get(IngestCursor, SOURCE)
+    if cursor is not None and inspect(broker).has_table("events"):
+        with broker.begin() as connection:
+            connection.execute(
+                text("DELETE FROM events WHERE id <= :read"), {"read": cursor.last_id}
+            )
+    removed = session.execute(delete(ReviewTurn).where(ReviewTurn.at < before))
+    session.execute(delete(ReviewConversation).where(ReviewConversation.last_at < before))
+    return int(getattr(removed, "rowcount", 0) or 0)

@@ -1,0 +1,173 @@
+"""Conversation review (liangwang/review/): Rasa's own SQL event broker publishes, our
+ingestion reads through the one translation layer (nothing lost across restarts, nothing
+twice), and Chinese full-text search finds what was said, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from liangwang.db import make_engine, make_session_factory, migrate, unit_of_work
+from liangwang.review import listing
+from liangwang.review.broker_events import translate
+from liangwang.review.ingest import conversation, ingest_all
+from liangwang.review.models import ReviewTurn
+from liangwang.review.search import matching_turns
+from liangwang.settings import Settings
+from ops.rasa_engine import BOT_DIR
+from tests.rasa_python import run_in_rasa
+
+# Rasa's own broker, configured by bot/endpoints.yml with the environment our settings
+# make, publishing the events given on stdin (one JSON object a line).
+PUBLISH = f"""
+import asyncio, json, sys
+from rasa.core.brokers.broker import EventBroker
+from rasa.core.utils import read_endpoints_from_path
+
+async def main():
+    endpoints = read_endpoints_from_path({str(BOT_DIR / "endpoints.yml")!r})
+    broker = await EventBroker.create(endpoints.event_broker)
+    print(type(broker).__name__)
+    for line in sys.stdin:
+        broker.publish(json.loads(line))
+    await broker.close()
+
+asyncio.run(main())
+"""
+
+
+def rasa_publishes(settings: Settings, events: list[dict[str, Any]]) -> str:
+    """A Rasa process publishing ``events`` through its configured broker, then ending."""
+    lines = "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in events)
+    return run_in_rasa(settings, PUBLISH, lines)
+
+
+def said(sender: str, text: str, at: float, **nlu: Any) -> dict[str, Any]:
+    intent = {"name": nlu.get("intent", "report_problem"), "confidence": nlu.get("conf", 0.93)}
+    parse = {"intent": intent, "entities": nlu.get("entities", []), "text": text}
+    metadata = {"channel": nlu.get("channel", "web"), **nlu.get("metadata", {})}
+    return {
+        "sender_id": sender, "event": "user", "timestamp": at, "text": text,
+        "parse_data": parse, "metadata": metadata,
+    }  # fmt: skip
+
+
+def answered(sender: str, text: str, at: float) -> dict[str, Any]:
+    return {"sender_id": sender, "event": "bot", "timestamp": at, "text": text, "data": {}}
+
+
+def ran(sender: str, action: str, at: float) -> dict[str, Any]:
+    return {"sender_id": sender, "event": "action", "timestamp": at, "name": action}
+
+
+T0 = 1_780_000_000.0
+LAMP = [
+    said("web-a1", "小区门口的路灯坏了，我电话13912345678", T0),
+    answered("web-a1", "是路灯的问题，对吗？", T0 + 1),
+    ran("web-a1", "action_listen", T0 + 1.5),  # Rasa's bookkeeping: not a turn
+]
+CARD = [
+    said("telegram-7", "我想办张敬老卡", T0 + 10, intent="ask_service_guide", channel="telegram"),
+    answered("telegram-7", "上海市敬老卡申领。", T0 + 11),
+]
+MISHEARD = [
+    said("phone:13800138000", "嗯那个", T0 + 20, intent="nlu_fallback", conf=0.31,
+         channel="phone", metadata={"confidence": 0.42, "call_id": "c1"}),
+    ran("phone:13800138000", "action_fallback_chain", T0 + 21),
+    said("phone:13800138000", "转人工", T0 + 30, intent="handoff", channel="phone"),
+    ran("phone:13800138000", "action_handoff", T0 + 31),
+]  # fmt: skip
+
+
+@pytest.fixture
+def broker_settings(tmp_path: Path) -> Settings:
+    settings = Settings(data_dir=tmp_path / "var")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)  # as `liangwang run` makes it
+    return settings
+
+
+def _ingest(settings: Settings, url: str) -> int:
+    broker = create_engine(settings.effective_event_broker_url)
+    engine = make_engine(url)
+    try:
+        return ingest_all(broker, make_session_factory(engine))
+    finally:
+        broker.dispose()
+        engine.dispose()
+
+
+def test_rasa_publishes_and_nothing_is_lost_or_doubled_across_restarts(
+    broker_settings: Settings, db_url: str, sessions: sessionmaker[Session]
+) -> None:
+    assert rasa_publishes(broker_settings, LAMP).startswith("SQLEventBroker")
+    assert _ingest(broker_settings, db_url) == 3
+    assert _ingest(broker_settings, db_url) == 0  # read again: nothing new, nothing twice
+    rasa_publishes(broker_settings, [*CARD, *MISHEARD])  # a new Rasa process, same broker
+    assert _ingest(broker_settings, db_url) == 6  # and a new process of ours
+    with sessions() as s:
+        turns = list(s.scalars(select(ReviewTurn).order_by(ReviewTurn.broker_id)))
+        assert [t.kind for t in turns] == ["user", "bot", "user", "bot", "user", "action",
+                                           "user", "action"]  # fmt: skip
+        assert len({t.broker_id for t in turns}) == len(turns)
+        phone = conversation(s, "phone:13800138000")
+        assert phone is not None and phone.channel == "phone"
+        assert phone.fell_back and phone.handed_over and phone.citizen_turns == 2
+        assert phone.lowest_confidence == pytest.approx(0.31)
+        web = conversation(s, "web-a1")
+        assert web is not None and not web.fell_back and web.citizen_turns == 1
+
+
+def test_the_translation_keeps_what_a_reviewer_reads_and_skips_the_rest() -> None:
+    found = {"entity": "district", "value": "静安区", "start": 0, "end": 3, "extractor": "x"}
+    event = said("web-x", "路灯坏了", T0, entities=[found])
+    turn = translate("web-x", json.dumps(event))
+    assert turn is not None and turn.intent == "report_problem"
+    assert turn.confidence == pytest.approx(0.93)
+    assert turn.detail == {"entities": [{"entity": "district", "value": "静安区",
+                                         "start": 0, "end": 3}]}  # fmt: skip
+    assert translate("web-x", "{not json") is None
+    assert translate("web-x", json.dumps(ran("web-x", "action_listen", T0))) is None
+    slot = {"event": "slot", "timestamp": T0, "name": "district", "value": "静安区"}
+    assert translate("web-x", json.dumps(slot)) is not None
+
+
+def _store(sessions: sessionmaker[Session], events: list[dict[str, Any]]) -> None:
+    """Events as the broker would hold them, ingested (without a Rasa process)."""
+    from liangwang.review.ingest import _keep
+
+    with unit_of_work(sessions) as s:
+        for n, event in enumerate(events, start=1):
+            turn = translate(event["sender_id"], json.dumps(event))
+            if turn is not None:
+                _keep(s, n, turn)
+
+
+def _search_finds_what_was_said(sessions: sessionmaker[Session]) -> None:
+    _store(sessions, [*LAMP, *CARD, *MISHEARD])
+    with sessions() as s:
+        for words, conversation in (("路灯", "web-a1"), ("敬老卡", "telegram-7")):
+            found = listing.conversations(s, listing.Filters(words=words))
+            assert [f.conversation.conversation_id for f in found] == [conversation], words
+        assert matching_turns(s, "没说过的话") == []
+        assert matching_turns(s, "，。") == []  # punctuation alone searches for nothing
+        assert listing.conversations(s, listing.Filters(fell_back=True))[0].conversation
+        only_phone = listing.conversations(s, listing.Filters(channel="phone"))
+        assert [f.conversation.conversation_id for f in only_phone] == ["phone:13800138000"]
+
+
+def test_chinese_search_on_sqlite(sessions: sessionmaker[Session]) -> None:
+    _search_finds_what_was_said(sessions)
+
+
+def test_chinese_search_and_the_migrations_on_postgresql(pg_url: str) -> None:
+    migrate(pg_url)  # every migration, on the PostgreSQL the scaled profile uses
+    engine = make_engine(pg_url)
+    try:
+        _search_finds_what_was_said(make_session_factory(engine))
+    finally:
+        engine.dispose()

@@ -1,0 +1,93 @@
+"""The back office's conversation review pages (backoffice/staff_conversations.py): every
+channel's conversations, filtered and searched in Chinese, read turn by turn with what NLU
+made of each, masked, marked reviewed and tagged; what citizens wrote stays text."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from backoffice.app import create_staff_app
+from liangwang.dialogue import RecordingEngine
+from liangwang.review.ingest import conversation
+from liangwang.settings import Settings
+from liangwang.staff.models import Role
+from ops.staff_client import StaffBrowser
+from tests.staff_desk import signed_in
+from tests.unit.test_review import CARD, LAMP, MISHEARD, T0, _store, said
+
+HOSTILE = said("web-x9", "<script>alert(1)</script><img src=x onerror=alert(2)>", T0 + 40)
+
+
+@pytest.fixture
+def reviewer(db_url: str, sessions: sessionmaker[Session]) -> Iterator[StaffBrowser]:
+    _store(sessions, [*LAMP, *CARD, *MISHEARD, HOSTILE])
+    app = create_staff_app(Settings(database_url=db_url), RecordingEngine())
+    with signed_in(app, db_url, Role.reviewer) as member:
+        yield member
+
+
+def page_of(sessions: sessionmaker[Session], conversation_id: str) -> str:
+    with sessions() as s:
+        found = conversation(s, conversation_id)
+        assert found is not None
+        return f"/staff/conversations/{found.id}"
+
+
+def _listed(page: str) -> list[str]:
+    return [cid for cid in ("web-a1", "telegram-7", "phone:", "web-x9") if cid in page]
+
+
+def test_every_channel_is_listed_and_found_by_chinese_words_masked(
+    reviewer: StaffBrowser,
+) -> None:
+    everything = reviewer.get("/staff/conversations").text
+    assert _listed(everything) == ["web-a1", "telegram-7", "phone:", "web-x9"]
+    assert _listed(reviewer.get("/staff/conversations?q=路灯").text) == ["web-a1"]
+    broken = reviewer.get("/staff/conversations?q=路灯坏").text  # every word, in any order
+    assert _listed(broken) == ["web-a1"]
+    assert "139****5678" in broken and "13912345678" not in broken  # found, and masked
+    assert _listed(reviewer.get("/staff/conversations?q=敬老卡").text) == ["telegram-7"]
+    assert _listed(reviewer.get("/staff/conversations?channel=phone").text) == ["phone:"]
+    handed = reviewer.get("/staff/conversations?handed_over=true&fell_back=true").text
+    assert _listed(handed) == ["phone:"]
+    unsure = reviewer.get("/staff/conversations?low_confidence=true").text
+    assert _listed(unsure) == ["phone:"]  # NLU 0.31, the recogniser 0.42
+    assert _listed(reviewer.get("/staff/conversations?has_ticket=true").text) == []
+
+
+def test_a_conversation_turn_by_turn_with_intents_confidence_and_actions(
+    reviewer: StaffBrowser, sessions: sessionmaker[Session]
+) -> None:
+    page = reviewer.get(page_of(sessions, "phone:13800138000")).text
+    assert "nlu_fallback (0.31)" in page and "语音识别把握 0.42" in page
+    assert "action_fallback_chain" in page and "action_handoff" in page
+    assert "13800138000" not in page  # the caller's number, masked in the heading too
+    lamp = reviewer.get(page_of(sessions, "web-a1")).text
+    assert "report_problem (0.93)" in lamp and "是路灯的问题，对吗？" in lamp
+    assert reviewer.get("/staff/conversations/999").status_code == 404
+
+
+def test_what_a_citizen_wrote_is_shown_as_text_everywhere(
+    reviewer: StaffBrowser, sessions: sessionmaker[Session]
+) -> None:
+    shown = (page_of(sessions, "web-x9"), "/staff/conversations?q=script")
+    for path in ("/staff/conversations", *shown):
+        page = reviewer.get(path).text
+        assert "<script>alert(1)" not in page and "<img src=x" not in page, path
+        assert path not in shown or "&lt;script&gt;" in page, path
+
+
+def test_reviewed_and_tagged_conversations_are_filtered_so(
+    reviewer: StaffBrowser, sessions: sessionmaker[Session]
+) -> None:
+    lamp = page_of(sessions, "web-a1")
+    assert reviewer.post(f"{lamp}/reviewed").status_code == 303
+    assert reviewer.post(f"{lamp}/tags", tag="路灯").status_code == 303
+    assert reviewer.post(f"{lamp}/tags", tag="a,b").status_code == 422
+    unreviewed = reviewer.get("/staff/conversations?not_reviewed=true").text
+    assert "web-a1" not in unreviewed and "telegram-7" in unreviewed
+    assert _listed(reviewer.get("/staff/conversations?tag=路灯").text) == ["web-a1"]
+    assert "已审阅" in reviewer.get(lamp).text
