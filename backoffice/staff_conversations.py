@@ -8,22 +8,26 @@ import asyncio
 import json
 import logging
 from datetime import date
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
-from backoffice.auth import Reviewer
+from backoffice.auth import Admin, Reviewer
 from backoffice.deps import AppState, DbSession, RowId, State
 from backoffice.responses import errors, form_post
 from liangwang.db import utcnow
 from liangwang.labels import BACK_OFFICE_ERRORS, CHANNEL_NAMES, TURN_KINDS
 from liangwang.personal_data import Shown
-from liangwang.review import listing
+from liangwang.review import corrections, listing
 from liangwang.review.ingest import ingest_all
 from liangwang.review.models import ReviewConversation, ReviewTurn
+from liangwang.settings import PROJECT_ROOT
+from liangwang.staff import accounts
+from liangwang.wording import domain_intents
 
 router = APIRouter()
 log = logging.getLogger(__name__)
@@ -110,6 +114,8 @@ def conversation_page(
         "c": found,
         "turns": [(t, _detail(t)) for t in turns],
         "heard": listing.recordings_of(session, turns),
+        "corrected": corrections.corrections_of(session, turns),
+        "intents": domain_intents(),
         "kinds": TURN_KINDS,
         "channels": CHANNEL_NAMES,
         "shown": Shown(),
@@ -146,3 +152,87 @@ def conversation_tag(
     if tag not in tags:
         found.tags = "," + ",".join([*tags, tag]) + ","
     return _back(number)
+
+
+def _turn(session: Session, conversation: ReviewConversation, turn_id: int) -> ReviewTurn:
+    turn = session.get(ReviewTurn, turn_id)
+    if turn is None or turn.conversation_id != conversation.conversation_id:
+        raise HTTPException(404, BACK_OFFICE_ERRORS["no_such_turn"])
+    return turn
+
+
+@form_post(router, "/conversations/{number}/turns/{turn_id}/correct", 404)
+def turn_correct(
+    number: ConversationNumber,
+    turn_id: RowId,
+    session: DbSession,
+    member: Reviewer,
+    intent: Annotated[str, Form(max_length=100)] = "",
+    entities: Annotated[str, Form(max_length=1000)] = "",
+    flagged: Annotated[bool, Form()] = False,
+    note: Annotated[str, Form(max_length=500)] = "",
+) -> RedirectResponse:
+    """What the citizen meant, kept beside the turn; or only a flag for a later look."""
+    turn = _turn(session, _conversation(session, number), turn_id)
+    if intent and intent not in domain_intents():
+        raise HTTPException(422, BACK_OFFICE_ERRORS["no_such_intent"])
+    if turn.kind != "user":
+        raise HTTPException(422, BACK_OFFICE_ERRORS["not_a_citizen_turn"])
+    corrections.correct(
+        session,
+        turn,
+        member.username,
+        intent=intent or None,
+        entities=corrections.parse_entities(entities),
+        flagged=flagged,
+        note=note,
+    )
+    return _back(number)
+
+
+@router.get(
+    "/conversations/{number}/story.yml",
+    response_class=PlainTextResponse,
+    responses={**errors(404), 200: {"content": {"text/yaml": {}}}},
+)
+def conversation_story(
+    number: ConversationNumber, session: DbSession, member: Reviewer
+) -> Response:
+    """The conversation as a test story for tests/dialogue/ (corrected intents used)."""
+    found = _conversation(session, number)
+    turns = listing.turns_of(session, found.conversation_id)
+    story = corrections.story_yaml(
+        f"reviewed conversation {found.id}", turns, corrections.intents_corrected(session, turns)
+    )
+    attachment = f'attachment; filename="reviewed-{found.id}.yml"'
+    return Response(story, media_type="text/yaml", headers={"Content-Disposition": attachment})
+
+
+@router.get("/review/export", response_class=HTMLResponse)
+def export_page(
+    request: Request, state: State, session: DbSession, member: Reviewer
+) -> HTMLResponse:
+    """The corrected turns as training data, and the sentences that contradict it."""
+    examples = corrections.corrected_examples(session)
+    context = {
+        "nlu": corrections.nlu_yaml(examples),
+        "count": len(examples),
+        "collisions": corrections.collisions(examples, state.settings.review_export_file),
+        "path": _shown_path(state.settings.review_export_file),
+    }
+    return state.page(request, "staff_review_export.html", context)
+
+
+def _shown_path(path: Path) -> str:
+    """The file as the project names it (its path inside the project, where it is)."""
+    return str(path.relative_to(PROJECT_ROOT)) if path.is_relative_to(PROJECT_ROOT) else path.name
+
+
+@form_post(router, "/review/export")
+def export_write(state: State, session: DbSession, member: Admin) -> RedirectResponse:
+    """Write the corrected turns to nlu_data/reviewed.yml, to commit and train on."""
+    examples = corrections.corrected_examples(session)
+    target = state.settings.review_export_file
+    target.write_text(corrections.nlu_yaml(examples), encoding="utf-8")
+    accounts.record(session, member.username, "export", str(len(examples)))
+    return RedirectResponse("/staff/review/export?written=1", status_code=303)

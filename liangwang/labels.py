@@ -67,6 +67,9 @@ CALLBACK_OUTCOME_NAMES: dict[str, str] = {
 BACK_OFFICE_ERRORS = {
     "no_such_call": "没有这通电话",
     "no_such_conversation": "没有这段对话",
+    "no_such_turn": "这段对话里没有这一句",
+    "no_such_intent": "没有这个意图",
+    "not_a_citizen_turn": "只能更正市民说的话",
     "no_such_recording": "没有这段录音",
     "no_such_photo": "没有这张照片",
     "unknown_district": "不认识的区：{district} / unknown district",

@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     event_broker_url: str = ""
     # How often the staff app reads new events into the review tables (seconds).
     review_ingest_every_s: Annotated[float, Field(gt=0, le=3600)] = 5.0
+    # Where an administrator writes the reviewers' corrections as NLU training data: a
+    # file under nlu_data/ is trained on at the next start (and is meant to be committed).
+    review_export_file: Path = PROJECT_ROOT / "nlu_data" / "reviewed.yml"
 
     # Where citizens reach the web chat, the catalog search and Open311.
     host: str = "127.0.0.1"

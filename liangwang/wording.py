@@ -30,6 +30,14 @@ def responses(path: Path = DOMAIN) -> dict[str, Any]:
     return data
 
 
+@cache
+def domain_intents(path: Path = DOMAIN) -> tuple[str, ...]:
+    """The intents the domain declares (what a reviewer may say a turn meant)."""
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    declared = document.get("intents") or ()
+    return tuple(str(next(iter(i))) if isinstance(i, dict) else str(i) for i in declared)
+
+
 def fragments() -> dict[str, str]:
     return fragments_from_responses(responses())
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, Float, Integer, String, Text
+from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from liangwang.db import Base
+from liangwang.db import Base, utcnow
 
 
 class ReviewTurn(Base):
@@ -65,3 +65,19 @@ class IngestCursor(Base):
 
     source: Mapped[str] = mapped_column(String(50), primary_key=True)
     last_id: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class TurnCorrection(Base):
+    """What a reviewer says a citizen's turn meant, kept beside the turn (which is never
+    edited): the intent and entities it should have had, or only a flag with a note."""
+
+    __tablename__ = "review_corrections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    turn_id: Mapped[int] = mapped_column(ForeignKey("review_turns.id"), unique=True)
+    intent: Mapped[str | None] = mapped_column(String(100), default=None)
+    entities: Mapped[str] = mapped_column(Text, default="")  # JSON [{"entity", "value"}]
+    flagged: Mapped[bool] = mapped_column(Boolean, default=False)
+    note: Mapped[str] = mapped_column(String(500), default="")
+    by: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -5,12 +5,14 @@ made of each, masked, marked reviewed and tagged; what citizens wrote stays text
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from backoffice.app import create_staff_app
 from liangwang.dialogue import RecordingEngine
+from liangwang.review import listing
 from liangwang.review.ingest import conversation
 from liangwang.settings import Settings
 from liangwang.staff.models import Role
@@ -91,3 +93,55 @@ def test_reviewed_and_tagged_conversations_are_filtered_so(
     assert "web-a1" not in unreviewed and "telegram-7" in unreviewed
     assert _listed(reviewer.get("/staff/conversations?tag=路灯").text) == ["web-a1"]
     assert "已审阅" in reviewer.get(lamp).text
+
+
+def _first_citizen_turn(sessions: sessionmaker[Session], conversation_id: str) -> int:
+    with sessions() as s:
+        [turn, *_] = [t for t in listing.turns_of(s, conversation_id) if t.kind == "user"]
+        return turn.id
+
+
+def test_a_corrected_turn_is_kept_beside_it_and_exported_as_training_data(
+    reviewer: StaffBrowser, sessions: sessionmaker[Session], db_url: str, tmp_path: Path
+) -> None:
+    phone = page_of(sessions, "phone:13800138000")
+    turn = _first_citizen_turn(sessions, "phone:13800138000")  # 嗯那个 → nlu_fallback
+    fixed = reviewer.post(
+        f"{phone}/turns/{turn}/correct", intent="handoff", entities="", note="想找人工"
+    )
+    assert fixed.status_code == 303
+    lamp = page_of(sessions, "web-a1")
+    lamp_turn = _first_citizen_turn(sessions, "web-a1")
+    reviewer.post(f"{lamp}/turns/{lamp_turn}/correct", intent="report_problem",
+                  entities="service=路灯\nnot an entity line")  # fmt: skip
+    assert reviewer.post(f"{lamp}/turns/{lamp_turn}/correct", intent="no_such").status_code == 422
+    page = reviewer.get(phone).text
+    assert "nlu_fallback (0.31)" in page and "更正为 handoff" in page  # the turn as it was
+    with sessions() as s:
+        [said] = [t for t in listing.turns_of(s, "phone:13800138000") if t.id == turn]
+        assert said.intent == "nlu_fallback"  # never edited
+
+    export = reviewer.get("/staff/review/export").text
+    assert "- intent: handoff" in export and "嗯那个" in export
+    assert "小区门口的[路灯](service)坏了，我电话139****5678" in export  # masked, annotated
+    story = reviewer.get(f"{phone}/story.yml")
+    assert story.headers["content-type"].startswith("text/yaml")
+    assert "intent: handoff" in story.text and "action: action_handoff" in story.text
+    assert "13800138000" not in story.text
+
+
+def test_only_an_administrator_writes_the_export_file(
+    db_url: str, sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    _store(sessions, LAMP)
+    target = tmp_path / "reviewed.yml"
+    settings = Settings(database_url=db_url, review_export_file=target)
+    app = create_staff_app(settings, RecordingEngine())
+    turn = _first_citizen_turn(sessions, "web-a1")
+    with signed_in(app, db_url, Role.reviewer) as reviewer:
+        reviewer.post(f"{page_of(sessions, 'web-a1')}/turns/{turn}/correct", intent="out_of_scope")
+        assert reviewer.post("/staff/review/export").status_code == 403
+    assert not target.exists()
+    with signed_in(app, db_url, Role.admin) as admin:
+        assert admin.post("/staff/review/export").status_code == 303
+    assert "- intent: out_of_scope" in target.read_text(encoding="utf-8")

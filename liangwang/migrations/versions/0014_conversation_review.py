@@ -52,6 +52,17 @@ def upgrade() -> None:
         sa.Column("tags", sa.String(500), nullable=False),
     )
     op.create_table(
+        "review_corrections",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("turn_id", sa.Integer(), sa.ForeignKey("review_turns.id"), unique=True),
+        sa.Column("intent", sa.String(100), nullable=True),
+        sa.Column("entities", sa.Text(), nullable=False),
+        sa.Column("flagged", sa.Boolean(), nullable=False),
+        sa.Column("note", sa.String(500), nullable=False),
+        sa.Column("by", sa.String(64), nullable=False),
+        sa.Column("at", WHEN, nullable=False),
+    )
+    op.create_table(
         "review_ingest_cursor",
         sa.Column("source", sa.String(50), primary_key=True),
         sa.Column("last_id", sa.Integer(), nullable=False),
@@ -84,5 +95,6 @@ def downgrade() -> None:
         op.execute("DROP TRIGGER IF EXISTS review_turns_indexed")
         op.execute("DROP TABLE IF EXISTS review_turns_fts")
     op.drop_table("review_ingest_cursor")
+    op.drop_table("review_corrections")
     op.drop_table("review_conversations")
     op.drop_table("review_turns")
