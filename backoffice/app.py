@@ -30,6 +30,7 @@ from backoffice import (
     staff_accounts,
     staff_admin,
     staff_conversations,
+    staff_dashboard,
     staff_handoffs,
     staff_ticket_queue,
     staff_tickets,
@@ -89,6 +90,7 @@ def create_staff_app(
         staff_tickets.router,
         calls.router,
         staff_conversations.router,
+        staff_dashboard.router,
         staff_accounts.router,
     ):
         app.include_router(pages, prefix=auth.PATH, responses=signed_in_only)
