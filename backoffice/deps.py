@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from pydantic import BeforeValidator
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -28,6 +30,14 @@ from liangwang.speech import NoSpeech, Speech
 MAX_ID = 2**31 - 1
 RowId = Annotated[int, Path(ge=1, le=MAX_ID)]
 AfterId = Annotated[int, Query(ge=0, le=MAX_ID)]  # "what came after message n" (0: all)
+
+
+def _blank_is_none(value: object) -> object:
+    return value or None
+
+
+# A day from a form's date field: a field left empty is sent as "" and means no day.
+FormDate = Annotated[date | None, BeforeValidator(_blank_is_none), Query()]
 
 
 @dataclass(frozen=True)

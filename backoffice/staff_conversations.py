@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,13 +16,14 @@ from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
 from backoffice.auth import Admin, Reviewer
-from backoffice.deps import AppState, DbSession, RowId, State
+from backoffice.deps import AppState, DbSession, FormDate, RowId, State
 from backoffice.responses import errors, form_post
 from liangwang.db import utcnow
 from liangwang.labels import BACK_OFFICE_ERRORS, CHANNEL_NAMES, TURN_KINDS
 from liangwang.personal_data import Shown
 from liangwang.review import corrections, listing
 from liangwang.review.ingest import ingest_all
+from liangwang.review.misunderstood import misunderstood
 from liangwang.review.models import ReviewConversation, ReviewTurn
 from liangwang.settings import PROJECT_ROOT
 from liangwang.staff import accounts
@@ -61,8 +61,8 @@ def conversation_list(
     session: DbSession,
     member: Reviewer,
     channel: Annotated[str, Query(max_length=20)] = "",
-    since: date | None = None,
-    until: date | None = None,
+    since: FormDate = None,
+    until: FormDate = None,
     handed_over: Flag = False,
     fell_back: Flag = False,
     low_confidence: Flag = False,
@@ -176,7 +176,7 @@ def turn_correct(
     turn = _turn(session, _conversation(session, number), turn_id)
     if intent and intent not in domain_intents():
         raise HTTPException(422, BACK_OFFICE_ERRORS["no_such_intent"])
-    if turn.kind != "user":
+    if turn.kind != "user" or turn.text.startswith("/"):  # a button tapped says what it meant
         raise HTTPException(422, BACK_OFFICE_ERRORS["not_a_citizen_turn"])
     corrections.correct(
         session,
@@ -236,3 +236,14 @@ def export_write(state: State, session: DbSession, member: Admin) -> RedirectRes
     target.write_text(corrections.nlu_yaml(examples), encoding="utf-8")
     accounts.record(session, member.username, "export", str(len(examples)))
     return RedirectResponse("/staff/review/export?written=1", status_code=303)
+
+
+@router.get("/review/misunderstood", response_class=HTMLResponse)
+def misunderstood_page(
+    request: Request, state: State, session: DbSession, member: Reviewer
+) -> HTMLResponse:
+    """What the assistant most often did not understand, grouped by how it was said."""
+    groups = misunderstood(session)
+    numbers = listing.numbers_of(session, {t.conversation_id for g in groups for t in g.turns})
+    context = {"groups": groups, "numbers": numbers}
+    return state.page(request, "staff_misunderstood.html", context)

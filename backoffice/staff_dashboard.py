@@ -7,14 +7,13 @@ from __future__ import annotations
 import csv
 import io
 from datetime import date, timedelta
-from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
 from backoffice.auth import Reviewer
-from backoffice.deps import DbSession, State
+from backoffice.deps import DbSession, FormDate, State
 from liangwang.complaints.categories import load_categories
 from liangwang.db import utcnow
 from liangwang.labels import CHANNEL_NAMES
@@ -40,10 +39,6 @@ def _window(since: date | None, until: date | None) -> tuple[date, date]:
     return max(since, until - timedelta(days=MAX_DAYS)), until
 
 
-Since = Annotated[date | None, Query()]
-Until = Annotated[date | None, Query()]
-
-
 def _figures(state: State, session: Session, since: date | None, until: date | None) -> Indicators:
     first, last = _window(since, until)
     names = {sid: s.name for sid, s in state.catalog_index.get(session).services.items()}
@@ -56,8 +51,8 @@ def dashboard(
     state: State,
     session: DbSession,
     member: Reviewer,
-    since: Since = None,
-    until: Until = None,
+    since: FormDate = None,
+    until: FormDate = None,
 ) -> HTMLResponse:
     found = _figures(state, session, since, until)
     busiest = max(found.complaints_by_district.values(), default=0)
@@ -76,7 +71,11 @@ def dashboard(
 
 @router.get("/dashboard.json")
 def dashboard_json(
-    state: State, session: DbSession, member: Reviewer, since: Since = None, until: Until = None
+    state: State,
+    session: DbSession,
+    member: Reviewer,
+    since: FormDate = None,
+    until: FormDate = None,
 ) -> Response:
     found = _figures(state, session, since, until)
     return Response(found.as_json(), media_type="application/json")
@@ -88,7 +87,11 @@ def dashboard_json(
     responses={200: {"content": {"text/csv": {}}}},
 )
 def dashboard_csv(
-    state: State, session: DbSession, member: Reviewer, since: Since = None, until: Until = None
+    state: State,
+    session: DbSession,
+    member: Reviewer,
+    since: FormDate = None,
+    until: FormDate = None,
 ) -> Response:
     found = _figures(state, session, since, until)
     out = io.StringIO()

@@ -140,6 +140,9 @@ def make_stack(
         LIANGWANG_WEB_PORT=str(web),
         LIANGWANG_STAFF_PORT=str(staff),
         LIANGWANG_PHONE_ENABLED=str(whisper_model is not None).lower(),
+        # Reviewers' exported training data stays with the stack, out of nlu_data/.
+        LIANGWANG_REVIEW_EXPORT_FILE=str(data_dir / "reviewed.yml"),
+        LIANGWANG_REVIEW_INGEST_EVERY_S="1",
     )
     sip_port = audiosocket_port = 0
     if whisper_model is not None:

@@ -105,6 +105,15 @@ def recordings_of(session: Session, turns: list[ReviewTurn]) -> dict[int, CallTu
     return found
 
 
+def numbers_of(session: Session, conversation_ids: set[str]) -> dict[str, int]:
+    """The number each conversation is named by in the back office's links."""
+    c = ReviewConversation
+    rows = session.execute(
+        select(c.conversation_id, c.id).where(c.conversation_id.in_(conversation_ids))
+    )
+    return {str(cid): int(number) for cid, number in rows}
+
+
 def turns_of(session: Session, conversation_id: str, limit: int = 2000) -> list[ReviewTurn]:
     in_order = select(ReviewTurn).where(ReviewTurn.conversation_id == conversation_id)
     return list(session.scalars(in_order.order_by(ReviewTurn.broker_id).limit(limit)))

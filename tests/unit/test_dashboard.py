@@ -40,10 +40,9 @@ def _city(sessions: sessionmaker[Session]) -> None:
         for action in WORK:
             tickets.transition(s, on_time, action, actor="staff")
         tickets.rate(s, on_time, 4, actor="web-a1")
-        late = tickets.file_ticket(
-            s, NewTicket("noise", "晚上施工太吵", "phone", "静安区", attributes={"time_of_day": "night"}), actor="phone",
-            now=now - timedelta(days=10),
-        )  # fmt: skip
+        at_night = {"time_of_day": "night"}
+        noise = NewTicket("noise", "晚上施工太吵", "phone", "静安区", attributes=at_night)
+        late = tickets.file_ticket(s, noise, actor="phone", now=now - timedelta(days=10))
         late.expected_at = now - timedelta(days=5)  # its deadline passed, nothing answered
         tickets.file_ticket(s, NewTicket("garbage", "垃圾没人收", "web", "黄浦区"), actor="web")
         call = Call(call_id="c1", caller="13800138000", line="sip")

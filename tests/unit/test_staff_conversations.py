@@ -4,6 +4,7 @@ made of each, masked, marked reviewed and tagged; what citizens wrote stays text
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -48,6 +49,8 @@ def test_every_channel_is_listed_and_found_by_chinese_words_masked(
     everything = reviewer.get("/staff/conversations").text
     assert _listed(everything) == ["web-a1", "telegram-7", "phone:", "web-x9"]
     assert _listed(reviewer.get("/staff/conversations?q=路灯").text) == ["web-a1"]
+    as_the_form_sends = "/staff/conversations?q=路灯&channel=&since=&until=&tag="
+    assert _listed(reviewer.get(as_the_form_sends).text) == ["web-a1"]
     broken = reviewer.get("/staff/conversations?q=路灯坏").text  # every word, in any order
     assert _listed(broken) == ["web-a1"]
     assert "139****5678" in broken and "13912345678" not in broken  # found, and masked
@@ -145,3 +148,27 @@ def test_only_an_administrator_writes_the_export_file(
     with signed_in(app, db_url, Role.admin) as admin:
         assert admin.post("/staff/review/export").status_code == 303
     assert "- intent: out_of_scope" in target.read_text(encoding="utf-8")
+
+
+def test_the_most_frequent_misunderstandings_are_grouped_by_how_they_were_said(
+    db_url: str, sessions: sessionmaker[Session]
+) -> None:
+    unsure = {"intent": "nlu_fallback", "conf": 0.3}
+    _store(
+        sessions,
+        [
+            said("web-m1", "我那个卡丢了咋整", T0, **unsure),
+            said("web-m2", "我的卡丢了咋整啊", T0 + 1, **unsure),
+            said("web-m3", "卡丢了咋整", T0 + 2, **unsure),
+            said("web-m4", "今天天气怎么样", T0 + 3, **unsure),
+            said("web-m5", "我的卡丢了咋整", T0 + 4, intent="ask_service", conf=0.95),  # understood
+            said("web-m6", "/affirm", T0 + 5, intent="affirm", conf=0.2),  # a tap
+        ],
+    )
+    app = create_staff_app(Settings(database_url=db_url), RecordingEngine())
+    with signed_in(app, db_url, Role.reviewer) as reviewer:
+        page = reviewer.get("/staff/review/misunderstood").text
+    rows = re.findall(r"<tr><td>(\d+)</td>", page)
+    assert rows == ["3", "1"]  # the lost card three ways, then the weather
+    assert "今天天气怎么样" in page and "/affirm" not in page
+    assert page.index("咋整") < page.index("今天天气怎么样")
