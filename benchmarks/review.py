@@ -79,7 +79,7 @@ def _fill(db_url: str, turns: int, seed: int = 11) -> None:
                     if user
                     else None,
                     "confidence": confidence,
-                }  # fmt: skip
+                }
             )
         conversations.append(
             {
@@ -87,12 +87,12 @@ def _fill(db_url: str, turns: int, seed: int = 11) -> None:
                 "channel": channel,
                 "started_at": started,
                 "last_at": started + timedelta(minutes=2),
-                "citizen_turns": 5,
+                "citizen_turns": TURNS_PER_CONVERSATION // 2,
                 "fell_back": rng.random() < 0.2,
                 "handed_over": rng.random() < 0.1,
                 "lowest_confidence": lowest,
                 "tags": "",
-            }  # fmt: skip
+            }
         )
     with unit_of_work(sessions_for(db_url)) as s:
         for start in range(0, len(rows), 5000):
