@@ -47,7 +47,7 @@ class SpeakIn(BaseModel):
 
 @router.post(
     "/api/chat/speech",
-    responses={**errors(403, 429, 503), 200: {"content": {"audio/wav": {}}}},
+    responses={**errors(400, 403, 429, 503), 200: {"content": {"audio/wav": {}}}},
     response_class=Response,
 )
 async def speak(body: SpeakIn, state: State, _limited: PerAddress) -> Response:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
-from pydantic import BeforeValidator
+from pydantic import AfterValidator
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -32,12 +32,16 @@ RowId = Annotated[int, Path(ge=1, le=MAX_ID)]
 AfterId = Annotated[int, Query(ge=0, le=MAX_ID)]  # "what came after message n" (0: all)
 
 
-def _blank_is_none(value: object) -> object:
-    return value or None
+def _day(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None  # a ValueError answers 422
 
 
-# A day from a form's date field: a field left empty is sent as "" and means no day.
-FormDate = Annotated[date | None, BeforeValidator(_blank_is_none), Query()]
+# A day from a form's date field, YYYY-MM-DD; a field left empty is sent as "" and means
+# no day. Taken as text (pydantic would read "0" as a day in 1970).
+if TYPE_CHECKING:  # what a route receives
+    FormDate = date | None
+else:
+    FormDate = Annotated[str | None, Query(pattern=r"^(\d{4}-\d{2}-\d{2})?$"), AfterValidator(_day)]
 
 
 @dataclass(frozen=True)

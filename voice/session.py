@@ -301,7 +301,7 @@ class CallSession:
         """Send one message to the dialogue and speak its replies."""
         self._emit(ev.SentToDialogue(text))
         try:
-            replies = await self.engines.dialogue.send(self._user_turn(text))
+            replies = await self.engines.dialogue.send(self._user_turn(text, confidence=conf))
         except DialogueError as exc:
             log.warning("dialogue failed on call %s: %s", self.line.call_id, exc)
             self._emit(ev.PipelineFailed("dialogue-failed"))
@@ -415,8 +415,12 @@ class CallSession:
 
     # --- bookkeeping -------------------------------------------------------------------
 
-    def _user_turn(self, text: str, handoff_reason: Reason | None = None) -> UserTurn:
-        metadata = {"caller": self.line.caller, "call_id": self.line.call_id}
+    def _user_turn(
+        self, text: str, handoff_reason: Reason | None = None, confidence: float | None = None
+    ) -> UserTurn:
+        metadata: dict[str, object] = {"caller": self.line.caller, "call_id": self.line.call_id}
+        if confidence is not None:  # heard, not keyed: how sure the recogniser was
+            metadata["confidence"] = round(confidence, 3)
         if handoff_reason is not None:  # why staff see this call in the handoff queue
             metadata["handoff_reason"] = handoff_reason
         return UserTurn(self.conversation_id, text, Channel.phone, metadata)

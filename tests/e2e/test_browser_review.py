@@ -70,6 +70,7 @@ def test_a_reviewer_finds_hears_corrects_exports_and_sees_the_city(
     staff.locator("#conversations tbody tr a").first.click()
     audio = staff.locator("#turns audio").first
     expect(audio).to_be_attached(timeout=WAIT_MS)
+    expect(staff.locator("#turns")).to_contain_text("语音识别把握")  # the recogniser's
     playing = staff.evaluate(
         """async () => { const a = document.querySelector('#turns audio');
                          await a.play(); await new Promise(r => setTimeout(r, 300));

@@ -473,3 +473,13 @@ async def test_caller_hanging_up_mid_sentence_keeps_what_they_said() -> None:
     last = call.transcripts.turns["call-1"][-1]
     assert last.recognized == "我家门口的路灯"
     assert last.caller_audio is not None and last.caller_audio.duration_s >= 0.8
+
+
+async def test_a_spoken_turn_tells_the_dialogue_how_sure_the_recogniser_was() -> None:
+    call = Call(["我想办敬老卡"])  # heard with confidence 0.9 (voice.fakes)
+    call.line.feed(utterance(), Dtmf("3"), silence_frames(1100), Hangup())
+    await call.run()
+    said = {t.text: t.metadata for t in call.dialogue.turns}
+    spoken, keyed = said["我想办敬老卡"], said["3"]
+    assert spoken["confidence"] == 0.9  # staff review sees it beside the words
+    assert "confidence" not in keyed  # a key pressed is not heard
