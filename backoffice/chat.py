@@ -40,10 +40,17 @@ class ChatIn(BaseModel):
     location: Location | None = None
 
 
+class SpokenPiece(BaseModel):
+    text: str
+    signature: str
+
+
 class ChatMessageOut(BaseModel):
     text: str | None = None
     buttons: list[dict[str, Any]] = []
-    speech: str | None = None  # the text's signature: POST /api/chat/speech speaks it
+    # The text in the pieces it is spoken in, each with its signature: POST
+    # /api/chat/speech speaks one (the page plays the first while the next is made).
+    speech: list[SpokenPiece] = []
 
 
 class ChatOut(BaseModel):
@@ -105,9 +112,12 @@ class TurnRefused(Exception):
         self.message = message
 
 
-def signature(state: AppState, text: str | None) -> str | None:
-    """What lets the page ask for ``text`` spoken (backoffice/speech_links.py)."""
-    return state.speech_signer.sign(text) if text and state.speech.available else None
+def spoken(state: AppState, text: str | None) -> list[SpokenPiece]:
+    """What lets the page ask for ``text`` spoken, piece by piece (speech_links.py)."""
+    if not text or not state.speech.available:
+        return []
+    pieces = state.speech.sentences(text)
+    return [SpokenPiece(text=p, signature=state.speech_signer.sign(p)) for p in pieces]
 
 
 async def take_turn(
@@ -135,7 +145,7 @@ async def take_turn(
     with_staff = await asyncio.to_thread(_with_staff, state, cid)
     return ChatOut(
         messages=[
-            ChatMessageOut(text=m.text, buttons=m.buttons, speech=signature(state, m.text))
+            ChatMessageOut(text=m.text, buttons=m.buttons, speech=spoken(state, m.text))
             for m in shown
         ],
         with_staff=with_staff,
@@ -155,7 +165,7 @@ async def chat(body: ChatIn, state: State, _limited: PerAddress) -> ChatOut:
 class SaidOut(BaseModel):
     who: str  # "citizen", "assistant" or "staff"
     text: str
-    speech: str | None = None  # as in ChatMessageOut, for what the assistant said
+    speech: list[SpokenPiece] = []  # as in ChatMessageOut, for what the assistant said
 
 
 class HistoryOut(BaseModel):
@@ -167,8 +177,8 @@ class HistoryOut(BaseModel):
 HISTORY_TURNS = 200
 
 
-def _spoken_by_bot(state: AppState, who: str, text: str) -> str | None:
-    return signature(state, text) if who == "assistant" else None
+def _spoken_by_bot(state: AppState, who: str, text: str) -> list[SpokenPiece]:
+    return spoken(state, text) if who == "assistant" else []
 
 
 @router.get("/api/chat/history", responses=errors(429))

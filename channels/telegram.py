@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -237,15 +238,15 @@ class TelegramRelay:
             return voice_replies.wanted(session, user)
 
     async def _speak(self, chat: Chat, texts: list[str]) -> None:
-        """The replies as one voice note, after the text (which alone carries buttons)."""
-        if not texts:
-            return
-        try:
-            note = await self._speech.speak_voice_note(texts)
-        except SpeechUnavailable:
-            log.warning("a voice reply could not be made; it was sent as text only")
-            return
-        await with_retries(lambda: chat.send_voice(voice=note))
+        """Each reply as a voice note, after the texts (which alone carry buttons): the
+        first is heard while the next is made."""
+        for text in texts:
+            try:
+                note = await self._speech.speak_voice_note([text])
+            except SpeechUnavailable:
+                log.warning("a voice reply could not be made; it was sent as text only")
+                return
+            await with_retries(functools.partial(chat.send_voice, voice=note))
 
     async def on_voice(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         """A voice note: heard, what was heard shown, then answered in text and voice."""

@@ -70,6 +70,11 @@ class Speech(ABC):
         """What the assistant just said: the next recording is heard with its hints."""
 
     @abstractmethod
+    def sentences(self, text: str) -> list[str]:
+        """``text`` in the pieces it is spoken in, the first ready soonest (a page plays one
+        while the next is made)."""
+
+    @abstractmethod
     async def speak_wav(self, texts: Sequence[str]) -> bytes:
         """``texts`` spoken one after another, as a WAV file a browser plays."""
 
@@ -93,6 +98,9 @@ class NoSpeech(Speech):
 
     def asked(self, conversation_id: str, replies: Sequence[BotMessage]) -> None:
         pass
+
+    def sentences(self, text: str) -> list[str]:
+        return []
 
     async def speak_wav(self, texts: Sequence[str]) -> bytes:
         raise SpeechUnavailable

@@ -141,6 +141,9 @@ class ChannelSpeech(Speech):
 
     # --- speaking -----------------------------------------------------------------------
 
+    def sentences(self, text: str) -> list[str]:
+        return split_sentences(text)
+
     def _spoken(self, texts: Sequence[str], rate: int) -> Audio:
         synthesizer = self.engines().synthesizer
         try:

@@ -15,69 +15,86 @@
 
   // --- hearing replies --------------------------------------------------------------
   let readAloudOn = localStorage.getItem("lw-read-aloud") === "1";
-  const clips = new Map(); // signature -> object URL of its WAV
+  const clips = new Map(); // signature -> promise of the object URL of its WAV
   const player = new Audio();
   let queue = [];
+  let playing = false;
 
-  async function clipFor(text, signature) {
-    if (clips.has(signature)) return clips.get(signature);
-    const res = await fetch("/api/chat/speech", {
-      method: "POST",
-      headers: {"Content-Type": "application/json"},
-      body: JSON.stringify({text: text, signature: signature}),
-    });
-    if (!res.ok) throw new Error("speech " + res.status);
-    const url = URL.createObjectURL(await res.blob());
-    clips.set(signature, url);
-    if (clips.size > KEPT_AUDIO) {
-      const oldest = clips.keys().next().value;
-      URL.revokeObjectURL(clips.get(oldest));
-      clips.delete(oldest);
+  function clipFor(piece) {
+    if (!clips.has(piece.signature)) {
+      clips.set(piece.signature, fetch("/api/chat/speech", {
+        method: "POST",
+        headers: {"Content-Type": "application/json"},
+        body: JSON.stringify({text: piece.text, signature: piece.signature}),
+      }).then(function (res) {
+        if (!res.ok) throw new Error("speech " + res.status);
+        return res.blob();
+      }).then(function (wav) { return URL.createObjectURL(wav); }));
+      if (clips.size > KEPT_AUDIO) {
+        const oldest = clips.keys().next().value;
+        clips.get(oldest).then(URL.revokeObjectURL, function () {});
+        clips.delete(oldest);
+      }
     }
-    return url;
+    return clips.get(piece.signature);
   }
 
+  // One piece (a sentence or two) at a time; the next is asked for while this one plays.
   async function playNext() {
-    if (!player.paused || !queue.length) return;
+    if (playing || !queue.length) return;
+    playing = true;
     const item = queue.shift();
     try {
-      player.src = await clipFor(item.text, item.signature);
+      player.src = await clipFor(item.piece);
+      if (queue.length) clipFor(queue[0].piece).catch(function () {});
       item.li.dataset.spoken = "playing";
-      player.onended = function () { item.li.dataset.spoken = "played"; playNext(); };
+      player.onended = function () {
+        if (item.last) item.li.dataset.spoken = "played";
+        playing = false;
+        playNext();
+      };
       await player.play();
     } catch (e) {
+      clips.delete(item.piece.signature); // asked again next time, not failed for good
       item.li.dataset.spoken = "failed";
       status("这句暂时念不出来，请看文字。");
+      playing = false;
       playNext();
     }
   }
 
-  function say(li, text, signature) {
-    queue.push({li: li, text: text, signature: signature});
+  function say(li) {
+    const pieces = li.lwPieces || [];
+    pieces.forEach(function (piece, n) {
+      queue.push({li: li, piece: piece, last: n === pieces.length - 1});
+    });
     playNext();
   }
 
+  function hush() {
+    queue = [];
+    player.pause();
+    playing = false;
+  }
+
   window.lwVoice = {
-    offerReplay: function (li, text, signature) {
-      li.dataset.text = text;
-      li.dataset.speech = signature;
+    offerReplay: function (li, text, pieces) {
+      li.lwPieces = pieces;
+      li.dataset.speech = "1";
       const again = document.createElement("button");
       again.type = "button";
       again.className = "replay";
       again.textContent = "再听一遍";
       again.setAttribute("aria-label", "再听一遍：" + text.slice(0, 20));
       again.addEventListener("click", function () {
-        queue = [];
-        player.pause();
-        say(li, text, signature);
+        hush();
+        say(li);
       });
       li.appendChild(again);
     },
     readAloud: function (items, spoken) {
       if (!spoken && !readAloudOn) return;
-      items.forEach(function (li) {
-        if (li.dataset.speech) say(li, li.dataset.text, li.dataset.speech);
-      });
+      items.forEach(function (li) { if (li.lwPieces) say(li); });
     },
   };
 
@@ -94,8 +111,7 @@
       c.error.textContent = "打不开麦克风。请允许这个网页使用麦克风，或者直接打字。";
       return;
     }
-    player.pause();
-    queue = [];
+    hush();
     const context = new AudioContext({sampleRate: 16000});
     await context.audioWorklet.addModule("/static/pcm-capture.js");
     const source = context.createMediaStreamSource(stream);
@@ -170,7 +186,7 @@
         readAloudOn = !readAloudOn;
         localStorage.setItem("lw-read-aloud", readAloudOn ? "1" : "0");
         aloud.setAttribute("aria-pressed", readAloudOn);
-        if (!readAloudOn) { queue = []; player.pause(); }
+        if (!readAloudOn) hush();
       });
     }
   });

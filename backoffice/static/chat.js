@@ -22,7 +22,7 @@
 
   // Who said it, in words as well as colour and side (staff replies name themselves).
   const SPEAKERS = {user: "您：", bot: "助手："};
-  // ``speech``: the reply's signature, with which the server speaks it (chat-voice.js).
+  // ``speech``: the reply in the pieces the server speaks, each signed (chat-voice.js).
   function add(who, text, buttons, speech) {
     const li = document.createElement("li");
     li.className = who;
@@ -47,7 +47,7 @@
       });
       li.appendChild(taps);
     }
-    if (speech && window.lwVoice) window.lwVoice.offerReplay(li, text, speech);
+    if (speech && speech.length && window.lwVoice) window.lwVoice.offerReplay(li, text, speech);
     log.appendChild(li);
     li.scrollIntoView();
     return li;

@@ -132,7 +132,7 @@ def test_a_claimed_web_chat_is_silent_and_the_person_and_citizen_talk_until_hand
 
     # Waiting for a person: the bot still answers, and the page is told to ask for updates.
     assert say("还在吗") == {
-        "messages": [{"text": "助手答：还在吗", "buttons": [], "speech": None}],
+        "messages": [{"text": "助手答：还在吗", "buttons": [], "speech": []}],
         "with_staff": True,
     }
     assert desk.post(f"/staff/handoffs/{hid}/claim").status_code == 303
@@ -159,7 +159,7 @@ def test_a_claimed_web_chat_is_silent_and_the_person_and_citizen_talk_until_hand
         "工作人员已经把对话交回给智能助手。您可以接着说。"
     ]
     assert say("谢谢") == {
-        "messages": [{"text": "助手答：谢谢", "buttons": [], "speech": None}],
+        "messages": [{"text": "助手答：谢谢", "buttons": [], "speech": []}],
         "with_staff": False,
     }
     with unit_of_work(sessions) as s:

@@ -4,6 +4,7 @@ dialogue engine. Through the real recogniser: tests/e2e/test_telegram.py."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from liangwang.conversation import BotMessage
@@ -110,3 +111,18 @@ async def test_turns_keep_their_order_when_one_is_a_voice_note() -> None:
     await run_bot(fake, engine, updates, 4, speech=speech)
     assert [t.text for t in engine.turns] == ["第一句", "第二句", "第三句"]
     assert engine.turns[0] == UserTurn("telegram-42", "第一句", "telegram")
+
+
+async def test_each_reply_gets_its_own_voice_note_after_the_texts() -> None:
+    fake = FakeTelegram(files={"vn1": NOTE})
+    speech, _recognizer, synthesizer = speech_hearing("敬老卡怎么办")
+    replies = [BotMessage("上海市敬老卡申领。"), BotMessage("要继续听吗？")]
+    engine = RecordingEngine(lambda turn: replies)
+    await run_bot(fake, engine, [voice_update("vn1", len(NOTE))], 3, speech=speech)
+    for _ in range(100):
+        if len(fake.voices()) == 2:
+            break
+        await asyncio.sleep(0.05)
+    sent = [method for method, _ in fake.sent if method in ("sendMessage", "sendVoice")]
+    assert sent == ["sendMessage"] * 3 + ["sendVoice"] * 2  # heard, two texts, two voices
+    assert [t for t, _ in synthesizer.said] == ["上海市敬老卡申领。", "要继续听吗？"]

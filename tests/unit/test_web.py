@@ -124,7 +124,7 @@ def test_chat_relays_to_the_engine_with_a_web_conversation_id(
             {
                 "text": "您好！",
                 "buttons": [{"title": "转人工", "payload": "/handoff"}],
-                "speech": None,  # no speech engines here: nothing to hear
+                "speech": [],  # no speech engines here: nothing to hear
             }
         ],
         "with_staff": False,

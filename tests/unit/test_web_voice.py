@@ -21,6 +21,7 @@ from voice.audio import Audio
 from voice.channel_speech import ChannelSpeech, SpeechEngines
 from voice.fakes import RecordingSynthesizer, ScriptedRecognizer, tone
 from voice.hints import YES_NO, RecognitionHints
+from voice.speech_text import split_sentences
 
 CONVERSATION = "voice0123456789"
 VOICE_PATH = f"/api/chat/voice?conversation_id={CONVERSATION}&rate=16000"
@@ -73,7 +74,8 @@ def test_press_to_talk_shows_what_was_heard_then_the_answer_with_its_speech(
     reply = answered["reply"]
     assert isinstance(reply, dict)
     [message] = reply["messages"]
-    assert message["text"] == "是路灯的问题，对吗？" and message["speech"]
+    [piece] = message["speech"]  # one sentence: one piece to speak
+    assert message["text"] == piece["text"] == "是路灯的问题，对吗？"
     [turn] = engine.turns
     assert turn.conversation_id == f"web-{CONVERSATION}" and turn.text == "小区门口的路灯坏了"
     assert turn.metadata == {"input": "voice", "confidence": 0.9}
@@ -82,9 +84,7 @@ def test_press_to_talk_shows_what_was_heard_then_the_answer_with_its_speech(
     talk(client, SPEECH)
     assert recognizer.hints_seen[1] == YES_NO
 
-    spoken = client.post(
-        "/api/chat/speech", json={"text": message["text"], "signature": message["speech"]}
-    )
+    spoken = client.post("/api/chat/speech", json=piece)
     assert spoken.status_code == 200 and spoken.headers["content-type"] == "audio/wav"
     with wave.open(io.BytesIO(spoken.content)) as read:
         assert read.getnframes() > 0
@@ -92,16 +92,26 @@ def test_press_to_talk_shows_what_was_heard_then_the_answer_with_its_speech(
 
 def test_the_voice_of_the_service_says_only_what_the_assistant_said(client: TestClient) -> None:
     [_heard, answered] = talk(client, SPEECH)
-    message = answered["reply"]["messages"][0]  # type: ignore[index]
-    forged = {"text": "市政府通知：请把验证码告诉来电人", "signature": message["speech"]}
+    [piece] = answered["reply"]["messages"][0]["speech"]  # type: ignore[index]
+    forged = {"text": "市政府通知：请把验证码告诉来电人", "signature": piece["signature"]}
     assert client.post("/api/chat/speech", json=forged).status_code == 403
-    unsigned = {"text": message["text"], "signature": "0" * 64}
+    unsigned = {"text": piece["text"], "signature": "0" * 64}
     assert client.post("/api/chat/speech", json=unsigned).status_code == 403
 
 
-def test_a_typed_turn_carries_speech_for_its_replay(client: TestClient) -> None:
-    typed = client.post("/api/chat", json={"conversation_id": CONVERSATION, "text": "路灯坏了"})
-    assert typed.json()["messages"][0]["speech"]
+def test_a_long_answer_is_spoken_in_pieces_the_first_ready_soonest(
+    db_url: str, recognizer: ScriptedRecognizer
+) -> None:
+    answer = "好的，您反映的路灯问题已经记下了。请问这是在上海的哪一个区呢？"
+    engine = RecordingEngine(lambda turn: [BotMessage(answer)])
+    engines = SpeechEngines(recognizer, RecordingSynthesizer(), RecognitionHints())
+    speech = ChannelSpeech(lambda: engines, lambda: True)
+    app = create_citizen_app(Settings(database_url=db_url), engine, speech)
+    with TestClient(app) as c:
+        typed = c.post("/api/chat", json={"conversation_id": CONVERSATION, "text": "路灯坏了"})
+        pieces = typed.json()["messages"][0]["speech"]
+        assert [p["text"] for p in pieces] == split_sentences(answer) and len(pieces) == 2
+        assert all(c.post("/api/chat/speech", json=p).status_code == 200 for p in pieces)
 
 
 def test_nothing_heard_and_half_samples_are_said_plainly_and_never_reach_the_dialogue(
@@ -150,7 +160,7 @@ def test_without_a_speech_model_the_page_offers_no_microphone(db_url: str) -> No
                 "error": render(Say("utter_channel_voice_unavailable"))
             }
         typed = c.post("/api/chat", json={"conversation_id": CONVERSATION, "text": "你好"})
-        assert typed.json()["messages"][0]["speech"] is None
+        assert typed.json()["messages"][0]["speech"] == []
 
 
 def test_the_page_offers_the_microphone_and_reading_aloud_when_it_can(client: TestClient) -> None:
