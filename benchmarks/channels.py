@@ -153,10 +153,8 @@ async def telegram_rounds(stack: RunningStack, whisper: Path) -> dict[str, list[
 
 
 async def _first_audio(web: httpx.AsyncClient, reply: dict[str, Any]) -> None:
-    first = reply["messages"][0]
-    spoken = await web.post(
-        "/api/chat/speech", json={"text": first["text"], "signature": first["speech"]}
-    )
+    first_piece = reply["messages"][0]["speech"][0]  # as the page asks: the first piece
+    spoken = await web.post("/api/chat/speech", json=first_piece)
     spoken.raise_for_status()
 
 
@@ -228,5 +226,6 @@ def run() -> list[str]:
         "spoken by the project's voice (Kokoro when installed) and encoded as OGG/Opus. The",
         "web figure starts when the page sends `end` (a press of the button, or two",
         "seconds of quiet after speech, which comes on top when the citizen does not",
-        "press) and ends with the first reply's WAV received.",
+        "press) and ends with the first reply's first piece (a sentence or two) received as",
+        "WAV, as the page plays it; Telegram's ends with the first reply's voice note sent.",
     ]
