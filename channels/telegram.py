@@ -15,27 +15,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 from collections import OrderedDict
 from collections.abc import Sequence
-from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session, sessionmaker
 from telegram import (
-    Audio,
     BotCommand,
     Chat,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     KeyboardButton,
-    Message,
     PhotoSize,
     ReplyKeyboardMarkup,
     Update,
-    Voice,
 )
 from telegram.error import TelegramError
 from telegram.ext import (
@@ -48,10 +43,10 @@ from telegram.ext import (
 )
 
 from channels.telegram_push import push_loop
-from channels.telegram_sending import with_retries
-from liangwang import voice_replies
+from channels.telegram_sending import Markup, say
+from channels.telegram_voice import VoiceNotes
 from liangwang.conversation import BotMessage, Channel
-from liangwang.db import sessions_for, unit_of_work
+from liangwang.db import sessions_for
 from liangwang.dialogue import (
     DialogueEngine,
     DialogueError,
@@ -64,11 +59,8 @@ from liangwang.photos import PhotoStore
 from liangwang.rate_limit import RateLimit
 from liangwang.settings import Settings
 from liangwang.speech import (
-    Heard,
     NoSpeech,
     Speech,
-    SpeechUnavailable,
-    UnreadableRecording,
 )
 from liangwang.staff_aware import StaffAwareEngine
 from liangwang.taps import SHARE_LOCATION, tap_buttons, with_tap_answers
@@ -83,13 +75,6 @@ def conversation_id(update: Update) -> str:
     return Channel.telegram.conversation_id(
         str(user.id if user else chat.id if chat else "unknown")
     )
-
-
-Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup
-
-
-async def say(chat: Chat, text: str, markup: Markup | None = None) -> Message:
-    return await with_retries(lambda: chat.send_message(text, reply_markup=markup))
 
 
 GRID_FROM = 6  # more buttons than this (the 16 districts) go four to a row
@@ -159,10 +144,9 @@ class TelegramRelay:
     ) -> None:
         self._engine = engine
         self._photos = photos
-        self._sessions = sessions  # where /voice choices are kept; None: nobody may choose
-        self._speech = speech or NoSpeech()
-        self._max_voice_bytes = max_voice_note_bytes
-        self._max_voice_s = max_voice_note_s
+        self._voice = VoiceNotes(
+            speech or NoSpeech(), sessions, max_voice_note_bytes, max_voice_note_s
+        )
         self._limit = RateLimit(per_user_per_minute)
         self._slowed: OrderedDict[str, None] = OrderedDict()  # told to slow down, until allowed
         self._locks: OrderedDict[str, asyncio.Lock] = OrderedDict()
@@ -225,28 +209,9 @@ class TelegramRelay:
         for message in shown:
             if message.text:
                 await say(chat, message.text, keyboard(message))
-        self._speech.asked(user, replies)  # the next voice note is heard with its hints
-        if spoken or await asyncio.to_thread(self._wants_voice, user):
-            await self._speak(chat, [m.text for m in shown if m.text])
-
-    # --- voice --------------------------------------------------------------------------
-
-    def _wants_voice(self, user: str) -> bool:
-        if self._sessions is None or not self._speech.available:
-            return False
-        with unit_of_work(self._sessions) as session:
-            return voice_replies.wanted(session, user)
-
-    async def _speak(self, chat: Chat, texts: list[str]) -> None:
-        """Each reply as a voice note, after the texts (which alone carry buttons): the
-        first is heard while the next is made."""
-        for text in texts:
-            try:
-                note = await self._speech.speak_voice_note([text])
-            except SpeechUnavailable:
-                log.warning("a voice reply could not be made; it was sent as text only")
-                return
-            await with_retries(functools.partial(chat.send_voice, voice=note))
+        self._voice.speech.asked(user, replies)  # the next voice note is heard with its hints
+        if spoken or await asyncio.to_thread(self._voice.wanted, user):
+            await self._voice.speak(chat, [m.text for m in shown if m.text])
 
     async def on_voice(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         """A voice note: heard, what was heard shown, then answered in text and voice."""
@@ -257,41 +222,11 @@ class TelegramRelay:
             return
         chat, user = admitted
         async with self._lock_for(user):
-            heard = await self._hear(chat, user, recording)
+            heard = await self._voice.hear(chat, user, recording)
             if heard is not None:
                 await say(chat, render(Say("utter_channel_heard", {"text": heard.text})))
                 metadata = {"input": "voice", "confidence": round(heard.confidence, 3)}
                 await self._turn(chat, user, heard.text, metadata, spoken=True)
-
-    async def _hear(self, chat: Chat, user: str, recording: Voice | Audio) -> Heard | None:
-        """What the recording says, or None once the citizen was told why not."""
-        if not self._speech.available:
-            await say(chat, render(Say("utter_channel_voice_unavailable")))
-            return None
-        duration = recording.duration  # seconds; a timedelta in later versions of the library
-        seconds = duration.total_seconds() if isinstance(duration, timedelta) else duration
-        too_long = (seconds or 0) > self._max_voice_s or (
-            recording.file_size or 0
-        ) > self._max_voice_bytes
-        if too_long:
-            limit = str(int(self._max_voice_s))
-            await say(chat, render(Say("utter_channel_voice_too_long", {"seconds": limit})))
-            return None
-        try:
-            content = bytes(await (await recording.get_file()).download_as_bytearray())
-            heard = await self._speech.hear_recording(user, content[: self._max_voice_bytes])
-        except UnreadableRecording as exc:
-            log.info("a voice note could not be heard: %s", exc)
-            await say(chat, render(Say("utter_channel_voice_unreadable")))
-            return None
-        except SpeechUnavailable:
-            log.exception("speech recognition is not available")
-            await say(chat, render(Say("utter_channel_voice_unavailable")))
-            return None
-        if not heard.anything:
-            await say(chat, render(Say("utter_channel_not_heard")))
-            return None
-        return heard
 
     async def on_voice_command(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         """/voice: replies spoken as well as written from now on, or no longer."""
@@ -299,17 +234,10 @@ class TelegramRelay:
         if admitted is None:
             return
         chat, user = admitted
-        if self._sessions is None or not self._speech.available:
-            await say(chat, render(Say("utter_channel_voice_unavailable")))
-            return
-
-        def toggle(sessions: sessionmaker[Session]) -> bool:
-            with unit_of_work(sessions) as session:
-                return voice_replies.toggle(session, user)
-
         async with self._lock_for(user):  # two /voice in a row: each sees the other's
-            on = await asyncio.to_thread(toggle, self._sessions)
-        await say(chat, render(Say("utter_channel_voice_on" if on else "utter_channel_voice_off")))
+            on = await self._voice.toggle(user)
+        told = {None: "utter_channel_voice_unavailable", True: "utter_channel_voice_on"}
+        await say(chat, render(Say(told.get(on, "utter_channel_voice_off"))))
 
     async def on_command(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TypeVar
 
-from telegram import Bot, Message
+from telegram import Bot, Chat, InlineKeyboardMarkup, Message, ReplyKeyboardMarkup
 from telegram.error import NetworkError, RetryAfter
 
 log = logging.getLogger(__name__)
@@ -48,3 +48,11 @@ async def with_retries(send: Callable[[], Awaitable[T]], what: str = "send") -> 
 async def send_text(bot: Bot, chat_id: int, text: str, what: str) -> Message:
     """A message to a chat by its id (a push: no update to answer), with retries."""
     return await with_retries(lambda: bot.send_message(chat_id, text), what)
+
+
+Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup
+
+
+async def say(chat: Chat, text: str, markup: Markup | None = None) -> Message:
+    """``text`` to ``chat`` (with its buttons), retried as above."""
+    return await with_retries(lambda: chat.send_message(text, reply_markup=markup))
