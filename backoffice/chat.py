@@ -5,13 +5,13 @@ its conversation (the live handoff desk): staff replies arrive without reloading
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
+from backoffice.background import every
 from backoffice.deps import AfterId, AppState, State
 from backoffice.guards import PerAddress, PollsPerAddress, refuse_if_limited
 from backoffice.responses import errors
@@ -24,7 +24,6 @@ from liangwang.taps import with_tap_answers
 from liangwang.wording import Say, render
 
 router = APIRouter()
-log = logging.getLogger(__name__)
 
 
 class Location(BaseModel):
@@ -83,12 +82,7 @@ async def tell_the_unclaimed_often(state: AppState) -> None:
         with unit_of_work(state.sessions) as session:
             handoff.tell_the_unclaimed(session, policy)
 
-    while True:
-        try:
-            await asyncio.to_thread(once)
-        except Exception:  # the next round tries again; the chat goes on
-            log.exception("telling citizens who wait for a person failed")
-        await asyncio.sleep(NOTICE_EVERY_S)
+    await every(NOTICE_EVERY_S, once, "telling citizens who wait for a person failed")
 
 
 def _with_staff(state: AppState, conversation_id: str) -> bool:

@@ -25,7 +25,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from backoffice.chat import ConversationId, TurnRefused, take_turn
 from backoffice.deps import AppState, State
-from backoffice.guards import PerAddress
+from backoffice.guards import PerAddress, client_address
 from backoffice.responses import errors
 from liangwang.conversation import Channel
 from liangwang.speech import Heard, SpeechUnavailable, UnreadableRecording
@@ -71,9 +71,8 @@ def _same_origin(websocket: WebSocket) -> bool:
 
 
 def _limited(state: AppState, websocket: WebSocket, conversation_id: str) -> bool:
-    address = websocket.client.host if websocket.client else "unknown"
     return (
-        state.rate_limits.address.wait_s(address) > 0
+        state.rate_limits.address.wait_s(client_address(websocket)) > 0
         or state.rate_limits.conversation.wait_s(conversation_id) > 0
     )
 
@@ -97,8 +96,7 @@ async def press_to_talk(
         if heard is None:
             return
         await websocket.send_json({"heard": heard.text})
-        metadata = {"input": "voice", "confidence": round(heard.confidence, 3)}
-        reply = await take_turn(state, conversation_id, heard.text, metadata)
+        reply = await take_turn(state, conversation_id, heard.text, heard.metadata())
         await websocket.send_json({"reply": reply.model_dump()})
     except TurnRefused as exc:
         await websocket.send_json({"error": exc.message})

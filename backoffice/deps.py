@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -22,7 +22,7 @@ from liangwang.dialogue import DialogueEngine
 from liangwang.labels import ROLE_NAMES
 from liangwang.personal_data import Shown
 from liangwang.settings import Settings
-from liangwang.speech import NoSpeech, Speech
+from liangwang.speech import Speech
 
 # A database id as a path or query value: an INTEGER column ends at 2**31 - 1 in
 # PostgreSQL, so a larger number names nothing and is refused as invalid (422) before the
@@ -53,10 +53,8 @@ class AppState:
     catalog_index: IndexCache
     rate_limits: RateLimits
     tracker_store: Engine  # Rasa's, read only (liangwang/tracker_log.py)
-    speech: Speech = field(default_factory=NoSpeech)  # the web page's press-to-talk
-    speech_signer: SpeechSigner = field(
-        default_factory=lambda: SpeechSigner.from_settings(Settings())
-    )
+    speech: Speech  # the web page's press-to-talk and spoken replies
+    speech_signer: SpeechSigner
 
     def page(self, request: Request, template: str, context: dict[str, Any]) -> HTMLResponse:
         """A server-rendered page: a template filled with plain values (never ORM sessions),

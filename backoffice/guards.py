@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
+from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backoffice.deps import State
@@ -86,8 +87,9 @@ def refuse_if_limited(limit: RateLimit, key: str) -> None:
         )
 
 
-def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+def client_address(connection: HTTPConnection) -> str:
+    """The client's address (a request's or a WebSocket's), as the proxy headers allow."""
+    return connection.client.host if connection.client else "unknown"
 
 
 def _per_address(request: Request, state: State) -> None:

@@ -4,9 +4,7 @@ conversation turn by turn with what NLU made of each, masked as everywhere."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,6 +14,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
 from backoffice.auth import Admin, Reviewer
+from backoffice.background import every
 from backoffice.deps import AppState, DbSession, FormDate, RowId, State
 from backoffice.responses import errors, form_post
 from liangwang.db import utcnow
@@ -30,7 +29,6 @@ from liangwang.staff import accounts
 from liangwang.wording import domain_intents
 
 router = APIRouter()
-log = logging.getLogger(__name__)
 
 
 async def ingest_often(state: AppState) -> None:
@@ -39,12 +37,11 @@ async def ingest_often(state: AppState) -> None:
     all run it: an event is only ever one turn (liangwang/review/ingest.py)."""
     broker = create_engine(state.settings.effective_event_broker_url)
     try:
-        while True:
-            try:
-                await asyncio.to_thread(ingest_all, broker, state.sessions)
-            except Exception:  # the next round tries again; the pages go on
-                log.exception("reading conversation events failed")
-            await asyncio.sleep(state.settings.review_ingest_every_s)
+        await every(
+            state.settings.review_ingest_every_s,
+            lambda: ingest_all(broker, state.sessions),
+            "reading conversation events failed",
+        )
     finally:
         broker.dispose()
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 import csv
 import io
 from datetime import date, timedelta
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import HTMLResponse
-from sqlalchemy.orm import Session
 
 from backoffice.auth import Reviewer
 from backoffice.deps import DbSession, FormDate, State
@@ -39,22 +39,25 @@ def _window(since: date | None, until: date | None) -> tuple[date, date]:
     return max(since, until - timedelta(days=MAX_DAYS)), until
 
 
-def _figures(state: State, session: Session, since: date | None, until: date | None) -> Indicators:
-    first, last = _window(since, until)
-    names = {sid: s.name for sid, s in state.catalog_index.get(session).services.items()}
-    return indicators.compute(session, first, last, names)
-
-
-@router.get("/dashboard", response_class=HTMLResponse)
-def dashboard(
-    request: Request,
+def _figures(
     state: State,
     session: DbSession,
     member: Reviewer,
     since: FormDate = None,
     until: FormDate = None,
-) -> HTMLResponse:
-    found = _figures(state, session, since, until)
+) -> Indicators:
+    """The indicators over the days asked for (the last DEFAULT_DAYS when none)."""
+    first, last = _window(since, until)
+    names = {sid: s.name for sid, s in state.catalog_index.get(session).services.items()}
+    return indicators.compute(session, first, last, names)
+
+
+# What every page of the dashboard shows: a signed-in reviewer's figures for the window.
+Figures = Annotated[Indicators, Depends(_figures)]
+
+
+@router.get("/dashboard", response_class=HTMLResponse)
+def dashboard(request: Request, state: State, found: Figures) -> HTMLResponse:
     busiest = max(found.complaints_by_district.values(), default=0)
     context = {
         "f": found,
@@ -70,14 +73,7 @@ def dashboard(
 
 
 @router.get("/dashboard.json")
-def dashboard_json(
-    state: State,
-    session: DbSession,
-    member: Reviewer,
-    since: FormDate = None,
-    until: FormDate = None,
-) -> Response:
-    found = _figures(state, session, since, until)
+def dashboard_json(found: Figures) -> Response:
     return Response(found.as_json(), media_type="application/json")
 
 
@@ -86,14 +82,7 @@ def dashboard_json(
     response_class=Response,
     responses={200: {"content": {"text/csv": {}}}},
 )
-def dashboard_csv(
-    state: State,
-    session: DbSession,
-    member: Reviewer,
-    since: FormDate = None,
-    until: FormDate = None,
-) -> Response:
-    found = _figures(state, session, since, until)
+def dashboard_csv(found: Figures) -> Response:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["indicator", "key", "value"])

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import random
 import tempfile
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from sqlalchemy import insert
 from backoffice.app import create_staff_app
 from benchmarks.report import section
 from benchmarks.stack import percentile
+from benchmarks.staff_desk import timed_pages
 from liangwang.db import migrate, sessions_for, unit_of_work
 from liangwang.review import segment
 from liangwang.review.models import ReviewConversation, ReviewTurn
@@ -101,16 +101,6 @@ def _fill(db_url: str, turns: int, seed: int = 11) -> None:
         accounts.create(s, "bench", PASSWORD, Role.reviewer)
 
 
-def _timed(member: StaffBrowser, paths: list[str]) -> list[float]:
-    took = []
-    for path in paths:
-        started = time.perf_counter()
-        reply = member.get(path)
-        took.append((time.perf_counter() - started) * 1000)
-        assert reply.status_code == 200, (path, reply.status_code)
-    return took
-
-
 def _measure(folder: Path, turns: int) -> dict[str, list[float]]:
     db_url = f"sqlite:///{folder / f'review-{turns}.db'}"
     migrate(db_url)
@@ -124,11 +114,13 @@ def _measure(folder: Path, turns: int) -> dict[str, list[float]]:
             f"/staff/conversations?q={SEARCHES[i % len(SEARCHES)]}" for i in range(REQUESTS)
         ]
         dashboards = ["/staff/dashboard?since=2026-09-01&until=2026-11-30"] * (REQUESTS // 4)
-        _timed(member, [*lists[:10], *searches[:10], dashboards[0]])  # warm
-        found["list"] = _timed(member, lists)
-        found["search"] = _timed(member, searches)
-        found["dashboard"] = _timed(member, dashboards)
-        found["one"] = _timed(member, [f"/staff/conversations/{1 + i}" for i in range(REQUESTS)])
+        timed_pages(member, [*lists[:10], *searches[:10], dashboards[0]])  # warm
+        found["list"] = timed_pages(member, lists)
+        found["search"] = timed_pages(member, searches)
+        found["dashboard"] = timed_pages(member, dashboards)
+        found["one"] = timed_pages(
+            member, [f"/staff/conversations/{1 + i}" for i in range(REQUESTS)]
+        )
     return found
 
 

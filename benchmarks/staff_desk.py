@@ -82,7 +82,8 @@ def _fill(db_url: str, count: int, seed: int = 7) -> list[str]:
     return [str(n) for n in numbers]
 
 
-def _timed(member: StaffBrowser, paths: list[str]) -> list[float]:
+def timed_pages(member: StaffBrowser, paths: list[str]) -> list[float]:
+    """Milliseconds each page took, asked for one after another (each must answer 200)."""
     took = []
     for path in paths:
         started = time.perf_counter()
@@ -102,10 +103,12 @@ def _measure(folder: Path, count: int) -> tuple[list[float], list[float], int]:
     with TestClient(app, base_url="http://127.0.0.1") as client:  # an allowed host
         member = StaffBrowser.sign_in(client, "bench", PASSWORD)
         queue = [f"/staff/tickets?{FILTERS[i % len(FILTERS)]}" for i in range(REQUESTS)]
-        _timed(member, queue[: len(FILTERS)])  # warm: templates compiled, pages cached
-        pages = _timed(member, queue)
+        timed_pages(member, queue[: len(FILTERS)])  # warm: templates compiled, pages cached
+        pages = timed_pages(member, queue)
         rng = random.Random(3)
-        singles = _timed(member, [f"/staff/tickets/{rng.choice(numbers)}" for _ in range(REQUESTS)])
+        singles = timed_pages(
+            member, [f"/staff/tickets/{rng.choice(numbers)}" for _ in range(REQUESTS)]
+        )
     return pages, singles, len(numbers)
 
 

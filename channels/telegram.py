@@ -43,7 +43,7 @@ from telegram.ext import (
 )
 
 from channels.telegram_push import push_loop
-from channels.telegram_sending import Markup, say
+from channels.telegram_sending import Markup, download, say
 from channels.telegram_voice import VoiceNotes
 from liangwang.conversation import BotMessage, Channel
 from liangwang.db import sessions_for
@@ -58,10 +58,7 @@ from liangwang.dialogue import (
 from liangwang.photos import PhotoStore
 from liangwang.rate_limit import RateLimit
 from liangwang.settings import Settings
-from liangwang.speech import (
-    NoSpeech,
-    Speech,
-)
+from liangwang.speech import NoSpeech, Speech
 from liangwang.staff_aware import StaffAwareEngine
 from liangwang.taps import SHARE_LOCATION, tap_buttons, with_tap_answers
 from liangwang.wording import Say, fragments, render
@@ -225,8 +222,7 @@ class TelegramRelay:
             heard = await self._voice.hear(chat, user, recording)
             if heard is not None:
                 await say(chat, render(Say("utter_channel_heard", {"text": heard.text})))
-                metadata = {"input": "voice", "confidence": round(heard.confidence, 3)}
-                await self._turn(chat, user, heard.text, metadata, spoken=True)
+                await self._turn(chat, user, heard.text, heard.metadata(), spoken=True)
 
     async def on_voice_command(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         """/voice: replies spoken as well as written from now on, or no longer."""
@@ -287,7 +283,7 @@ class TelegramRelay:
         fitting = [s for s in sizes if (s.file_size or 0) <= self._photos.max_bytes]
         if not fitting:
             return None
-        content = bytes(await (await fitting[-1].get_file()).download_as_bytearray())
+        content = await download(fitting[-1])
         try:
             return self._photos.save(content)
         except ValueError:  # the size Telegram announced was not the size it sent

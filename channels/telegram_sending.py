@@ -8,9 +8,9 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
-from telegram import Bot, Chat, InlineKeyboardMarkup, Message, ReplyKeyboardMarkup
+from telegram import Bot, Chat, File, InlineKeyboardMarkup, Message, ReplyKeyboardMarkup
 from telegram.error import NetworkError, RetryAfter
 
 log = logging.getLogger(__name__)
@@ -56,3 +56,15 @@ Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup
 async def say(chat: Chat, text: str, markup: Markup | None = None) -> Message:
     """``text`` to ``chat`` (with its buttons), retried as above."""
     return await with_retries(lambda: chat.send_message(text, reply_markup=markup))
+
+
+class Sent(Protocol):
+    """A file a citizen sent (a photo's size, a voice note)."""
+
+    async def get_file(self) -> File: ...
+
+
+async def download(sent: Sent) -> bytes:
+    """The file's bytes, fetched from the Bot API's file server (its path carries the
+    token: it is never kept or logged)."""
+    return bytes(await (await sent.get_file()).download_as_bytearray())

@@ -12,7 +12,7 @@ from datetime import timedelta
 from sqlalchemy.orm import Session, sessionmaker
 from telegram import Audio, Chat, Voice
 
-from channels.telegram_sending import say, with_retries
+from channels.telegram_sending import download, say, with_retries
 from liangwang import voice_replies
 from liangwang.db import unit_of_work
 from liangwang.speech import Heard, Speech, SpeechUnavailable, UnreadableRecording
@@ -79,7 +79,7 @@ class VoiceNotes:
             await say(chat, render(Say("utter_channel_voice_too_long", {"seconds": limit})))
             return None
         try:
-            content = bytes(await (await recording.get_file()).download_as_bytearray())
+            content = await download(recording)
             heard = await self.speech.hear_recording(user, content[: self._max_bytes])
         except UnreadableRecording as exc:
             log.info("a voice note could not be heard: %s", exc)

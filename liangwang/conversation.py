@@ -100,6 +100,11 @@ class Channel(StrEnum):
     def conversation_id(self, local_id: str) -> str:
         return self.prefix + local_id
 
+    @classmethod
+    def of(cls, conversation_id: str) -> Channel | None:
+        """The channel a conversation id belongs to, by its prefix."""
+        return next((c for c in cls if conversation_id.startswith(c.prefix)), None)
+
     def local_id(self, conversation_id: str) -> str:
         """The channel's own id back from a conversation id of this channel."""
         return conversation_id.removeprefix(self.prefix)

@@ -34,6 +34,10 @@ class Heard:
     def anything(self) -> bool:
         return bool(self.text.strip())
 
+    def metadata(self) -> dict[str, object]:
+        """What a channel sends with the words heard (staff review reads the confidence)."""
+        return {"input": "voice", "confidence": round(self.confidence, 3)}
+
 
 class Listening(Protocol):
     """One utterance streamed in as it is spoken (16-bit mono PCM at the rate asked for)."""

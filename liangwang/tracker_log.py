@@ -63,7 +63,6 @@ def conversation(tracker_store: Engine, conversation_id: str, limit: int = 200) 
 def _said(rows: Sequence[Row[Any]]) -> list[Said]:
     said = []
     offered: dict[str, str] = {}  # the open bot turn's buttons: payload → the words on it
-    previous = ""
     for kind, timestamp, data in reversed(rows):
         try:
             event = json.loads(data)
@@ -71,7 +70,7 @@ def _said(rows: Sequence[Row[Any]]) -> list[Said]:
             continue
         words = str(event.get("text") or "")
         if kind == "bot":  # a turn of several messages offers all of their buttons
-            offered = {**(offered if previous == "bot" else {}), **_taps(event)}
+            offered |= _taps(event)
         elif words in offered or words.startswith("/"):
             # A tapped button arrives as what it sends ("/affirm", "路灯不亮、损坏"): shown
             # as the words on the button; the greeting a new page asks for ("/greet") was
@@ -81,7 +80,6 @@ def _said(rows: Sequence[Row[Any]]) -> list[Said]:
             offered = {}  # answered: those buttons are spent
         if words:
             said.append(Said(datetime.fromtimestamp(timestamp, UTC), _KINDS[kind], words))
-        previous = kind
     return said
 
 

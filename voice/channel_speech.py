@@ -52,6 +52,7 @@ class ChannelSpeech(Speech):
     min_confidence: float = 0.2
     max_seconds: float = 120.0
     _engines: SpeechEngines | None = None
+    _present: bool = False  # once a model was found, it is not looked for again
     _loading: threading.Lock = field(default_factory=threading.Lock)
     _recognising: threading.Lock = field(default_factory=threading.Lock)
     _asked: OrderedDict[str, ReplyPlan] = field(default_factory=OrderedDict)
@@ -84,7 +85,11 @@ class ChannelSpeech(Speech):
 
     @property
     def available(self) -> bool:
-        return self.model_present()
+        """Asked for every message a page shows: the model folder is checked until it is
+        found, then no more (a model installed later is found without a restart)."""
+        if not self._present:
+            self._present = self.model_present()
+        return self._present
 
     def engines(self) -> SpeechEngines:
         """Loaded once; blocking (call from a worker thread)."""

@@ -22,10 +22,8 @@ from sqlalchemy.orm import Session
 from liangwang.db import utcnow
 from liangwang.personal_data import mask_text
 from liangwang.review.models import ReviewTurn, TurnCorrection
-from liangwang.settings import PROJECT_ROOT
-from liangwang.understanding.examples import intent_examples
+from liangwang.understanding.examples import NLU_DATA, intent_examples
 
-NLU_DATA = PROJECT_ROOT / "nlu_data"
 ENTITY = re.compile(r"^[a-z_]{1,40}$")
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import Engine, delete, inspect, select, text
@@ -25,6 +26,7 @@ from liangwang.review.models import IngestCursor, ReviewConversation, ReviewTurn
 log = logging.getLogger(__name__)
 SOURCE = "rasa-sql-broker"
 BATCH = 500
+OTHER_CHANNEL = "other"  # a conversation id of no channel of ours
 _NEW = text("SELECT id, sender_id, data FROM events WHERE id > :after ORDER BY id LIMIT :n")
 
 
@@ -38,10 +40,8 @@ def ingest_once(broker: Engine, sessions: sessionmaker[Session], batch: int = BA
             session.add(cursor)
             with broker.connect() as connection:
                 rows = connection.execute(_NEW, {"after": cursor.last_id, "n": batch}).all()
-            for broker_id, sender_id, data in rows:
-                turn = translate(str(sender_id), data)
-                if turn is not None:
-                    _keep(session, broker_id, turn)
+            translated = ((i, translate(str(sender), data)) for i, sender, data in rows)
+            keep(session, [(i, turn) for i, turn in translated if turn is not None])
             if rows:
                 cursor.last_id = int(rows[-1][0])
             return len(rows)
@@ -57,7 +57,17 @@ def ingest_all(broker: Engine, sessions: sessionmaker[Session]) -> int:
     return total
 
 
-def _keep(session: Session, broker_id: int, turn: Turn) -> None:
+def keep(session: Session, turns: Iterable[tuple[int, Turn]]) -> None:
+    """Store ``turns`` (each with its broker row id) and bring their conversations'
+    summaries up to date, each summary read once however many of its turns there are."""
+    summaries: dict[str, ReviewConversation] = {}
+    for broker_id, turn in turns:
+        _keep(session, broker_id, turn, summaries)
+
+
+def _keep(
+    session: Session, broker_id: int, turn: Turn, summaries: dict[str, ReviewConversation]
+) -> None:
     session.add(
         ReviewTurn(
             broker_id=broker_id,
@@ -73,11 +83,12 @@ def _keep(session: Session, broker_id: int, turn: Turn) -> None:
             call_id=turn.call_id,
         )
     )
-    summary = conversation(session, turn.conversation_id)
+    summary = summaries.get(turn.conversation_id) or conversation(session, turn.conversation_id)
     if summary is None:
+        by_id = Channel.of(turn.conversation_id)
         summary = ReviewConversation(
             conversation_id=turn.conversation_id,
-            channel=turn.channel or _channel_of(turn.conversation_id),
+            channel=turn.channel or (by_id.value if by_id else OTHER_CHANNEL),
             started_at=turn.at,
             last_at=turn.at,
             citizen_turns=0,
@@ -86,6 +97,7 @@ def _keep(session: Session, broker_id: int, turn: Turn) -> None:
             tags="",
         )
         session.add(summary)
+    summaries[turn.conversation_id] = summary
     summary.last_at = max(aware(summary.last_at), turn.at)
     summary.fell_back = summary.fell_back or turn.fell_back
     summary.handed_over = summary.handed_over or turn.handed_over
@@ -101,13 +113,6 @@ def _keep(session: Session, broker_id: int, turn: Turn) -> None:
 def conversation(session: Session, conversation_id: str) -> ReviewConversation | None:
     by_id = select(ReviewConversation).where(ReviewConversation.conversation_id == conversation_id)
     return session.scalars(by_id).first()
-
-
-def _channel_of(conversation_id: str) -> str:
-    for channel in Channel:
-        if conversation_id.startswith(channel.prefix):
-            return channel.value
-    return "other"
 
 
 def forget_before(broker: Engine, session: Session, before: datetime) -> int:

@@ -138,13 +138,11 @@ def test_the_translation_keeps_what_a_reviewer_reads_and_skips_the_rest() -> Non
 
 def _store(sessions: sessionmaker[Session], events: list[dict[str, Any]]) -> None:
     """Events as the broker would hold them, ingested (without a Rasa process)."""
-    from liangwang.review.ingest import _keep
+    from liangwang.review.ingest import keep
 
+    translated = [(n, translate(e["sender_id"], json.dumps(e))) for n, e in enumerate(events, 1)]
     with unit_of_work(sessions) as s:
-        for n, event in enumerate(events, start=1):
-            turn = translate(event["sender_id"], json.dumps(event))
-            if turn is not None:
-                _keep(s, n, turn)
+        keep(s, [(n, turn) for n, turn in translated if turn is not None])
 
 
 def _search_finds_what_was_said(sessions: sessionmaker[Session]) -> None:
