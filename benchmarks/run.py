@@ -11,6 +11,7 @@ from benchmarks import (
     asr,
     channels,
     hearing,
+    load,
     review,
     stack,
     staff_desk,
@@ -35,6 +36,7 @@ SUITES: dict[str, Callable[[], list[str]]] = {
     "voice_output": voice_output.run,
     "voice": voice.run,
     "abuse": abuse.run,
+    "load": load.run,
 }
 OUT = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 
@@ -74,6 +76,7 @@ SECTION_TITLES = {
     "voice_output": "## Voice output",
     "voice": "## Phone line",
     "abuse": "## Abuse",
+    "load": "## Load",
 }
 
 

@@ -28,7 +28,7 @@ def percentile(values: list[float], q: float) -> float:
 
 def process_name(cmdline: str) -> str:
     for marker, name in (
-        ("rasa run", "rasa"),
+        ("rasa_start.py run", "rasa"),
         ("rasa_sdk", "actions"),
         ("uvicorn", "web"),
         ("ops.telegram_bot", "telegram"),

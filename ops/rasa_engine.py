@@ -11,7 +11,7 @@ import os
 import subprocess
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from liangwang.settings import PROJECT_ROOT, Settings
 
@@ -74,6 +74,10 @@ def rasa_env(settings: Settings, base: Mapping[str, str] | None = None) -> dict[
         LIANGWANG_LOCK_STORE_HOST=lock.hostname or "localhost",
         LIANGWANG_LOCK_STORE_PORT=str(lock.port or 6379),
         LIANGWANG_LOCK_STORE_DB=lock.path.strip("/") or "0",
+        # Read by Rasa as strings: an empty one is no password and no TLS.
+        LIANGWANG_LOCK_STORE_USERNAME=unquote(lock.username or ""),
+        LIANGWANG_LOCK_STORE_PASSWORD=unquote(lock.password or ""),
+        LIANGWANG_LOCK_STORE_TLS="true" if lock.scheme == "rediss" else "",
         LIANGWANG_TRACKER_STORE_URL=settings.effective_tracker_store_url,
         LIANGWANG_EVENT_BROKER_URL=settings.effective_event_broker_url,
         TF_CPP_MIN_LOG_LEVEL="2",

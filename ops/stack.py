@@ -11,7 +11,7 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from liangwang.settings import PROJECT_ROOT, Settings
-from ops.rasa_engine import BOT_DIR, action_secret_env, rasa_bin, rasa_env
+from ops.rasa_engine import BOT_DIR, action_secret_env, rasa_env
 
 # What the phone line prints once SIP and AudioSocket listen (voice.app.PHONE_LINE_READY).
 PHONE_READY_MARK = "phone line ready"
@@ -45,8 +45,10 @@ def log_file(settings: Settings, name: str) -> Path:
 def rasa_spec(settings: Settings, model: Path) -> ProcessSpec:
     return ProcessSpec(
         name="rasa",
+        # Rasa's own command, after a start-up change of ours (bot/rasa_start.py).
         argv=[
-            str(rasa_bin(settings)),
+            str(settings.rasa_venv / "bin" / "python"),
+            str(BOT_DIR / "rasa_start.py"),
             "run",
             "--model",
             str(model),

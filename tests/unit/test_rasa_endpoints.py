@@ -42,3 +42,31 @@ def test_rasa_sends_the_action_servers_secret_with_every_action_call() -> None:
 def test_redis_lock_store_connects(url: str) -> None:
     out = probe(Settings(lock_store_url=url))
     assert out.startswith("RedisLockStore") and "redis ping True" in out
+
+
+def test_the_lock_stores_user_password_and_tls_are_kept() -> None:
+    # rediss:// is Redis over TLS; a password may hold characters the URL escapes.
+    url = "rediss://locker:p%40ss%2Fword@redis.internal:6390/2"
+    out = run_in_rasa(
+        Settings(lock_store_url=url),
+        PROBE.split("if hasattr")[0]
+        + """
+pool = store.red.connection_pool
+kw = pool.connection_kwargs
+print("redis", pool.connection_class.__name__, kw["host"], kw["port"], kw["db"],
+      kw["username"], kw["password"])
+""",
+    )
+    assert "redis SSLConnection redis.internal 6390 2 locker p@ss/word" in out
+
+
+def test_a_plain_redis_url_has_no_password_and_no_tls() -> None:
+    out = run_in_rasa(
+        Settings(lock_store_url="redis://127.0.0.1:6379/3"),
+        PROBE.split("if hasattr")[0]
+        + """
+kw = store.red.connection_pool.connection_kwargs
+print("redis", store.red.connection_pool.connection_class.__name__, bool(kw["password"]))
+""",
+    )
+    assert "redis Connection False" in out
