@@ -1,4 +1,4 @@
-"""Starts the Rasa engine as its own ``rasa`` command does, after one change at start-up.
+"""Starts the Rasa engine as its own ``rasa`` command does, after two changes at start-up.
 
 Run by the Rasa environment's Python (``python bot/rasa_start.py run …``), never imported by
 our application. Rasa 3.6 checks every custom action's result against its response schema
@@ -9,6 +9,12 @@ validated against the same schema and a bad one fails with the same error as bef
 
 The change replaces a private method, so it is pinned to the Rasa version in our lock file:
 another version refuses to start (tests/unit/test_rasa_start.py checks both behaviours).
+
+On the embedded default the tracker store and the event broker are SQLite files, which
+Rasa opens in SQLite's rollback-journal mode: each of the several commits of a turn then
+syncs the disk more than once, and readers (the staff app reading events) wait for
+writers. They are opened in write-ahead-log mode instead, as our own SQLite database is
+(liangwang/db.py): still synced at every commit, once.
 """
 
 from __future__ import annotations
@@ -50,8 +56,37 @@ def install_action_result_validator() -> None:
     RemoteAction._validate_action_result = validate_action_result
 
 
+def open_sqlite_in_wal_mode() -> None:
+    import sqlalchemy
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+    from sqlalchemy.engine.url import make_url
+    from sqlalchemy.pool import SingletonThreadPool
+
+    create_engine = sqlalchemy.create_engine
+
+    def create_engine_keeping_sqlite_connections(url: Any, **kwargs: Any) -> Engine:
+        # SQLAlchemy 1.4 opens a file's SQLite connection anew for every session; a turn
+        # has several. Keep one per thread (Rasa's stores are used from its event loop).
+        if make_url(url).get_backend_name() == "sqlite":
+            kwargs.setdefault("poolclass", SingletonThreadPool)
+        return create_engine(url, **kwargs)
+
+    sqlalchemy.create_engine = create_engine_keeping_sqlite_connections
+
+    @event.listens_for(Engine, "connect")
+    def _wal(dbapi_connection: Any, _record: Any) -> None:
+        if type(dbapi_connection).__module__ != "sqlite3":
+            return
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+
 def main() -> None:
     install_action_result_validator()
+    open_sqlite_in_wal_mode()
     from rasa.__main__ import main as rasa_main
 
     sys.argv[0] = "rasa"

@@ -67,3 +67,30 @@ except SystemExit as stop:
 """,
     )
     assert "refused: bot/rasa_start.py is written for Rasa 3.6.21, found 3.7.0" in out
+
+
+WAL_SCRIPT = """
+import runpy, tempfile, os
+start = runpy.run_path("bot/rasa_start.py")
+{before}
+from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.domain import Domain
+folder = tempfile.mkdtemp()
+store = SQLTrackerStore(Domain.empty(), dialect="sqlite", db=os.path.join(folder, "t.db"))
+with store.engine.connect() as one:
+    mode = one.exec_driver_sql("PRAGMA journal_mode").scalar()
+    first = one.connection.dbapi_connection
+with store.engine.connect() as two:
+    kept = two.connection.dbapi_connection is first
+print("journal", mode, "kept", kept)
+"""
+
+
+def test_the_engines_sqlite_files_are_written_ahead_and_their_connections_kept() -> None:
+    out = run_in_rasa(Settings(), WAL_SCRIPT.format(before='start["open_sqlite_in_wal_mode"]()'))
+    assert "journal wal kept True" in out
+
+
+def test_without_it_rasa_opens_sqlite_in_rollback_mode_for_every_session() -> None:
+    out = run_in_rasa(Settings(), WAL_SCRIPT.format(before=""))
+    assert "journal delete kept False" in out
