@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -44,8 +45,9 @@ def sessions(db_url: str) -> Iterator[sessionmaker[Session]]:
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432"
 
 
-@pytest.fixture
-def pg_url() -> Iterator[str]:
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """A new database on the running PostgreSQL, dropped afterwards; its URL."""
     import uuid
 
     from sqlalchemy import create_engine, text
@@ -60,3 +62,9 @@ def pg_url() -> Iterator[str]:
         with admin.connect() as c:
             c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    with postgres_database() as url:
+        yield url

@@ -1,0 +1,59 @@
+"""Faults of the running stack: a part killed in the middle of a conversation, the citizen
+told plainly, nothing they said lost, the conversation going on once the part is back."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ops.harness import RunningStack, make_stack
+from tests.processes import descendant_running, wait_healthy
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[RunningStack]:
+    running = make_stack(tmp_path / "stack")
+    running.start()
+    yield running
+    assert running.stop() == 0
+
+
+def test_the_action_server_killed_mid_complaint_is_apologised_for_and_the_complaint_goes_on(
+    stack: RunningStack,
+) -> None:
+    assert stack.proc is not None
+    page = uuid.uuid4().hex[:16]
+    web = httpx.Client(base_url=stack.web_url, timeout=30)
+
+    def send(text: str) -> httpx.Response:
+        time.sleep(1.2)  # under the chat's per-conversation limit
+        return web.post("/api/chat", json={"conversation_id": page, "text": text})
+
+    asked = send("我要投诉，小区门口的路灯坏了")
+    assert asked.status_code == 200 and "路灯" in asked.text
+
+    actions = descendant_running(stack.proc.pid, "ops.action_server")
+    os.kill(actions, signal.SIGKILL)
+    down = send("对")
+    # Said plainly, in Chinese, and what was written is still in the box to send again.
+    assert down.status_code == 503, down.text
+    assert "请稍后再发一次" in down.json()["detail"]
+    assert "Traceback" not in down.text and "Exception" not in down.text
+
+    # The supervisor starts it again; the same answer, sent again, goes on with the complaint.
+    action_port = stack.env["LIANGWANG_ACTION_PORT"]
+    wait_healthy(f"http://127.0.0.1:{action_port}/health")
+    assert descendant_running(stack.proc.pid, "ops.action_server") != actions
+    again = send("对")
+    assert again.status_code == 200, again.text
+    buttons = [b for m in again.json()["messages"] for b in m["buttons"]]
+    assert len(buttons) == 16  # which district? — the complaint goes on where it stopped
