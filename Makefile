@@ -13,8 +13,9 @@ BIN := .venv/bin
 setup:
 	@scripts/setup.sh
 
+# make run PROFILE=scaled: PostgreSQL, Redis, replicas behind HAProxy (LIANGWANG_* in .env).
 run: setup
-	$(BIN)/liangwang run
+	$(if $(PROFILE),LIANGWANG_PROFILE=$(PROFILE) )$(BIN)/liangwang run
 
 test: setup lint typecheck validate train test-dialogue pytest
 

@@ -17,7 +17,6 @@ from fastapi.middleware.trustedhost import TrustedHostMiddleware
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import create_engine
 
 from backoffice import (
     auth,
@@ -120,7 +119,7 @@ def _app(
     settings = settings or load_settings()
     db_engine = make_engine(settings.effective_database_url)
     sessions = make_session_factory(db_engine)
-    tracker_store = create_engine(settings.effective_tracker_store_url)
+    tracker_store = make_engine(settings.effective_tracker_store_url)
     # Silent where a person holds the conversation (the live handoff desk).
     dialogue = StaffAwareEngine(engine or RasaRestEngine.from_settings(settings), sessions)
 

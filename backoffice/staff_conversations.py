@@ -10,14 +10,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
-from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
 from backoffice.auth import Admin, Reviewer
 from backoffice.background import every
 from backoffice.deps import AppState, DbSession, FormDate, RowId, State
 from backoffice.responses import errors, form_post
-from liangwang.db import utcnow
+from liangwang.db import make_engine, utcnow
 from liangwang.labels import BACK_OFFICE_ERRORS, CHANNEL_NAMES, TURN_KINDS
 from liangwang.personal_data import Shown
 from liangwang.review import corrections, listing
@@ -35,7 +34,7 @@ async def ingest_often(state: AppState) -> None:
     """Runs while the staff app serves: Rasa's new conversation events into the review
     tables, every LIANGWANG_REVIEW_INGEST_EVERY_S seconds. Several staff processes may
     all run it: an event is only ever one turn (liangwang/review/ingest.py)."""
-    broker = create_engine(state.settings.effective_event_broker_url)
+    broker = make_engine(state.settings.effective_event_broker_url)
     try:
         await every(
             state.settings.review_ingest_every_s,

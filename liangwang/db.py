@@ -28,7 +28,18 @@ def aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
+def with_postgres_driver(url: str, driver: str) -> str:
+    """``url`` naming ``driver`` if it is a PostgreSQL URL, any other unchanged: one
+    configured URL serves our engine (psycopg 3) and Rasa's (SQLAlchemy 1.4: psycopg2)."""
+    scheme, sep, rest = url.partition("://")
+    if sep and scheme.split("+")[0] in ("postgresql", "postgres"):
+        return f"postgresql+{driver}://{rest}"
+    return url
+
+
 def make_engine(url: str) -> Engine:
+    """Our engine on ``url`` (also on Rasa's tracker store and event broker, to read them)."""
+    url = with_postgres_driver(url, "psycopg")
     if url.startswith("sqlite"):
         path = url.removeprefix("sqlite:///")
         if path and path != ":memory:":

@@ -97,6 +97,11 @@ class Settings(BaseSettings):
     action_host: str = "127.0.0.1"
     rasa_port: Port = 5005
     action_port: Port = 5055
+    # How many Rasa processes and action servers serve. More than one: HAProxy listens on
+    # LIANGWANG_RASA_PORT and LIANGWANG_ACTION_PORT and the replicas on the ports after
+    # each (ops/load_balancer.py). 0: one on the embedded default, two in the scaled profile.
+    rasa_replicas: Annotated[int, Field(ge=0, le=16)] = 0
+    action_replicas: Annotated[int, Field(ge=0, le=16)] = 0
     web_port: Port = 8000
     staff_port: Port = 8001
     # Sent by Rasa with every action call; the action server answers nothing without it.
@@ -305,6 +310,14 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _replicas_share_their_locks(self) -> Settings:
+        if self.rasa_processes > 1 and not self.lock_store_url:
+            # Rasa's in-memory locks are per process: two replicas could answer one
+            # conversation at once and write over each other's turn.
+            raise ValueError("several Rasa replicas need LIANGWANG_LOCK_STORE_URL (Redis)")
+        return self
+
+    @model_validator(mode="after")
     def _scaled_needs_real_stores(self) -> Settings:
         if self.profile is Profile.scaled:
             missing = [
@@ -353,6 +366,19 @@ class Settings(BaseSettings):
     @property
     def open311_keys(self) -> frozenset[str]:
         return frozenset(_items(self.open311_api_keys.get_secret_value()))
+
+    @property
+    def rasa_processes(self) -> int:
+        return self.rasa_replicas or (2 if self.profile is Profile.scaled else 1)
+
+    @property
+    def action_processes(self) -> int:
+        return self.action_replicas or (2 if self.profile is Profile.scaled else 1)
+
+    @property
+    def balanced(self) -> bool:
+        """Whether HAProxy stands in front of the Rasa replicas and the action servers."""
+        return self.rasa_processes > 1 or self.action_processes > 1
 
     @property
     def rasa_url(self) -> str:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from liangwang.db import with_postgres_driver
 from liangwang.settings import PROJECT_ROOT, Settings
 
 BOT_DIR = PROJECT_ROOT / "bot"
@@ -78,8 +79,13 @@ def rasa_env(settings: Settings, base: Mapping[str, str] | None = None) -> dict[
         LIANGWANG_LOCK_STORE_USERNAME=unquote(lock.username or ""),
         LIANGWANG_LOCK_STORE_PASSWORD=unquote(lock.password or ""),
         LIANGWANG_LOCK_STORE_TLS="true" if lock.scheme == "rediss" else "",
-        LIANGWANG_TRACKER_STORE_URL=settings.effective_tracker_store_url,
-        LIANGWANG_EVENT_BROKER_URL=settings.effective_event_broker_url,
+        # Rasa's SQLAlchemy 1.4 reaches PostgreSQL through psycopg2 (in its environment).
+        LIANGWANG_TRACKER_STORE_URL=with_postgres_driver(
+            settings.effective_tracker_store_url, "psycopg2"
+        ),
+        LIANGWANG_EVENT_BROKER_URL=with_postgres_driver(
+            settings.effective_event_broker_url, "psycopg2"
+        ),
         TF_CPP_MIN_LOG_LEVEL="2",
         SQLALCHEMY_SILENCE_UBER_WARNING="1",
         RASA_TELEMETRY_ENABLED="false",

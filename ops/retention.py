@@ -25,12 +25,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import create_engine, delete, inspect, select, text
+from sqlalchemy import delete, inspect, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from liangwang import voice_replies
 from liangwang.complaints.models import ComplaintDraft, Ticket
-from liangwang.db import sessions_for, unit_of_work, utcnow
+from liangwang.db import make_engine, sessions_for, unit_of_work, utcnow
 from liangwang.photos import PREFIX as PHOTO_PREFIX
 from liangwang.photos import PhotoStore
 from liangwang.review import ingest as review_ingest
@@ -94,7 +94,7 @@ def _recordings(settings: Settings, sessions: sessionmaker[Session], before: dat
 
 
 def _conversations(settings: Settings, before: datetime) -> int:
-    engine = create_engine(settings.effective_tracker_store_url)
+    engine = make_engine(settings.effective_tracker_store_url)
     try:
         if not inspect(engine).has_table("events"):
             return 0  # Rasa has not run yet
@@ -109,7 +109,7 @@ def _conversations(settings: Settings, before: datetime) -> int:
 
 
 def _review(settings: Settings, sessions: sessionmaker[Session], before: datetime) -> int:
-    broker = create_engine(settings.effective_event_broker_url)
+    broker = make_engine(settings.effective_event_broker_url)
     try:
         with unit_of_work(sessions) as session:
             return review_ingest.forget_before(broker, session, before)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import secrets
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pydantic import SecretStr
 
 from liangwang.settings import PROJECT_ROOT, Settings
+from ops.load_balancer import pools
 from ops.rasa_engine import BOT_DIR, action_secret_env, rasa_env
 
 # What the phone line prints once SIP and AudioSocket listen (voice.app.PHONE_LINE_READY).
@@ -42,9 +43,13 @@ def log_file(settings: Settings, name: str) -> Path:
     return settings.data_dir / "logs" / f"{name}.log"
 
 
-def rasa_spec(settings: Settings, model: Path) -> ProcessSpec:
+def rasa_spec(
+    settings: Settings, model: Path, name: str = "rasa", port: int | None = None
+) -> ProcessSpec:
+    """The Rasa engine; ``port``: a replica's own, behind the load balancer."""
+    port = settings.rasa_port if port is None else port
     return ProcessSpec(
-        name="rasa",
+        name=name,
         # Rasa's own command, after a start-up change of ours (bot/rasa_start.py).
         argv=[
             str(settings.rasa_venv / "bin" / "python"),
@@ -59,11 +64,11 @@ def rasa_spec(settings: Settings, model: Path) -> ProcessSpec:
             "--interface",
             settings.rasa_host,
             "--port",
-            str(settings.rasa_port),
+            str(port),
         ],
-        health_url=f"{settings.rasa_url}/webhooks/rest/",
+        health_url=f"http://{settings.rasa_host}:{port}/webhooks/rest/",
         env=rasa_env(settings),
-        log_file=log_file(settings, "rasa"),
+        log_file=log_file(settings, name),
     )
 
 
@@ -105,13 +110,43 @@ def app_process(
     )
 
 
-def action_server_spec(settings: Settings) -> ProcessSpec:
-    return app_process(
-        settings,
-        "actions",
-        ["ops.action_server"],
-        settings.action_health_url,
+def action_server_spec(
+    settings: Settings, name: str = "actions", port: int | None = None
+) -> ProcessSpec:
+    """The action server; ``port``: a replica's own, behind the load balancer."""
+    spec = app_process(settings, name, ["ops.action_server"], settings.action_health_url)
+    if port is None:
+        return spec
+    return replace(
+        spec,
+        env={**spec.env, "LIANGWANG_ACTION_PORT": str(port)},
+        health_url=f"http://{settings.action_host}:{port}/health",
     )
+
+
+def balancer_spec(settings: Settings) -> ProcessSpec:
+    # Healthy once a Rasa replica answers through it.
+    return app_process(
+        settings, "balancer", ["ops.load_balancer"], f"{settings.rasa_url}/webhooks/rest/"
+    )
+
+
+def engine_specs(settings: Settings, model: Path) -> list[ProcessSpec]:
+    """The action servers and Rasa processes: one of each, or replicas behind HAProxy."""
+    if not settings.balanced:
+        return [action_server_spec(settings), rasa_spec(settings, model)]
+    rasa, actions = pools(settings)
+    return [
+        *(
+            action_server_spec(settings, f"actions-{i}", port)
+            for i, port in enumerate(actions.replica_ports, start=1)
+        ),
+        *(
+            rasa_spec(settings, model, f"rasa-{i}", port)
+            for i, port in enumerate(rasa.replica_ports, start=1)
+        ),
+        balancer_spec(settings),
+    ]
 
 
 def web_spec(settings: Settings) -> ProcessSpec:
@@ -186,8 +221,7 @@ def phone_unavailable(settings: Settings) -> str | None:
 
 def build_stack(settings: Settings, model: Path) -> Stack:
     processes = [
-        action_server_spec(settings),
-        rasa_spec(settings, model),
+        *engine_specs(settings, model),
         web_spec(settings),
         staff_spec(settings),
         retention_spec(settings),

@@ -40,9 +40,9 @@ make_env() {
 # drives), baresip and SIPp (real SIP callers in the phone-line tests), PortAudio (the
 # microphone mode of `liangwang call`), sox (telephone-format WAVs in the audio tests),
 # chromium and a Chinese font (the real-browser tests of the staff desk and the citizen
-# page, and their screenshots).
+# page, and their screenshots), HAProxy (the load balancer of the scaled profile).
 # Installed with apt when missing and allowed.
-SYSTEM_PACKAGES=(espeak-ng libespeak-ng1 baresip sip-tester libportaudio2 sox chromium fonts-noto-cjk)
+SYSTEM_PACKAGES=(espeak-ng libespeak-ng1 baresip sip-tester libportaudio2 sox chromium fonts-noto-cjk haproxy)
 missing_system_packages() {
   local pkg
   for pkg in "${SYSTEM_PACKAGES[@]}"; do
