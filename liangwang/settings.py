@@ -311,9 +311,10 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _replicas_share_their_locks(self) -> Settings:
-        if self.rasa_processes > 1 and not self.lock_store_url:
-            # Rasa's in-memory locks are per process: two replicas could answer one
-            # conversation at once and write over each other's turn.
+        # Rasa's in-memory locks are per process: two replicas could answer one
+        # conversation at once and write over each other's turn. (The scaled profile
+        # names every store it lacks, the lock store among them.)
+        if self.profile is Profile.embedded and self.rasa_processes > 1 and not self.lock_store_url:
             raise ValueError("several Rasa replicas need LIANGWANG_LOCK_STORE_URL (Redis)")
         return self
 

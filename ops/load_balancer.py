@@ -29,9 +29,6 @@ class Pool:
     replica_ports: tuple[int, ...]
     health_path: str
 
-    def replica_urls(self) -> list[str]:
-        return [f"http://{self.host}:{port}" for port in self.replica_ports]
-
 
 def pools(settings: Settings) -> list[Pool]:
     """The Rasa replicas and the action servers, each on the ports after its own."""
