@@ -89,6 +89,31 @@ def test_health_names_each_part_and_writes_to_the_database(
     assert reply.json()["parts"]["actions"].startswith("unreachable")
 
 
+def test_health_shows_whether_the_redis_lock_store_answers(db_url: str) -> None:
+    from fastapi import FastAPI
+
+    from ops.harness import free_port
+    from tests.fakes.server import ServedApp
+
+    engine_stand_in = FastAPI()
+    engine_stand_in.get("/")(lambda: "Hello from Rasa")
+    engine_stand_in.get("/health")(lambda: {"status": "ok"})
+    with ServedApp(engine_stand_in) as served:
+        ports = {"rasa_port": served.port, "action_port": served.port}
+        for locks, status, said in (
+            ("redis://127.0.0.1:6379/4", "ok", "ok"),  # the machine's Redis
+            (f"redis://127.0.0.1:{free_port()}/0", "degraded", "unreachable: ConnectionError"),
+        ):
+            settings = Settings(database_url=db_url, lock_store_url=locks, **ports)
+            with TestClient(create_citizen_app(settings, RecordingEngine())) as c:
+                reply = c.get("/healthz")
+            # Redis gone: conversations cannot take their lock, and /healthz says so while
+            # this process goes on serving (the catalog, the staff pages).
+            assert reply.status_code == 200
+            assert reply.json()["status"] == status
+            assert reply.json()["parts"]["locks"] == said
+
+
 def test_health_is_red_when_the_database_takes_no_writes(
     db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
