@@ -28,15 +28,15 @@ PROBE_TIMEOUT_S = 2.0
 @router.get("/healthz", responses={503: {"description": "The database cannot be written to"}})
 async def healthz(state: State, response: Response) -> dict[str, object]:
     settings = state.settings
-    database, rasa, actions = await asyncio.gather(
-        asyncio.to_thread(database_writable, state.sessions),
-        _answers(f"{settings.rasa_url}/"),
-        _answers(settings.action_health_url),
-    )
-    parts = {"database": database, "rasa": rasa, "actions": actions}
+    probes = {
+        "database": asyncio.to_thread(database_writable, state.sessions),
+        "rasa": _answers(f"{settings.rasa_url}/"),
+        "actions": _answers(settings.action_health_url),
+    }
     if settings.lock_store_url:  # Redis: without it no Rasa replica can take a turn
-        parts["locks"] = await _redis_answers(settings.lock_store_url)
-    if database != OK:
+        probes["locks"] = _redis_answers(settings.lock_store_url)
+    parts = dict(zip(probes, await asyncio.gather(*probes.values()), strict=True))
+    if parts["database"] != OK:
         response.status_code = 503
     return {"status": "ok" if all(p == OK for p in parts.values()) else "degraded", "parts": parts}
 

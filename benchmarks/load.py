@@ -14,7 +14,6 @@ quoted beside it.
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import subprocess
 import tempfile
@@ -26,13 +25,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from sqlalchemy import create_engine, text
 
-from benchmarks.machine import rss_mib
+from benchmarks.machine import cpu_seconds, rss_mib
 from benchmarks.report import section
 from benchmarks.stack import percentile
 from liangwang.settings import PROJECT_ROOT, Settings
-from ops.harness import free_port, make_stack
+from ops.harness import free_port, make_stack, scaled_profile, wait_answering
 from ops.rasa_engine import rasa_bin, rasa_env
 
 BARE_BOT = PROJECT_ROOT / "benchmarks" / "bare_bot"
@@ -44,8 +42,7 @@ GUIDE = ["你好", "敬老卡怎么办", "要带什么材料", "在哪里办", "
 # A lamp at an address of its own per conversation (the same address would be offered as
 # a possible duplicate instead of filed).
 COMPLAINT = ["我要投诉，路灯坏了", "对", "杨浦区", "国和路{n}号", "跳过", "不留"]
-# The scaled profile runs on the machine's PostgreSQL and Redis, in databases of its own.
-POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432"
+# The scaled profile's locks, on the machine's Redis (its databases: ops/harness.py).
 REDIS = "redis://127.0.0.1:6379/5"
 
 
@@ -98,32 +95,11 @@ async def _citizen(
                 load.errors += 1
 
 
-def _cpu_seconds(pids: list[int]) -> float:
-    """User and system CPU time of processes and their descendants so far."""
-    total = 0.0
-    tick = os.sysconf("SC_CLK_TCK")
-    seen: set[int] = set()
-    stack = list(pids)
-    while stack:
-        pid = stack.pop()
-        if pid in seen:
-            continue
-        seen.add(pid)
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / tick
-            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        except OSError:
-            continue
-        stack.extend(int(child) for child in children)
-    return total
-
-
 async def _drive(url: str, pid: int, duration_s: float) -> Load:
     load = Load(seconds=duration_s)
     deadline = time.monotonic() + duration_s
     limits = httpx.Limits(max_connections=CITIZENS)
-    cpu_before = _cpu_seconds([pid])
+    cpu_before = cpu_seconds(pid)
 
     async def sample_memory() -> None:
         while time.monotonic() < deadline:
@@ -135,7 +111,7 @@ async def _drive(url: str, pid: int, duration_s: float) -> Load:
             sample_memory(),
             *(_citizen(http, url, seed, deadline, load) for seed in range(CITIZENS)),
         )
-    load.cpu_cores = (_cpu_seconds([pid]) - cpu_before) / duration_s
+    load.cpu_cores = (cpu_seconds(pid) - cpu_before) / duration_s
     return load
 
 
@@ -167,25 +143,11 @@ def bare_rasa(folder: Path) -> Iterator[tuple[str, int]]:
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_up(url, proc)
+        wait_answering(url, timeout_s=300, proc=proc)
         yield url, proc.pid
     finally:
         proc.terminate()
         proc.wait(timeout=60)
-
-
-def _wait_until_up(url: str, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("the bare Rasa bot did not start")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(1)
-    raise RuntimeError("the bare Rasa bot did not answer in 300 s")
 
 
 def _row(
@@ -208,38 +170,16 @@ def _row(
     return (name, f"{figures} ({ratio})", target)
 
 
-@contextmanager
-def postgres_database(server: str = POSTGRES) -> Iterator[str]:
-    """A database of its own on the running PostgreSQL, dropped afterwards."""
-    name = f"lw_bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
+def _assistant(folder: Path, settings: dict[str, str]) -> Load:
+    """The whole assistant under load, with ``settings`` over the embedded default's."""
+    stack = make_stack(folder)
+    stack.env.update(settings)
+    stack.start()
     try:
-        yield f"{server}/{name}"
+        assert stack.proc is not None
+        return under_load(stack.rasa_url, stack.proc.pid)
     finally:
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-def _assistant(folder: Path, scaled: bool) -> Load:
-    with postgres_database() as ours, postgres_database() as tracker, postgres_database() as events:
-        stack = make_stack(folder)
-        if scaled:
-            stack.env.update(
-                LIANGWANG_PROFILE="scaled",
-                LIANGWANG_DATABASE_URL=ours,
-                LIANGWANG_TRACKER_STORE_URL=tracker,
-                LIANGWANG_EVENT_BROKER_URL=events,
-                LIANGWANG_LOCK_STORE_URL=REDIS,
-            )
-        stack.start()
-        try:
-            assert stack.proc is not None
-            return under_load(stack.rasa_url, stack.proc.pid)
-        finally:
-            stack.stop()
+        stack.stop()
 
 
 def run() -> list[str]:
@@ -247,8 +187,9 @@ def run() -> list[str]:
         folder = Path(tmp)
         with bare_rasa(folder / "bare") as (url, pid):
             anchor = under_load(url, pid)
-        embedded = _assistant(folder / "embedded", scaled=False)
-        scaled = _assistant(folder / "scaled", scaled=True)
+        embedded = _assistant(folder / "embedded", {})
+        with scaled_profile(REDIS) as stores:
+            scaled = _assistant(folder / "scaled", stores)
     rows = [
         _row("bare Rasa 3.6 bot (4 intents, rules, in-memory tracker)", anchor, None),
         _row("the assistant, embedded default (SQLite, one Rasa)", embedded, anchor),

@@ -49,15 +49,31 @@ def own_rss_mib(pid: int) -> float:
     return 0.0
 
 
-def rss_mib(pid: int) -> float:
-    """Resident memory of one process and all its descendants, in MiB."""
-    total = 0.0
-    stack = [pid]
+def _tree(pid: int) -> list[int]:
+    """A process and all its descendants."""
+    found, stack = [], [pid]
     while stack:
         current = stack.pop()
-        total += own_rss_mib(current)
+        found.append(current)
         stack.extend(_children(current))
-    return total
+    return found
+
+
+def rss_mib(pid: int) -> float:
+    """Resident memory of one process and all its descendants, in MiB."""
+    return sum(own_rss_mib(p) for p in _tree(pid))
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time so far of a process and its living descendants."""
+    total = 0.0
+    for p in _tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def command_line(pid: int) -> str:

@@ -1,5 +1,6 @@
 """Start the real stack (`liangwang run`) as a child process on free ports in a private data
-directory, and talk to it: used by the end-to-end tests and the benchmarks."""
+directory, and talk to it: used by the end-to-end tests and the benchmarks. The scaled
+profile runs on this machine's PostgreSQL and Redis, in databases made for the run."""
 
 from __future__ import annotations
 
@@ -10,10 +11,14 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from sqlalchemy import create_engine, text
 
 from liangwang.settings import PROJECT_ROOT
 from ops.staff_client import StaffBrowser
@@ -21,6 +26,7 @@ from ops.staff_client import StaffBrowser
 READY_MARK = "all services ready"
 STAFF_USER, STAFF_PASSWORD = "e2e-admin", "e2e-staff-password"
 LIANGWANG = str(Path(sys.executable).parent / "liangwang")
+LOCAL_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432"
 
 
 def free_port() -> int:
@@ -71,6 +77,19 @@ class RunningStack:
                 raise RuntimeError("stack did not start:\n" + "\n".join(self.log[-60:]))
         return time.monotonic() - started
 
+    def process(self, *markers: str) -> int:
+        """The pid of the stack's process whose command line holds every one of
+        ``markers`` (the supervisor's children and theirs)."""
+        assert self.proc is not None
+        for pid in _descendants(self.proc.pid):
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if all(marker in cmdline for marker in markers):
+                return pid
+        raise LookupError(markers)
+
     def stop(self) -> int:
         assert self.proc is not None
         self.proc.send_signal(signal.SIGINT)  # what Ctrl-C does
@@ -113,6 +132,67 @@ class RunningStack:
         client = httpx.Client(base_url=self.staff_url, timeout=timeout_s)
         self._staff = StaffBrowser.sign_in(client, STAFF_USER, STAFF_PASSWORD)
         return self._staff
+
+
+def _descendants(pid: int) -> Iterator[int]:
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return
+    for child in map(int, children):
+        yield child
+        yield from _descendants(child)
+
+
+def wait_answering(
+    url: str, timeout_s: float = 120, proc: subprocess.Popen[bytes] | None = None
+) -> None:
+    """Until ``url`` answers 200; ``proc``, the process that serves it, must not exit."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"the process serving {url} exited")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(url)
+
+
+@contextmanager
+def postgres_database(server: str = LOCAL_POSTGRES) -> Iterator[str]:
+    """A new database on the running PostgreSQL, dropped afterwards; its URL."""
+    name = f"lw_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"{server}/{name}"
+    finally:
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@contextmanager
+def scaled_profile(redis_url: str) -> Iterator[dict[str, str]]:
+    """The settings of the scaled profile on this machine: three new PostgreSQL databases
+    (ours, Rasa's tracker store, its event broker), dropped afterwards, and ``redis_url``
+    for the locks. For ``RunningStack.env``."""
+    with (
+        postgres_database() as ours,
+        postgres_database() as tracker,
+        postgres_database() as events,
+    ):
+        yield {
+            "LIANGWANG_PROFILE": "scaled",
+            "LIANGWANG_DATABASE_URL": ours,
+            "LIANGWANG_TRACKER_STORE_URL": tracker,
+            "LIANGWANG_EVENT_BROKER_URL": events,
+            "LIANGWANG_LOCK_STORE_URL": redis_url,
+        }
 
 
 def free_udp_port() -> int:

@@ -37,17 +37,21 @@ def pools(settings: Settings) -> list[Pool]:
             "rasa",
             settings.rasa_host,
             settings.rasa_port,
-            tuple(settings.rasa_port + 1 + i for i in range(settings.rasa_processes)),
+            _ports_after(settings.rasa_port, settings.rasa_processes),
             "/",
         ),
         Pool(
             "actions",
             settings.action_host,
             settings.action_port,
-            tuple(settings.action_port + 1 + i for i in range(settings.action_processes)),
+            _ports_after(settings.action_port, settings.action_processes),
             "/health",
         ),
     ]
+
+
+def _ports_after(port: int, count: int) -> tuple[int, ...]:
+    return tuple(range(port + 1, port + 1 + count))
 
 
 def haproxy_config(pools: list[Pool]) -> str:

@@ -114,14 +114,11 @@ def action_server_spec(
     settings: Settings, name: str = "actions", port: int | None = None
 ) -> ProcessSpec:
     """The action server; ``port``: a replica's own, behind the load balancer."""
-    spec = app_process(settings, name, ["ops.action_server"], settings.action_health_url)
-    if port is None:
-        return spec
-    return replace(
-        spec,
-        env={**spec.env, "LIANGWANG_ACTION_PORT": str(port)},
-        health_url=f"http://{settings.action_host}:{port}/health",
+    port = settings.action_port if port is None else port
+    spec = app_process(
+        settings, name, ["ops.action_server"], f"http://{settings.action_host}:{port}/health"
     )
+    return replace(spec, env={**spec.env, "LIANGWANG_ACTION_PORT": str(port)})
 
 
 def balancer_spec(settings: Settings) -> ProcessSpec:

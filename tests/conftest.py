@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -42,29 +41,9 @@ def sessions(db_url: str) -> Iterator[sessionmaker[Session]]:
 
 # The PostgreSQL that runs on this machine and in CI (trust auth on loopback); each test
 # that asks for it gets a database of its own, dropped afterwards.
-POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432"
-
-
-@contextmanager
-def postgres_database() -> Iterator[str]:
-    """A new database on the running PostgreSQL, dropped afterwards; its URL."""
-    import uuid
-
-    from sqlalchemy import create_engine, text
-
-    name = f"lw_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(f"{POSTGRES}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"{POSTGRES}/{name}"
-    finally:
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 @pytest.fixture
 def pg_url() -> Iterator[str]:
+    from ops.harness import postgres_database
+
     with postgres_database() as url:
         yield url

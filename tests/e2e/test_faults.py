@@ -13,8 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ops.harness import RunningStack, make_stack
-from tests.processes import descendant_running, wait_healthy
+from ops.harness import RunningStack, make_stack, wait_answering
 
 pytestmark = pytest.mark.e2e
 
@@ -30,7 +29,6 @@ def stack(tmp_path: Path) -> Iterator[RunningStack]:
 def test_the_action_server_killed_mid_complaint_is_apologised_for_and_the_complaint_goes_on(
     stack: RunningStack,
 ) -> None:
-    assert stack.proc is not None
     page = uuid.uuid4().hex[:16]
     web = httpx.Client(base_url=stack.web_url, timeout=30)
 
@@ -41,7 +39,7 @@ def test_the_action_server_killed_mid_complaint_is_apologised_for_and_the_compla
     asked = send("我要投诉，小区门口的路灯坏了")
     assert asked.status_code == 200 and "路灯" in asked.text
 
-    actions = descendant_running(stack.proc.pid, "ops.action_server")
+    actions = stack.process("ops.action_server")
     os.kill(actions, signal.SIGKILL)
     down = send("对")
     # Said plainly, in Chinese, and what was written is still in the box to send again.
@@ -51,8 +49,8 @@ def test_the_action_server_killed_mid_complaint_is_apologised_for_and_the_compla
 
     # The supervisor starts it again; the same answer, sent again, goes on with the complaint.
     action_port = stack.env["LIANGWANG_ACTION_PORT"]
-    wait_healthy(f"http://127.0.0.1:{action_port}/health")
-    assert descendant_running(stack.proc.pid, "ops.action_server") != actions
+    wait_answering(f"http://127.0.0.1:{action_port}/health")
+    assert stack.process("ops.action_server") != actions
     again = send("对")
     assert again.status_code == 200, again.text
     buttons = [b for m in again.json()["messages"] for b in m["buttons"]]

@@ -13,11 +13,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
-from ops.harness import RunningStack, make_stack
-from tests.conftest import postgres_database
-from tests.processes import descendant_running, wait_healthy
+from liangwang.db import make_engine
+from ops.harness import RunningStack, make_stack, scaled_profile, wait_answering
 
 pytestmark = pytest.mark.e2e
 # Conversation ids are new per test, so Rasa's locks never meet another test's.
@@ -26,20 +25,9 @@ REDIS = "redis://127.0.0.1:6379/4"
 
 @pytest.fixture
 def scaled(tmp_path: Path) -> Iterator[RunningStack]:
-    with (
-        postgres_database() as ours,
-        postgres_database() as tracker,
-        postgres_database() as events,
-    ):
+    with scaled_profile(REDIS) as stores:
         running = make_stack(tmp_path / "stack")
-        running.env.update(
-            LIANGWANG_PROFILE="scaled",
-            LIANGWANG_DATABASE_URL=ours,
-            # Rasa's engine reaches PostgreSQL through its own driver (psycopg2).
-            LIANGWANG_TRACKER_STORE_URL=tracker.replace("+psycopg", ""),
-            LIANGWANG_EVENT_BROKER_URL=events.replace("+psycopg", ""),
-            LIANGWANG_LOCK_STORE_URL=REDIS,
-        )
+        running.env.update(stores)
         running.start()
         try:
             yield running
@@ -49,10 +37,8 @@ def scaled(tmp_path: Path) -> Iterator[RunningStack]:
 
 def _replica(stack: RunningStack, index: int) -> tuple[int, str]:
     """The pid of Rasa replica ``index`` (1-based) and its own URL."""
-    assert stack.proc is not None
     port = int(stack.rasa_url.rsplit(":", 1)[1]) + index
-    pid = descendant_running(stack.proc.pid, "rasa_start.py run", f"--port {port}")
-    return pid, f"http://127.0.0.1:{port}"
+    return stack.process("rasa_start.py run", f"--port {port}"), f"http://127.0.0.1:{port}"
 
 
 def say_again_if_refused(stack: RunningStack, cid: str, text: str) -> list[dict[str, object]]:
@@ -78,7 +64,7 @@ def test_a_rasa_replica_killed_mid_complaint_loses_nothing(scaled: RunningStack)
 
     # The supervisor brings the killed one back; now the other is killed, and the first
     # carries every conversation on where the second left it.
-    wait_healthy(first_url, timeout_s=300)
+    wait_answering(first_url, timeout_s=300)
     time.sleep(2)  # the balancer's next health check (every second) sees it back
     second, _ = _replica(scaled, 2)
     os.kill(second, signal.SIGKILL)
@@ -91,8 +77,7 @@ def test_every_store_is_the_shared_one(scaled: RunningStack, tmp_path: Path) -> 
     scaled.say(cid, "你好")
     # Nothing of Rasa's or ours in the private data directory: all of it in PostgreSQL.
     assert not list((tmp_path / "stack").glob("*.db"))
-    tracker = create_engine(scaled.env["LIANGWANG_TRACKER_STORE_URL"].replace(
-        "postgresql://", "postgresql+psycopg://"))  # fmt: skip
+    tracker = make_engine(scaled.env["LIANGWANG_TRACKER_STORE_URL"])
     with tracker.connect() as c:
         said = c.execute(text("SELECT count(*) FROM events WHERE sender_id = :s"), {"s": cid})
         assert said.scalar_one() > 0

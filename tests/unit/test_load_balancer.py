@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from liangwang.settings import Settings
-from ops.harness import free_port
+from ops.harness import free_port, wait_answering
 from ops.load_balancer import Pool, haproxy_config, pools
 from ops.stack import build_stack
 
@@ -88,13 +88,7 @@ def balanced(tmp_path: Path) -> Iterator[tuple[str, list[subprocess.Popen[bytes]
     proxy = subprocess.Popen(["haproxy", "-db", "-f", str(config)])
     url = f"http://127.0.0.1:{front}/"
     try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(url, timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+        wait_answering(url, timeout_s=20)
         yield url, replicas
     finally:
         for proc in (proxy, *replicas):
