@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
 from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -36,7 +34,7 @@ log = logging.getLogger(__name__)
 LEASE = "telegram-pusher"
 FIRST_RETRY = timedelta(minutes=1)
 LONGEST_RETRY = timedelta(days=1)
-HOLDER = f"{socket.gethostname()}:{os.getpid()}"
+HOLDER = leases.new_holder()
 
 
 def retry_pause(failures: int) -> timedelta:

@@ -1,13 +1,17 @@
 """Leases: one process at a time does a job that several may be running (the Telegram
-status pusher, when the scaled profile runs several channel processes). A lease is a row
+status pusher, the daily retention purge, one call back of a ticket, when the scaled
+profile runs several copies of each process). A lease is a row
 taken by a conditional write, so the database decides, whichever database it is; it
 lapses unless renewed, so a process that died frees it."""
 
 from __future__ import annotations
 
+import os
+import socket
+import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import DateTime, String, or_, update
+from sqlalchemy import DateTime, String, delete, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -20,6 +24,12 @@ class Lease(Base):
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     holder: Mapped[str] = mapped_column(String(200))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+def new_holder() -> str:
+    """A holder's name: this machine and process (for whoever reads the table), and a
+    part of its own, so that two holders in one process are two."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 def hold(
@@ -41,3 +51,12 @@ def hold(
     except IntegrityError:
         return False  # held by someone else, and not yet lapsed
     return True
+
+
+def release(session: Session, name: str, holder: str) -> None:
+    """Give the lease ``name`` up, if ``holder`` holds it (no row is left behind)."""
+    session.execute(
+        delete(Lease)
+        .where(Lease.name == name, Lease.holder == holder)
+        .execution_options(synchronize_session=False)
+    )

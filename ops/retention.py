@@ -13,7 +13,9 @@ Removed when older than their ``LIANGWANG_RETENTION_*_DAYS``:
   broker's rows once they have been read into them.
 
 ``liangwang run`` starts it as a service that purges once at start and then daily;
-``python -m ops.retention --once`` purges once.
+``python -m ops.retention --once`` purges once. Where several copies run (the scaled
+profile, several machines), the one holding the lease purges (liangwang/leases.py); the
+others take over if it stops renewing it.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from pathlib import Path
 from sqlalchemy import delete, inspect, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from liangwang import voice_replies
+from liangwang import leases, voice_replies
 from liangwang.complaints.models import ComplaintDraft, Ticket
 from liangwang.db import make_engine, sessions_for, unit_of_work, utcnow
 from liangwang.photos import PREFIX as PHOTO_PREFIX
@@ -39,6 +41,9 @@ from liangwang.transcripts import Call, CallTurn
 
 log = logging.getLogger(__name__)
 EVERY_S = 24 * 3600
+LEASE = "retention"
+# Renewed at every daily purge; lapses half a day after a missed one.
+LEASE_TTL = timedelta(seconds=EVERY_S * 1.5)
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,16 @@ def purge(
             settings, sessions, now - timedelta(days=settings.retention_conversations_days)
         ),
     )
+
+
+def purge_if_mine(
+    settings: Settings, sessions: sessionmaker[Session], holder: str, now: datetime | None = None
+) -> Purged | None:
+    """Purge if ``holder`` holds (or takes) the retention lease; None when another does."""
+    now = now or utcnow()
+    with unit_of_work(sessions) as session:
+        mine = leases.hold(session, LEASE, holder, LEASE_TTL, now)
+    return purge(settings, now, sessions) if mine else None
 
 
 def _recordings(settings: Settings, sessions: sessionmaker[Session], before: datetime) -> int:
@@ -166,9 +181,11 @@ def main() -> None:
     if args.once:
         log.info("retention: %s", purge(settings, sessions=sessions))
         return
+    holder = leases.new_holder()
     while True:
         try:
-            log.info("retention: %s", purge(settings, sessions=sessions))
+            purged = purge_if_mine(settings, sessions, holder)
+            log.info("retention: %s", purged or "another copy holds the lease")
         except Exception:  # a failed purge is tried again tomorrow; the stack goes on
             log.exception("retention: the purge failed")
         time.sleep(EVERY_S)

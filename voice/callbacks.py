@@ -23,6 +23,7 @@ from typing import Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from liangwang import leases
 from liangwang.complaints import callback_queue as queue
 from liangwang.complaints.callback_queue import CallbackScript, CallReport
 from liangwang.complaints.callbacks import CallbackPolicy, Outcome, outcome_of_status
@@ -124,6 +125,8 @@ class CallbackDialer:
         self._sessions = sessions
         self._categories = categories or load_categories()
         self._on_event = on_event
+        # Several phone processes may share the queue: each ticket is claimed by one.
+        self._holder = leases.new_holder()
 
     async def run_forever(self) -> None:
         """Call back whatever is due, then look again every ``poll_s``; until cancelled."""
@@ -157,8 +160,17 @@ class CallbackDialer:
 
     def _next_script(self, tried: set[int]) -> CallbackScript | None:
         with unit_of_work(self._sessions) as session:
-            due: list[Ticket] = queue.due(session, self.config.policy, utcnow())
-            ticket = next((t for t in due if t.id not in tried), None)
+            now = utcnow()
+            due: list[Ticket] = queue.due(session, self.config.policy, now)
+            ticket = next(
+                (
+                    t
+                    for t in due
+                    if t.id not in tried
+                    and queue.claim(session, t, self.config.policy, self._holder, now)
+                ),
+                None,
+            )
             if ticket is None:
                 return None
             return queue.script_for(ticket, self._categories, fragments())
@@ -190,7 +202,9 @@ class CallbackDialer:
 
     def _record(self, ticket_id: int, report: CallReport) -> str:
         with unit_of_work(self._sessions) as session:
-            return queue.record_attempt(session, ticket_id, report, policy=self.config.policy)
+            return queue.record_attempt(
+                session, ticket_id, report, policy=self.config.policy, holder=self._holder
+            )
 
 
 def _report(dialed: DialResult, talked: CallbackResult | None) -> CallReport:

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from liangwang import leases
 from liangwang.complaints import tickets
 from liangwang.complaints.callbacks import (
     CALL_BACK_STATUSES,
@@ -34,6 +35,9 @@ from liangwang.labels import CALLBACK_OUTCOME_NAMES, TICKET_NOTES
 from liangwang.wording import Say
 
 CALLBACK_ACTOR = "phone-callback"  # the audit trail's actor for the phone line's calls
+# How long a claim on a ticket's call back lasts if the process that made it dies before
+# recording the attempt: longer than ringing plus the longest call back.
+CLAIM_TTL = timedelta(minutes=30)
 
 
 class NoContactPhone(ValueError):
@@ -69,6 +73,26 @@ def due(session: Session, policy: CallbackPolicy, now: datetime | None = None) -
     )
     found = [t for t in session.scalars(candidates) if is_due(state_of(t), policy, now)]
     return sorted(found, key=lambda t: (not state_of(t).staff_asked, t.updated_at))
+
+
+def _claim_name(ticket_id: int) -> str:
+    return f"callback:{ticket_id}"
+
+
+def claim(
+    session: Session, ticket: Ticket, policy: CallbackPolicy, holder: str, now: datetime
+) -> bool:
+    """Claim the call back of ``ticket`` for ``holder``, one of several phone processes:
+    False when another holds it, or when it is no longer due once claimed (another
+    process called and recorded it since ``due`` was read). Released by ``record_attempt``.
+    """
+    if not leases.hold(session, _claim_name(ticket.id), holder, CLAIM_TTL, now):
+        return False
+    session.refresh(ticket)
+    if is_due(state_of(ticket), policy, now):
+        return True
+    leases.release(session, _claim_name(ticket.id), holder)
+    return False
 
 
 def citizen(ticket: Ticket) -> str:
@@ -181,9 +205,12 @@ def record_attempt(
     report: CallReport,
     *,
     policy: CallbackPolicy,
+    holder: str = "",
     now: datetime | None = None,
 ) -> str:
-    """Count the attempt and add it to the audit trail; returns the note written."""
+    """Count the attempt and add it to the audit trail, giving up ``holder``'s claim on
+    it; returns the note written."""
+    leases.release(session, _claim_name(ticket_id), holder)
     ticket = session.get(Ticket, ticket_id)
     if ticket is None:
         return ""

@@ -4,10 +4,12 @@ dialer that places call backs and records each attempt (voice/callbacks.py) with
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import asyncio
+from dataclasses import dataclass, field, replace
 from datetime import time, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from liangwang.complaints import tickets
@@ -15,9 +17,10 @@ from liangwang.complaints.callback_queue import CallbackScript
 from liangwang.complaints.callbacks import CallbackPolicy, CallingHours, Outcome
 from liangwang.complaints.models import Status, Ticket, TicketAction
 from liangwang.complaints.tickets import NewTicket
-from liangwang.db import unit_of_work
+from liangwang.db import make_engine, make_session_factory, migrate, unit_of_work
 from liangwang.dialogue import RecordingEngine
 from liangwang.handoff import open_handoffs
+from liangwang.leases import Lease
 from liangwang.settings import Settings
 from liangwang.wording import Say, render
 from voice import events as ev
@@ -311,3 +314,35 @@ def test_call_backs_are_off_without_a_trunk() -> None:
     config = DialerConfig.from_settings(Settings(callback_trunk_uri="sip:{number}@pbx.example"))
     assert config is not None and config.policy.max_attempts == 3
     assert config.target("13800138000") == "sip:13800138000@pbx.example"
+
+
+@dataclass
+class SlowBusyTrunk:
+    """Every call rings a moment, then is busy: long enough for two dialers to overlap."""
+
+    dialed: list[str] = field(default_factory=list)
+
+    async def __call__(
+        self, target: str, handler: CallHandler, *, caller_id: str, ring_timeout: float
+    ) -> DialResult:
+        self.dialed.append(target)
+        await asyncio.sleep(0.3)
+        return DialResult(486, "Busy Here", "x")
+
+
+async def test_two_phone_processes_call_each_ticket_back_once(pg_url: str) -> None:
+    migrate(pg_url)
+    engine = make_engine(pg_url)
+    sessions = make_session_factory(engine)
+    ids = [closed_phone_ticket(sessions) for _ in range(4)]
+    config = dialer_config()
+    config = replace(config, policy=replace(config.policy, retry_gap=timedelta(hours=1)))
+    trunk = SlowBusyTrunk()
+    one, two = (CallbackDialer(trunk, engines(), CONFIG, config, sessions) for _ in range(2))
+
+    calls = await asyncio.gather(one.call_due(), two.call_due())
+    assert len(calls[0]) + len(calls[1]) == len(trunk.dialed) == 4  # none called twice
+    with unit_of_work(sessions) as s:
+        assert [s.get_one(Ticket, i).callback_attempts for i in ids] == [1] * 4
+        assert s.scalars(select(Lease)).all() == []  # every claim given up once recorded
+    engine.dispose()

@@ -16,10 +16,10 @@ from liangwang.complaints import tickets
 from liangwang.complaints.desk import save_draft
 from liangwang.complaints.models import ComplaintDraft, Ticket
 from liangwang.complaints.tickets import NewTicket
-from liangwang.db import unit_of_work, utcnow
+from liangwang.db import migrate, sessions_for, unit_of_work, utcnow
 from liangwang.settings import Settings
 from liangwang.transcripts import Call, CallTurn
-from ops.retention import purge
+from ops.retention import purge, purge_if_mine
 from ops.stack import build_stack
 
 
@@ -189,3 +189,16 @@ def test_reviewed_conversations_go_with_the_conversations_days_and_read_events_a
     with broker.connect() as c:
         assert c.execute(text("SELECT count(*) FROM events")).scalar() == 0  # read: gone
     broker.dispose()
+
+
+def test_of_several_copies_only_the_lease_holder_purges(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    migrate(settings.effective_database_url)
+    sessions = sessions_for(settings.effective_database_url)
+    now = utcnow()
+    assert purge_if_mine(settings, sessions, "copy-a", now) is not None
+    assert purge_if_mine(settings, sessions, "copy-b", now + timedelta(hours=1)) is None
+    assert purge_if_mine(settings, sessions, "copy-a", now + timedelta(days=1)) is not None
+    # The holder stopped: once its lease lapses, another copy takes over.
+    later = now + timedelta(days=2, hours=13)
+    assert purge_if_mine(settings, sessions, "copy-b", later) is not None
