@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,6 +18,7 @@ from fastapi.middleware.trustedhost import TrustedHostMiddleware
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.exc import SQLAlchemyError
 
 from backoffice import (
     auth,
@@ -42,9 +44,13 @@ from backoffice.speech_links import SpeechSigner
 from liangwang.catalog.store import IndexCache
 from liangwang.db import make_engine, make_session_factory
 from liangwang.dialogue import DialogueEngine, RasaRestEngine
+from liangwang.labels import BACK_OFFICE_ERRORS
 from liangwang.settings import Settings, load_settings
 from liangwang.speech import NoSpeech, Speech
 from liangwang.staff_aware import StaffAwareEngine
+from liangwang.wording import Say, render
+
+log = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
 
@@ -155,6 +161,7 @@ def _app(
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(health.router)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(SQLAlchemyError, _database_unavailable)
     return app
 
 
@@ -169,6 +176,17 @@ class _AsciiJSONResponse(JSONResponse):
 
 async def _sign_in_needed(request: Request, exc: Exception) -> Response:
     return auth.sign_in_page(request, request.app.state.deps, status=401)
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> Response:
+    # The database went away mid-request (restarted, disk full): said plainly, never a
+    # bare 500; a citizen's words are still in the box to send again. /healthz is red.
+    log.warning("database unavailable for %s: %s", request.url.path, type(exc).__name__)
+    if request.url.path.startswith("/staff"):
+        said = BACK_OFFICE_ERRORS["database_unavailable"]
+    else:
+        said = render(Say("utter_channel_unavailable_web"))
+    return JSONResponse({"detail": said}, status_code=503)
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:

@@ -1,4 +1,4 @@
-"""Starts the Rasa engine as its own ``rasa`` command does, after two changes at start-up.
+"""Starts the Rasa engine as its own ``rasa`` command does, after a few changes at start-up.
 
 Run by the Rasa environment's Python (``python bot/rasa_start.py run …``), never imported by
 our application. Rasa 3.6 checks every custom action's result against its response schema
@@ -15,6 +15,12 @@ Rasa opens in SQLite's rollback-journal mode: each of the several commits of a t
 syncs the disk more than once, and readers (the staff app reading events) wait for
 writers. They are opened in write-ahead-log mode instead, as our own SQLite database is
 (liangwang/db.py): still synced at every commit, once.
+
+In the scaled profile several replicas start at once on new PostgreSQL databases, and
+Rasa's event broker creates its table without minding a replica doing the same (one of
+them then dies of a unique violation): tables are created under an advisory lock, one
+replica after another, the later ones finding them there. Connections to PostgreSQL are
+checked before use, so a restarted server costs no failed turn once it is back.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import sys
 from typing import Any
 
 PINNED_RASA = "3.6.21"
+TABLES_LOCK = 0x6C77_7462  # any number the replicas agree on ("lwtb")
 
 
 def install_action_result_validator() -> None:
@@ -68,8 +75,11 @@ def open_sqlite_in_wal_mode() -> None:
     def create_engine_keeping_sqlite_connections(url: Any, **kwargs: Any) -> Engine:
         # SQLAlchemy 1.4 opens a file's SQLite connection anew for every session; a turn
         # has several. Keep one per thread (Rasa's stores are used from its event loop).
-        if make_url(url).get_backend_name() == "sqlite":
+        backend = make_url(url).get_backend_name()
+        if backend == "sqlite":
             kwargs.setdefault("poolclass", SingletonThreadPool)
+        elif backend == "postgresql":
+            kwargs.setdefault("pool_pre_ping", True)
         return create_engine(url, **kwargs)
 
     sqlalchemy.create_engine = create_engine_keeping_sqlite_connections
@@ -84,9 +94,31 @@ def open_sqlite_in_wal_mode() -> None:
         cursor.close()
 
 
+def create_tables_one_replica_at_a_time() -> None:
+    from sqlalchemy import text
+    from sqlalchemy.engine import Engine
+    from sqlalchemy.sql.schema import MetaData
+
+    create_all = MetaData.create_all
+
+    def create_all_under_lock(
+        self: MetaData, bind: Any = None, tables: Any = None, checkfirst: bool = True
+    ) -> None:
+        if isinstance(bind, Engine) and bind.dialect.name == "postgresql":
+            with bind.begin() as connection:
+                lock = text("SELECT pg_advisory_xact_lock(:key)")
+                connection.execute(lock, {"key": TABLES_LOCK})
+                create_all(self, connection, tables, checkfirst)
+            return
+        create_all(self, bind, tables, checkfirst)
+
+    MetaData.create_all = create_all_under_lock  # type: ignore[method-assign]
+
+
 def main() -> None:
     install_action_result_validator()
     open_sqlite_in_wal_mode()
+    create_tables_one_replica_at_a_time()
     from rasa.__main__ import main as rasa_main
 
     sys.argv[0] = "rasa"

@@ -75,4 +75,5 @@ BACK_OFFICE_ERRORS = {
     "unknown_district": "不认识的区：{district} / unknown district",
     "no_contact_phone": "市民没有留电话，不能回访 / no contact phone: no call back",
     "callbacks_off": "没有配置回访线路 / call backs are off (LIANGWANG_CALLBACK_TRUNK_URI)",
+    "database_unavailable": "数据库暂时不可用，请稍后再试 / the database is unavailable",
 }

@@ -19,6 +19,8 @@ from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Several phone processes share the RTP range out: each needs room for a few calls.
+MIN_RTP_SHARE = 4
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 
@@ -211,6 +213,10 @@ class Settings(BaseSettings):
     sip_trusted_peers: str = "127.0.0.0/8,::1"
     rtp_port_min: Port = 10000
     rtp_port_max: Port = 10199
+    # How many phone-line processes answer calls. More than one: Kamailio listens on
+    # LIANGWANG_SIP_PORT and the processes on the ports after it, each with its share of
+    # the RTP range (ops/sip_proxy.py). 0: one on the embedded default, two when scaled.
+    phone_replicas: Annotated[int, Field(ge=0, le=16)] = 0
     audiosocket_port: Port = 9092
     # Silence that ends a caller's turn. Older callers pause mid-sentence: be patient.
     voice_end_silence_ms: Annotated[int, Field(ge=300, le=5000)] = 1000
@@ -307,6 +313,11 @@ class Settings(BaseSettings):
     def _rtp_range_is_a_range(self) -> Settings:
         if self.rtp_port_min > self.rtp_port_max:
             raise ValueError("LIANGWANG_RTP_PORT_MIN must not exceed LIANGWANG_RTP_PORT_MAX")
+        share = (self.rtp_port_max - self.rtp_port_min + 1) // self.phone_processes
+        if self.phone_processes > 1 and share < MIN_RTP_SHARE:
+            raise ValueError(
+                f"the RTP range gives each phone process fewer than {MIN_RTP_SHARE} ports"
+            )
         return self
 
     @model_validator(mode="after")
@@ -375,6 +386,10 @@ class Settings(BaseSettings):
     @property
     def action_processes(self) -> int:
         return self.action_replicas or (2 if self.profile is Profile.scaled else 1)
+
+    @property
+    def phone_processes(self) -> int:
+        return self.phone_replicas or (2 if self.profile is Profile.scaled else 1)
 
     @property
     def balanced(self) -> bool:

@@ -165,7 +165,8 @@ def wait_answering(
 def postgres_database(server: str = LOCAL_POSTGRES) -> Iterator[str]:
     """A new database on the running PostgreSQL, dropped afterwards; its URL."""
     name = f"lw_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
+    # Connections checked before use: a test may have restarted the server meanwhile.
+    admin = create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT", pool_pre_ping=True)
     with admin.connect() as c:
         c.execute(text(f'CREATE DATABASE "{name}"'))
     try:
@@ -177,14 +178,14 @@ def postgres_database(server: str = LOCAL_POSTGRES) -> Iterator[str]:
 
 
 @contextmanager
-def scaled_profile(redis_url: str) -> Iterator[dict[str, str]]:
-    """The settings of the scaled profile on this machine: three new PostgreSQL databases
-    (ours, Rasa's tracker store, its event broker), dropped afterwards, and ``redis_url``
-    for the locks. For ``RunningStack.env``."""
+def scaled_profile(redis_url: str, server: str = LOCAL_POSTGRES) -> Iterator[dict[str, str]]:
+    """The settings of the scaled profile on this machine: three new databases on the
+    PostgreSQL ``server`` (ours, Rasa's tracker store, its event broker), dropped
+    afterwards, and ``redis_url`` for the locks. For ``RunningStack.env``."""
     with (
-        postgres_database() as ours,
-        postgres_database() as tracker,
-        postgres_database() as events,
+        postgres_database(server) as ours,
+        postgres_database(server) as tracker,
+        postgres_database(server) as events,
     ):
         yield {
             "LIANGWANG_PROFILE": "scaled",
@@ -193,6 +194,22 @@ def scaled_profile(redis_url: str) -> Iterator[dict[str, str]]:
             "LIANGWANG_EVENT_BROKER_URL": events,
             "LIANGWANG_LOCK_STORE_URL": redis_url,
         }
+
+
+@contextmanager
+def scaled_stack(
+    data_dir: Path, redis_url: str, server: str = LOCAL_POSTGRES
+) -> Iterator[RunningStack]:
+    """The whole stack in the scaled profile (``scaled_profile``), started; stopped and
+    its databases dropped afterwards."""
+    with scaled_profile(redis_url, server) as stores:
+        running = make_stack(data_dir)
+        running.env.update(stores)
+        running.start()
+        try:
+            yield running
+        finally:
+            running.stop()
 
 
 def free_udp_port() -> int:

@@ -13,6 +13,7 @@ from pydantic import SecretStr
 from liangwang.settings import PROJECT_ROOT, Settings
 from ops.load_balancer import pools
 from ops.rasa_engine import BOT_DIR, action_secret_env, rasa_env
+from ops.sip_proxy import LineProcess, line_processes
 
 # What the phone line prints once SIP and AudioSocket listen (voice.app.PHONE_LINE_READY).
 PHONE_READY_MARK = "phone line ready"
@@ -194,12 +195,27 @@ def retention_spec(settings: Settings) -> ProcessSpec:
     return app_process(settings, "retention", ["ops.retention"], health_url="")
 
 
-def phone_spec(settings: Settings) -> ProcessSpec:
+def phone_spec(
+    settings: Settings, name: str = "phone", line: LineProcess | None = None
+) -> ProcessSpec:
+    """A phone-line process; ``line``: where one of several listens, behind Kamailio."""
     # Loading the speech models and preparing the call prompts takes a while (the natural
     # voice makes them on a first start): ready when it says it listens.
-    return app_process(
-        settings, "phone", ["ops.cli", "phone"], health_url="", ready_line=PHONE_READY_MARK
+    spec = app_process(
+        settings, name, ["ops.cli", "phone"], health_url="", ready_line=PHONE_READY_MARK
     )
+    return spec if line is None else replace(spec, env={**spec.env, **line.env()})
+
+
+def phone_specs(settings: Settings) -> list[ProcessSpec]:
+    """The phone line: one process, or several behind Kamailio (ops/sip_proxy.py)."""
+    if settings.phone_processes == 1:
+        return [phone_spec(settings)]
+    lines = [
+        phone_spec(settings, f"phone-{i}", line)
+        for i, line in enumerate(line_processes(settings), start=1)
+    ]
+    return [*lines, app_process(settings, "sip-proxy", ["ops.sip_proxy"], health_url="")]
 
 
 def phone_unavailable(settings: Settings) -> str | None:
@@ -233,7 +249,7 @@ def build_stack(settings: Settings, model: Path) -> Stack:
         )
     why_not = phone_unavailable(settings)
     if why_not is None:
-        processes.append(phone_spec(settings))
+        processes += phone_specs(settings)
     else:
         skipped.append(why_not)
     return Stack(processes=processes, skipped=skipped)

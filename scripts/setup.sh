@@ -40,9 +40,10 @@ make_env() {
 # drives), baresip and SIPp (real SIP callers in the phone-line tests), PortAudio (the
 # microphone mode of `liangwang call`), sox (telephone-format WAVs in the audio tests),
 # chromium and a Chinese font (the real-browser tests of the staff desk and the citizen
-# page, and their screenshots), HAProxy (the load balancer of the scaled profile).
+# page, and their screenshots), HAProxy (the load balancer of the scaled profile) and
+# Kamailio (the SIP proxy in front of several phone-line processes).
 # Installed with apt when missing and allowed.
-SYSTEM_PACKAGES=(espeak-ng libespeak-ng1 baresip sip-tester libportaudio2 sox chromium fonts-noto-cjk haproxy)
+SYSTEM_PACKAGES=(espeak-ng libespeak-ng1 baresip sip-tester libportaudio2 sox chromium fonts-noto-cjk haproxy kamailio)
 missing_system_packages() {
   local pkg
   for pkg in "${SYSTEM_PACKAGES[@]}"; do
@@ -61,6 +62,12 @@ install_system_packages() {
     say "无法安装系统软件包：${missing[*]}。请用 apt-get install 安装。"
     say "Could not install system packages ${missing[*]}; install them with apt-get."
     exit 1
+  fi
+  # Debian starts the packages' own services where systemd runs: Kamailio on every
+  # interface at port 5060 (the phone line's), HAProxy with its sample configuration.
+  # The stack starts its own, on the addresses it is configured for.
+  if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+    $sudo systemctl disable --now kamailio haproxy >/dev/null 2>&1 || true
   fi
 }
 install_system_packages

@@ -42,6 +42,7 @@ import os
 import shutil
 import signal
 import socket
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -364,8 +365,11 @@ def sdp_offer(payload_types: str = "0 8 101", extra: Iterable[str] = ()) -> str:
 class Scenario:
     """A SIPp UAC scenario, built step by step (each method adds XML and returns self)."""
 
-    def __init__(self, caller: str = "13800138000") -> None:
+    def __init__(self, caller: str = "13800138000", *, through_proxy: bool = False) -> None:
+        """``through_proxy``: a proxy records the route, so in-dialog requests go to the
+        callee's Contact by the recorded route (RFC 3261 12.2), as every real phone does."""
         self.caller = caller
+        self.through_proxy = through_proxy
         self.steps: list[str] = []
         self._cseq = 0
 
@@ -391,10 +395,14 @@ class Scenario:
         )
         if via is not None:
             headers = "\n".join([via, *headers.splitlines()[1:]])
+        target = "sip:[service]@[remote_ip]:[remote_port]"
+        if in_dialog and self.through_proxy and method != "CANCEL":
+            target = "[next_url]"
+            headers += "\n[routes]"
         if content_type:
             headers += f"\nContent-Type: {content_type}"
         headers += "\nContent-Length: [len]"
-        text = f"{method} sip:[service]@[remote_ip]:[remote_port] SIP/2.0\n{headers}\n\n{body}"
+        text = f"{method} {target} SIP/2.0\n{headers}\n\n{body}"
         attrs = ' retrans="500"' if retrans and method != "ACK" else ""
         return f"<send{attrs}><![CDATA[\n{text}\n]]></send>"
 
@@ -408,7 +416,8 @@ class Scenario:
         self.steps.append('<recv response="100" optional="true"/>')
         if expect != 180:
             self.steps.append('<recv response="180" optional="true"/>')
-        self.steps.append(f'<recv response="{expect}"/>')
+        keep_route = ' rrs="true"' if self.through_proxy and expect == 200 else ""
+        self.steps.append(f'<recv response="{expect}"{keep_route}/>')
         if expect >= 200:
             self.ack(cseq=self._cseq, same_transaction=expect >= 300)
         return self
@@ -658,3 +667,24 @@ class SippPhone:
         if process is not None and process.returncode is None:
             process.kill()
             await process.wait()
+
+
+def sip_options_answered(port: int, timeout_s: float = 2.0) -> bool:
+    """Whether a SIP line on loopback ``port`` answers an OPTIONS ping with 200 OK."""
+    # A new transaction each time: a ping like an earlier one is its retransmission, and
+    # the answer would go to where the earlier one came from.
+    tag = uuid.uuid4().hex
+    ping = (
+        f"OPTIONS sip:bot@{LOCALHOST}:{port} SIP/2.0\r\n"
+        f"Via: SIP/2.0/UDP {LOCALHOST}:9;branch=z9hG4bK-{tag};rport\r\n"
+        f"From: <sip:ping@{LOCALHOST}>;tag={tag}\r\nTo: <sip:bot@{LOCALHOST}>\r\n"
+        f"Call-ID: {tag}\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\n"
+        "Content-Length: 0\r\n\r\n"
+    ).encode()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.settimeout(timeout_s)
+        probe.sendto(ping, (LOCALHOST, port))
+        try:
+            return probe.recv(4096).startswith(b"SIP/2.0 200")
+        except OSError:
+            return False

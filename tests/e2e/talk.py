@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections.abc import Callable
 
+import httpx
 from sqlalchemy.orm import Session
 
 from liangwang.complaints import tickets
@@ -16,6 +19,32 @@ def texts(replies: list[dict[str, object]]) -> list[str]:
     channel instruction (``custom``, e.g. for the phone line) are skipped, as every text
     channel skips them."""
     return [str(r["text"]) for r in replies if r.get("text") is not None]
+
+
+# A street-light complaint as a citizen tells it, answer after answer, up to the read-back
+# that asks to confirm before it is filed.
+COMPLAINT_TO_READ_BACK = (
+    "我要投诉，我们小区门口的路灯坏了好几天了",
+    "对",
+    "杨浦区",
+    "国和路一百号",
+    "前天晚上",
+    "幺三八 零零幺三 八零零零",
+    "可以",
+)
+
+
+def web_chat(web_url: str) -> Callable[[str], httpx.Response]:
+    """A new conversation on the citizen page's chat API: sends one message, as the page
+    does, paced under the chat's per-conversation limit."""
+    page = uuid.uuid4().hex[:16]
+    client = httpx.Client(base_url=web_url, timeout=30)
+
+    def send(text: str) -> httpx.Response:
+        time.sleep(1.2)
+        return client.post("/api/chat", json={"conversation_id": page, "text": text})
+
+    return send
 
 
 def new_id(prefix: str = "e2e") -> str:

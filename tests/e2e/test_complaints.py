@@ -11,7 +11,7 @@ import pytest
 
 from liangwang.spoken import grouped
 from ops.harness import RunningStack
-from tests.e2e.talk import filed_on_the_phone, texts
+from tests.e2e.talk import COMPLAINT_TO_READ_BACK, filed_on_the_phone, texts
 
 pytestmark = pytest.mark.e2e
 
@@ -37,17 +37,7 @@ def staff(stack: RunningStack, number: str, action: str, **fields: str) -> None:
 
 def test_full_intake_with_read_back_correction_and_filing(stack: RunningStack) -> None:
     cid = new_id()
-    replies = talk(
-        stack,
-        cid,
-        "我要投诉，我们小区门口的路灯坏了好几天了",
-        "对",
-        "杨浦区",
-        "国和路一百号",
-        "前天晚上",
-        "幺三八 零零幺三 八零零零",
-        "可以",
-    )
+    replies = talk(stack, cid, *COMPLAINT_TO_READ_BACK)
     assert "路灯" in replies[0][0] and replies[0][0].endswith("对吗？")
     readback = replies[-1][0]
     assert readback.startswith("我念一遍") and "138 0013 8000" in readback

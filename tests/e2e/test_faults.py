@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import os
 import signal
-import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from ops.harness import RunningStack, make_stack, wait_answering
+from tests.e2e.talk import web_chat
 
 pytestmark = pytest.mark.e2e
 
@@ -29,13 +27,7 @@ def stack(tmp_path: Path) -> Iterator[RunningStack]:
 def test_the_action_server_killed_mid_complaint_is_apologised_for_and_the_complaint_goes_on(
     stack: RunningStack,
 ) -> None:
-    page = uuid.uuid4().hex[:16]
-    web = httpx.Client(base_url=stack.web_url, timeout=30)
-
-    def send(text: str) -> httpx.Response:
-        time.sleep(1.2)  # under the chat's per-conversation limit
-        return web.post("/api/chat", json={"conversation_id": page, "text": text})
-
+    send = web_chat(stack.web_url)
     asked = send("我要投诉，小区门口的路灯坏了")
     assert asked.status_code == 200 and "路灯" in asked.text
 

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import text
 
 from liangwang.db import make_engine
-from ops.harness import RunningStack, make_stack, scaled_profile, wait_answering
+from ops.harness import RunningStack, scaled_stack, wait_answering
 
 pytestmark = pytest.mark.e2e
 # Conversation ids are new per test, so Rasa's locks never meet another test's.
@@ -25,14 +25,8 @@ REDIS = "redis://127.0.0.1:6379/4"
 
 @pytest.fixture
 def scaled(tmp_path: Path) -> Iterator[RunningStack]:
-    with scaled_profile(REDIS) as stores:
-        running = make_stack(tmp_path / "stack")
-        running.env.update(stores)
-        running.start()
-        try:
-            yield running
-        finally:
-            assert running.stop() == 0
+    with scaled_stack(tmp_path / "stack", REDIS) as running:
+        yield running
 
 
 def _replica(stack: RunningStack, index: int) -> tuple[int, str]:

@@ -94,3 +94,39 @@ def test_the_engines_sqlite_files_are_written_ahead_and_their_connections_kept()
 def test_without_it_rasa_opens_sqlite_in_rollback_mode_for_every_session() -> None:
     out = run_in_rasa(Settings(), WAL_SCRIPT.format(before=""))
     assert "journal delete kept False" in out
+
+
+RACE_SCRIPT = """
+import runpy, threading
+start = runpy.run_path("bot/rasa_start.py")
+{before}
+from rasa.core.brokers.sql import SQLEventBroker
+go, failed = threading.Barrier(6), []
+
+def replica():
+    go.wait()
+    try:
+        SQLEventBroker(dialect="postgresql", host="127.0.0.1", port=5432, db="{db}",
+                       username="postgres")
+    except Exception as error:
+        failed.append(type(error).__name__)
+
+threads = [threading.Thread(target=replica) for _ in range(6)]
+for thread in threads: thread.start()
+for thread in threads: thread.join()
+print("failed", failed)
+"""
+
+
+def test_replicas_starting_at_once_on_a_new_database_create_the_tables_once(
+    pg_url: str,
+) -> None:
+    script = RACE_SCRIPT.format(
+        before='start["create_tables_one_replica_at_a_time"]()', db=pg_url.rsplit("/", 1)[1]
+    )
+    assert "failed []" in run_in_rasa(Settings(), script)
+
+
+def test_without_it_replicas_starting_at_once_collide(pg_url: str) -> None:
+    out = run_in_rasa(Settings(), RACE_SCRIPT.format(before="", db=pg_url.rsplit("/", 1)[1]))
+    assert "IntegrityError" in out or "ProgrammingError" in out

@@ -16,7 +16,7 @@ from liangwang.dialogue import DialogueError, RecordingEngine, UserTurn
 from liangwang.handoff import request_handoff
 from liangwang.settings import Settings
 from liangwang.staff.models import Role
-from ops.staff_client import StaffBrowser
+from ops.staff_client import StaffBrowser, csrf_in
 from tests.staff_desk import signed_in
 
 
@@ -130,6 +130,24 @@ def test_health_is_red_when_the_database_takes_no_writes(
     with TestClient(create_citizen_app(Settings(database_url=db_url), RecordingEngine())) as c:
         reply = c.get("/healthz")
     assert reply.status_code == 503 and reply.json()["parts"]["database"] == why
+
+
+def test_a_database_gone_mid_request_is_said_plainly_never_a_bare_500() -> None:
+    from ops.harness import free_port
+
+    gone = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/nothing"
+    settings = Settings(database_url=gone)
+    with TestClient(create_citizen_app(settings, RecordingEngine())) as c:
+        reply = c.post("/api/chat", json={"conversation_id": "abcdefgh12", "text": "你好"})
+    assert reply.status_code == 503
+    assert "请稍后再发一次" in reply.json()["detail"] and "Traceback" not in reply.text
+    with TestClient(create_staff_app(settings, RecordingEngine())) as c:
+        form = c.get("/staff/sign-in")
+        reply = c.post(
+            "/staff/sign-in",
+            data={"username": "a", "password": "b", "csrf": csrf_in(form.text)},
+        )
+    assert reply.status_code == 503 and "数据库暂时不可用" in reply.json()["detail"]
 
 
 def test_chat_page_is_elder_friendly(client: TestClient) -> None:

@@ -1,0 +1,163 @@
+"""Kamailio in front of several phone-line processes (ops/sip_proxy.py), for real: two SIP
+lines of ours behind it, a softphone and SIPp calling through it from loopback addresses."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import subprocess
+import uuid
+from collections.abc import AsyncIterator
+from ipaddress import ip_network
+from pathlib import Path
+
+import pytest
+
+from liangwang.settings import Settings
+from ops.sip_proxy import (
+    FLOOD_REQUESTS,
+    ProxyPlan,
+    kamailio_argv,
+    line_processes,
+    plan,
+    write_config,
+)
+from tests.sip_peers import LOCALHOST, Baresip, Scenario, Sipp, free_port
+from tests.unit.test_sip_line import WAIT, Bot, Serve, assert_same_sound, serve, tone
+from voice.telephony.sip import SipServer
+
+__all__ = ["serve"]  # the fixture, shared with the SIP line's tests
+
+CALLER, STRANGER, FLOODER = "127.0.0.1", "127.0.0.2", "127.0.0.3"
+
+
+def test_each_phone_process_listens_on_the_ports_after_the_proxy_with_its_rtp_share() -> None:
+    settings = Settings(phone_replicas=2, sip_port=5060, rtp_port_min=10000, rtp_port_max=10199)
+    assert plan(settings).port == 5060
+    assert plan(settings).lines == (("127.0.0.1", 5061), ("127.0.0.1", 5062))
+    first, second = line_processes(settings)
+    assert (first.rtp_port_min, first.rtp_port_max) == (10000, 10099)
+    assert (second.rtp_port_min, second.rtp_port_max) == (10100, 10199)
+    assert first.audiosocket_port != second.audiosocket_port
+    assert Settings().phone_processes == 1
+    with pytest.raises(ValueError, match="RTP range"):
+        Settings(phone_replicas=4, rtp_port_min=10000, rtp_port_max=10010)
+
+
+def test_the_generated_configuration_is_one_kamailio_accepts(tmp_path: Path) -> None:
+    settings = Settings(phone_replicas=3, data_dir=tmp_path)
+    config = write_config(plan(settings), tmp_path / "kamailio")
+    checked = subprocess.run(["kamailio", "-c", "-f", str(config)], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stderr
+    assert (tmp_path / "kamailio" / "dispatcher.list").read_text().count("sip:") == 3
+
+
+def options(source: str, port: int, tag: str) -> bytes:
+    return (
+        f"OPTIONS sip:bot@{LOCALHOST}:{port} SIP/2.0\r\n"
+        f"Via: SIP/2.0/UDP {source}:9;branch=z9hG4bK-{tag};rport\r\n"
+        f"From: <sip:probe@{source}>;tag={tag}\r\nTo: <sip:bot@{LOCALHOST}>\r\n"
+        f"Call-ID: {tag}\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+    ).encode()
+
+
+def _answered(source: str, port: int, count: int, wait_s: float) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind((source, 0))
+        for _ in range(count):
+            probe.sendto(options(source, port, uuid.uuid4().hex), (LOCALHOST, port))
+        probe.settimeout(wait_s)
+        replies = 0
+        try:
+            while probe.recv(4096):
+                replies += 1
+        except OSError:
+            return replies
+    return replies
+
+
+async def answered(source: str, port: int, count: int = 1, wait_s: float = 1.0) -> int:
+    """How many of ``count`` OPTIONS pings sent from ``source`` at once were answered (in a
+    thread: the lines behind the proxy answer in this event loop)."""
+    return await asyncio.to_thread(_answered, source, port, count, wait_s)
+
+
+@pytest.fixture
+async def proxied(
+    serve: Serve, tmp_path: Path
+) -> AsyncIterator[tuple[int, list[Bot], list[SipServer]]]:
+    """Two SIP lines of ours behind Kamailio, which admits callers from CALLER and
+    FLOODER only; the proxy's port, the lines' bots and servers."""
+    bots = [Bot(lambda caller: tone(1000, 1.0)), Bot(lambda caller: tone(1000, 1.0))]
+    servers = [await serve(bot) for bot in bots]
+    port = free_port()
+    proxy = ProxyPlan(
+        host=LOCALHOST,
+        port=port,
+        lines=tuple((LOCALHOST, server.port) for server in servers),
+        callers=(ip_network(f"{CALLER}/32"), ip_network(f"{FLOODER}/32")),
+    )
+    argv = kamailio_argv(write_config(proxy, tmp_path / "kamailio"))
+    with (tmp_path / "kamailio.log").open("wb") as log:
+        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = asyncio.get_running_loop().time() + WAIT
+        while await answered(CALLER, port, wait_s=0.2) != 1:
+            assert process.poll() is None, (tmp_path / "kamailio.log").read_text()
+            assert asyncio.get_running_loop().time() < deadline, "Kamailio never answered"
+        yield port, bots, servers
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def call(pause_ms: int = 300) -> Scenario:
+    return Scenario(through_proxy=True).invite().pause(pause_ms).bye()
+
+
+async def test_calls_are_dealt_across_the_lines_with_media_direct(
+    proxied: tuple[int, list[Bot], list[SipServer]], tmp_path: Path
+) -> None:
+    port, bots, _servers = proxied
+    sipp = Sipp(tmp_path / "sipp", port=port)
+    for _ in range(4):
+        result = await sipp.run(call())
+        assert result.ok, result.output
+    assert [len(bot.calls) for bot in bots] == [2, 2]  # in turn
+
+    # A real softphone: its audio reaches the line that answered and the line's reaches it,
+    # straight between them (the proxy only passes the SDP on).
+    clip = tone(440, 1.0, amplitude=8000)
+    async with Baresip(tmp_path / "phone", clip, call_seconds=3.0) as phone:
+        await phone.dial(f"sip:bot@{LOCALHOST}:{port}")
+        await phone.wait_closed()
+    answering = next(bot for bot in bots if len(bot.calls) == 3)
+    answered_call = answering.calls[-1]
+    await asyncio.wait_for(answered_call.done.wait(), WAIT)
+    assert_same_sound(phone.recording(), tone(1000, 1.0))
+    assert_same_sound(answered_call.heard(), clip)
+
+
+async def test_a_line_that_stops_answering_is_passed_over(
+    proxied: tuple[int, list[Bot], list[SipServer]], tmp_path: Path
+) -> None:
+    port, bots, servers = proxied
+    await servers[0].stop()
+    await asyncio.sleep(4)  # the proxy's probe (every second, 1.5 s to answer) finds it gone
+    sipp = Sipp(tmp_path / "sipp", port=port)
+    for _ in range(3):
+        result = await sipp.run(call())
+        assert result.ok, result.output
+    assert [len(bot.calls) for bot in bots] == [0, 3]
+
+
+async def test_strangers_and_floods_are_dropped_before_the_lines(
+    proxied: tuple[int, list[Bot], list[SipServer]],
+) -> None:
+    port, _bots, _servers = proxied
+    assert await answered(STRANGER, port) == 0  # not a trusted peer: no answer at all
+    flood = 5 * FLOOD_REQUESTS
+    got = await answered(FLOODER, port, count=flood)
+    assert 0 < got < flood  # the first ones pass, then the source is cut off
+    assert await answered(FLOODER, port) == 0  # …and stays cut off while it keeps at it
+    assert await answered(CALLER, port) == 1  # everyone else is still served
