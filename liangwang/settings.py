@@ -66,6 +66,9 @@ class Settings(BaseSettings):
 
     profile: Profile = Profile.embedded
     data_dir: Path = Field(default=PROJECT_ROOT / "var", description="SQLite files, logs, caches")
+    # Where call recordings and complaint photos are kept: a directory every replica
+    # reaches (shared storage) when several machines serve. Empty: in data_dir.
+    shared_dir: Path | None = None
     models_dir: Path = PROJECT_ROOT / "models"
     rasa_venv: Path = PROJECT_ROOT / ".venv-rasa"
 
@@ -349,7 +352,7 @@ class Settings(BaseSettings):
     @property
     def recordings_dir(self) -> Path:
         """Call audio (caller and assistant, per turn) for the staff transcripts."""
-        return self.data_dir / "calls"
+        return (self.shared_dir or self.data_dir) / "calls"
 
     @property
     def tts_cache_dir(self) -> Path:
@@ -373,7 +376,7 @@ class Settings(BaseSettings):
 
     @property
     def photos_dir(self) -> Path:
-        return self.data_dir / "photos"
+        return (self.shared_dir or self.data_dir) / "photos"
 
     @property
     def open311_keys(self) -> frozenset[str]:

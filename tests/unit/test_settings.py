@@ -1,6 +1,8 @@
+from pathlib import Path
+
 import pytest
 
-from liangwang.settings import Profile, SettingsError, load_settings
+from liangwang.settings import Profile, Settings, SettingsError, load_settings
 
 
 def test_defaults_are_the_embedded_profile_on_sqlite() -> None:
@@ -60,3 +62,16 @@ def test_sip_trusted_peers_are_networks_and_a_typo_stops_start_up(
     with pytest.raises(SettingsError) as err:
         load_settings()
     assert "LIANGWANG_SIP_TRUSTED_PEERS" in str(err.value)
+
+
+def test_recordings_and_photos_live_where_every_replica_reaches_them(tmp_path: Path) -> None:
+    from liangwang.photos import PhotoStore
+
+    shared = tmp_path / "shared"
+    one = Settings(data_dir=tmp_path / "machine-1", shared_dir=shared)
+    other = Settings(data_dir=tmp_path / "machine-2", shared_dir=shared)
+    assert one.recordings_dir == other.recordings_dir == shared / "calls"
+    media = PhotoStore.from_settings(one).save(b"\xff\xd8\xff\xe0 a photo")
+    assert PhotoStore.from_settings(other).file_of(media) is not None
+    alone = Settings(data_dir=tmp_path / "machine-3")
+    assert alone.photos_dir == tmp_path / "machine-3" / "photos"

@@ -22,6 +22,7 @@ from ops.sip_proxy import (
     plan,
     write_config,
 )
+from ops.stack import phone_specs
 from tests.sip_peers import LOCALHOST, Baresip, Scenario, Sipp, free_port
 from tests.unit.test_sip_line import WAIT, Bot, Serve, assert_same_sound, serve, tone
 from voice.telephony.sip import SipServer
@@ -42,6 +43,16 @@ def test_each_phone_process_listens_on_the_ports_after_the_proxy_with_its_rtp_sh
     assert Settings().phone_processes == 1
     with pytest.raises(ValueError, match="RTP range"):
         Settings(phone_replicas=4, rtp_port_min=10000, rtp_port_max=10010)
+
+
+def test_the_stack_runs_each_phone_process_on_its_ports_and_kamailio_in_front() -> None:
+    settings = Settings(phone_replicas=2, sip_port=5060, audiosocket_port=9092)
+    specs = {spec.name: spec for spec in phone_specs(settings)}
+    assert list(specs) == ["phone-1", "phone-2", "sip-proxy"]
+    assert specs["phone-2"].env["LIANGWANG_SIP_PORT"] == "5062"
+    assert specs["phone-2"].env["LIANGWANG_AUDIOSOCKET_PORT"] == "9093"
+    assert specs["sip-proxy"].argv[-1] == "ops.sip_proxy"
+    assert [spec.name for spec in phone_specs(Settings())] == ["phone"]
 
 
 def test_the_generated_configuration_is_one_kamailio_accepts(tmp_path: Path) -> None:
