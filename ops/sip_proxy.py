@@ -186,11 +186,16 @@ request_route {{
 }}
 
 route[WITHIN_CALL] {{
-    if (loose_route() || is_method("ACK")) {{
+    # Only along the route this proxy recorded: never relayed anywhere else.
+    if (loose_route()) {{
         t_relay();
-    }} else {{
-        sl_send_reply("404", "Not Here");
+        exit;
     }}
+    if (is_method("ACK")) {{
+        t_check_trans();  # the ACK of a refused call belongs to its transaction
+        exit;
+    }}
+    sl_send_reply("404", "Not Here");
     exit;
 }}
 
