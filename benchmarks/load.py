@@ -3,7 +3,8 @@
 Each citizen holds one conversation after another — a guide asked about, or a street lamp
 reported and filed — sending a turn, waiting for the reply, then thinking for an
 exponentially distributed time (mean 1 s) before the next: 20 citizens offer about 20
-turns a second when replies are instant. Loopback only, bounded in time.
+turns a second when replies are instant. Then the same setup is saturated (40 citizens,
+hardly a pause) to measure its capacity. Loopback only, bounded in time.
 
 The anchor is a bare Rasa 3.6 bot (benchmarks/bare_bot: four intents, rules only, no custom
 actions, the in-memory tracker store, the assistant's tokenizer and classifier settings),
@@ -34,10 +35,23 @@ from ops.harness import free_port, make_stack, scaled_profile, wait_answering
 from ops.rasa_engine import rasa_bin, rasa_env
 
 BARE_BOT = PROJECT_ROOT / "benchmarks" / "bare_bot"
-CITIZENS = 20
-THINK_MEAN_S = 1.0
-DURATION_S = 120.0
 TURN_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class Shape:
+    """How the simulated citizens load the engine."""
+
+    citizens: int
+    think_mean_s: float
+    duration_s: float
+
+
+# The issue's load: 20 citizens, a turn about every second each.
+STEADY = Shape(citizens=20, think_mean_s=1.0, duration_s=120.0)
+# As much as each setup can take: twice the citizens, hardly a pause. What it serves is
+# its capacity on these cores.
+SATURATING = Shape(citizens=40, think_mean_s=0.05, duration_s=60.0)
 GUIDE = ["你好", "敬老卡怎么办", "要带什么材料", "在哪里办", "谢谢，再见"]
 # A lamp at an address of its own per conversation (the same address would be offered as
 # a possible duplicate instead of filed).
@@ -74,13 +88,13 @@ def _conversations(rng: random.Random) -> Iterator[list[str]]:
 
 
 async def _citizen(
-    http: httpx.AsyncClient, url: str, seed: int, deadline: float, load: Load
+    http: httpx.AsyncClient, url: str, seed: int, deadline: float, think_s: float, load: Load
 ) -> None:
     rng = random.Random(seed)
     for turns in _conversations(rng):
         sender = f"load-{uuid.uuid4().hex[:12]}"
         for said in turns:
-            await asyncio.sleep(rng.expovariate(1 / THINK_MEAN_S))
+            await asyncio.sleep(rng.expovariate(1 / think_s))
             if time.monotonic() >= deadline:
                 return
             started = time.perf_counter()
@@ -95,10 +109,10 @@ async def _citizen(
                 load.errors += 1
 
 
-async def _drive(url: str, pid: int, duration_s: float) -> Load:
-    load = Load(seconds=duration_s)
-    deadline = time.monotonic() + duration_s
-    limits = httpx.Limits(max_connections=CITIZENS)
+async def _drive(url: str, pid: int, shape: Shape) -> Load:
+    load = Load(seconds=shape.duration_s)
+    deadline = time.monotonic() + shape.duration_s
+    limits = httpx.Limits(max_connections=shape.citizens)
     cpu_before = cpu_seconds(pid)
 
     async def sample_memory() -> None:
@@ -109,16 +123,24 @@ async def _drive(url: str, pid: int, duration_s: float) -> Load:
     async with httpx.AsyncClient(timeout=TURN_TIMEOUT_S, limits=limits) as http:
         await asyncio.gather(
             sample_memory(),
-            *(_citizen(http, url, seed, deadline, load) for seed in range(CITIZENS)),
+            *(
+                _citizen(http, url, seed, deadline, shape.think_mean_s, load)
+                for seed in range(shape.citizens)
+            ),
         )
-    load.cpu_cores = (cpu_seconds(pid) - cpu_before) / duration_s
+    load.cpu_cores = (cpu_seconds(pid) - cpu_before) / shape.duration_s
     return load
 
 
-def under_load(rasa_url: str, pid: int, duration_s: float = DURATION_S) -> Load:
+def under_load(rasa_url: str, pid: int, shape: Shape = STEADY) -> Load:
     """Simulated citizens against a running Rasa REST channel; ``pid`` is the process whose
     tree is served by it (for CPU and memory)."""
-    return asyncio.run(_drive(f"{rasa_url}/webhooks/rest/webhook", pid, duration_s))
+    return asyncio.run(_drive(f"{rasa_url}/webhooks/rest/webhook", pid, shape))
+
+
+def under_both(rasa_url: str, pid: int) -> tuple[Load, Load]:
+    """The steady load, then the saturating one, on the same running setup."""
+    return under_load(rasa_url, pid, STEADY), under_load(rasa_url, pid, SATURATING)
 
 
 @contextmanager
@@ -170,14 +192,15 @@ def _row(
     return (name, f"{figures} ({ratio})", target)
 
 
-def _assistant(folder: Path, settings: dict[str, str]) -> Load:
-    """The whole assistant under load, with ``settings`` over the embedded default's."""
+def _assistant(folder: Path, settings: dict[str, str]) -> tuple[Load, Load]:
+    """The whole assistant under both loads, with ``settings`` over the embedded
+    default's."""
     stack = make_stack(folder)
     stack.env.update(settings)
     stack.start()
     try:
         assert stack.proc is not None
-        return under_load(stack.rasa_url, stack.proc.pid)
+        return under_both(stack.rasa_url, stack.proc.pid)
     finally:
         stack.stop()
 
@@ -186,31 +209,39 @@ def run() -> list[str]:
     with tempfile.TemporaryDirectory(prefix="lw-load-") as tmp:
         folder = Path(tmp)
         with bare_rasa(folder / "bare") as (url, pid):
-            anchor = under_load(url, pid)
-        embedded = _assistant(folder / "embedded", {})
+            anchor, anchor_max = under_both(url, pid)
+        embedded, embedded_max = _assistant(folder / "embedded", {})
         with scaled_profile(REDIS) as stores:
-            scaled = _assistant(folder / "scaled", stores)
+            scaled, scaled_max = _assistant(folder / "scaled", stores)
+    bare = "bare Rasa 3.6 bot (4 intents, rules, in-memory tracker)"
+    one = "the assistant, embedded default (SQLite, one Rasa)"
+    two = (
+        "the assistant, scaled profile (PostgreSQL, Redis locks, 2 Rasa + 2 action "
+        "servers behind HAProxy, on the same 2 cores)"
+    )
+    saturated = (
+        f", saturated ({SATURATING.citizens} citizens, think time {SATURATING.think_mean_s} s)"
+    )
     rows = [
-        _row("bare Rasa 3.6 bot (4 intents, rules, in-memory tracker)", anchor, None),
-        _row("the assistant, embedded default (SQLite, one Rasa)", embedded, anchor),
-        _row(
-            "the assistant, scaled profile (PostgreSQL, Redis locks, 2 Rasa + 2 action "
-            "servers behind HAProxy, on the same 2 cores)",
-            scaled,
-            anchor,
-            target="≥ 1.5× throughput, p95 ≤ 1×, 0 errors",
-        ),
+        _row(bare, anchor, None),
+        _row(one, embedded, anchor),
+        _row(two, scaled, anchor, target="≥ 1.5× throughput, p95 ≤ 1×, 0 errors"),
+        _row(bare + saturated, anchor_max, None),
+        _row(one + saturated, embedded_max, anchor_max, target="capacity, for the ratio"),
+        _row(two + saturated, scaled_max, anchor_max, target="capacity, for the ratio"),
     ]
     return section(
         "## Load: simulated citizens through the REST channel",
         rows,
         intro=[
-            f"{CITIZENS} citizens, each a conversation after another (half a guide asked "
-            "about, half a street lamp reported and filed), a reply awaited, then an "
-            f"exponential think time (mean {THINK_MEAN_S:.0f} s); {DURATION_S:.0f} s per "
-            "setup, one after the other on the same machine (the scaled profile on the "
-            "machine's own PostgreSQL and Redis). CPU: cores used on average by "
-            "the setup's processes; memory: their peak resident size. In brackets: the ratio "
-            "to the bare bot.",
+            f"{STEADY.citizens} citizens, each a conversation after another (half a guide "
+            "asked about, half a street lamp reported and filed), a reply awaited, then an "
+            f"exponential think time (mean {STEADY.think_mean_s:.0f} s); "
+            f"{STEADY.duration_s:.0f} s per setup, one after the other on the same machine "
+            "(the scaled profile on the machine's own PostgreSQL and Redis). Then each setup "
+            f"saturated for {SATURATING.duration_s:.0f} s: what it serves there is its "
+            "capacity on these cores. CPU: cores used on average by the setup's processes; "
+            "memory: their peak resident size. In brackets: the ratio to the bare bot under "
+            "the same load.",
         ],
     )
