@@ -669,21 +669,24 @@ class SippPhone:
             await process.wait()
 
 
+def options_ping(port: int, source: str = LOCALHOST) -> bytes:
+    """An OPTIONS ping to the SIP line on loopback ``port``, sent from ``source``. A new
+    transaction each time: a ping like an earlier one is its retransmission, and the
+    answer would go to where the earlier one came from."""
+    tag = uuid.uuid4().hex
+    return (
+        f"OPTIONS sip:bot@{LOCALHOST}:{port} SIP/2.0\r\n"
+        f"Via: SIP/2.0/UDP {source}:9;branch=z9hG4bK-{tag};rport\r\n"
+        f"From: <sip:ping@{source}>;tag={tag}\r\nTo: <sip:bot@{LOCALHOST}>\r\n"
+        f"Call-ID: {tag}\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+    ).encode()
+
+
 def sip_options_answered(port: int, timeout_s: float = 2.0) -> bool:
     """Whether a SIP line on loopback ``port`` answers an OPTIONS ping with 200 OK."""
-    # A new transaction each time: a ping like an earlier one is its retransmission, and
-    # the answer would go to where the earlier one came from.
-    tag = uuid.uuid4().hex
-    ping = (
-        f"OPTIONS sip:bot@{LOCALHOST}:{port} SIP/2.0\r\n"
-        f"Via: SIP/2.0/UDP {LOCALHOST}:9;branch=z9hG4bK-{tag};rport\r\n"
-        f"From: <sip:ping@{LOCALHOST}>;tag={tag}\r\nTo: <sip:bot@{LOCALHOST}>\r\n"
-        f"Call-ID: {tag}\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\n"
-        "Content-Length: 0\r\n\r\n"
-    ).encode()
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.settimeout(timeout_s)
-        probe.sendto(ping, (LOCALHOST, port))
+        probe.sendto(options_ping(port), (LOCALHOST, port))
         try:
             return probe.recv(4096).startswith(b"SIP/2.0 200")
         except OSError:

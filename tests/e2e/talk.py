@@ -47,6 +47,18 @@ def web_chat(web_url: str) -> Callable[[str], httpx.Response]:
     return send
 
 
+def complain_to_read_back(send: Callable[[str], httpx.Response]) -> None:
+    """Tell the street-light complaint on the citizen page up to its read-back."""
+    for said in COMPLAINT_TO_READ_BACK:
+        assert send(said).status_code == 200
+
+
+def assert_asked_to_send_again(reply: httpx.Response) -> None:
+    """Refused as a part is away: said plainly, what was written kept to send again."""
+    assert reply.status_code == 503, reply.text
+    assert "请稍后再发一次" in reply.json()["detail"]
+
+
 def new_id(prefix: str = "e2e") -> str:
     """A fresh conversation id (the prefix names the channel, e.g. "web-")."""
     return f"{prefix}-{uuid.uuid4().hex[:12]}"

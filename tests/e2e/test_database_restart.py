@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from liangwang.db import make_engine
 from ops.harness import RunningStack, scaled_stack, wait_answering
-from tests.e2e.talk import COMPLAINT_TO_READ_BACK, web_chat
+from tests.e2e.talk import assert_asked_to_send_again, complain_to_read_back, web_chat
 from tests.private_postgres import PrivatePostgres, private_postgres
 
 pytestmark = pytest.mark.e2e
@@ -45,16 +45,13 @@ def test_postgres_restarted_while_filing_files_once_or_asks_again(
     stack: RunningStack, database: PrivatePostgres
 ) -> None:
     send = web_chat(stack.web_url)
-    for said in COMPLAINT_TO_READ_BACK:
-        assert send(said).status_code == 200
+    complain_to_read_back(send)
 
     database.stop()
     refused = send("对")
-    assert refused.status_code == 503, refused.text
-    assert "请稍后再发一次" in refused.json()["detail"]
-    assert (
-        httpx.get(f"{stack.web_url}/healthz").status_code == 503
-    )  # red while the database is away
+    assert_asked_to_send_again(refused)
+    # /healthz is red while the database is away.
+    assert httpx.get(f"{stack.web_url}/healthz").status_code == 503
 
     database.start()
     wait_answering(f"{stack.web_url}/healthz", timeout_s=60)

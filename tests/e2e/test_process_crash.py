@@ -8,10 +8,10 @@ import signal
 import time
 import uuid
 
-import httpx
 import pytest
 
 from ops.harness import RunningStack, wait_answering
+from tests.e2e.talk import web_chat
 from tests.sip_peers import sip_options_answered
 
 pytestmark = pytest.mark.e2e
@@ -34,13 +34,6 @@ def restarted(stack: RunningStack, name: str, pid: int, *markers: str) -> int:
     raise TimeoutError(name)
 
 
-def web_chat(stack: RunningStack, text: str) -> httpx.Response:
-    page = uuid.uuid4().hex[:16]
-    return httpx.post(
-        f"{stack.web_url}/api/chat", json={"conversation_id": page, "text": text}, timeout=30
-    )
-
-
 def test_the_phone_line_killed_is_restarted_while_the_chat_goes_on(stack: RunningStack) -> None:
     assert sip_options_answered(stack.sip_port)
     phone = stack.process("ops.cli", "phone")
@@ -48,7 +41,7 @@ def test_the_phone_line_killed_is_restarted_while_the_chat_goes_on(stack: Runnin
 
     assert not sip_options_answered(stack.sip_port)
     # Citizens on the web page do not notice.
-    assert "敬老卡" in web_chat(stack, "敬老卡怎么办").text
+    assert "敬老卡" in web_chat(stack.web_url)("敬老卡怎么办").text
     restarted(stack, "phone", phone, "ops.cli", "phone")
     deadline = time.monotonic() + 300
     while not sip_options_answered(stack.sip_port):
@@ -67,4 +60,4 @@ def test_the_web_channel_killed_is_restarted_while_rasa_and_the_phone_go_on(
     assert sip_options_answered(stack.sip_port)
     restarted(stack, "web", web, "ops.web_apps:citizen_app")
     wait_answering(f"{stack.web_url}/healthz", timeout_s=120)
-    assert web_chat(stack, "敬老卡怎么办").status_code == 200
+    assert web_chat(stack.web_url)("敬老卡怎么办").status_code == 200

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import socket
 import subprocess
-import uuid
 from collections.abc import AsyncIterator
 from ipaddress import ip_network
 from pathlib import Path
@@ -23,7 +22,7 @@ from ops.sip_proxy import (
     write_config,
 )
 from ops.stack import phone_specs
-from tests.sip_peers import LOCALHOST, Baresip, Scenario, Sipp, free_port
+from tests.sip_peers import LOCALHOST, Baresip, Scenario, Sipp, free_port, options_ping
 from tests.unit.test_sip_line import WAIT, Bot, Serve, assert_same_sound, serve, tone
 from voice.telephony.sip import SipServer
 
@@ -63,20 +62,11 @@ def test_the_generated_configuration_is_one_kamailio_accepts(tmp_path: Path) -> 
     assert (tmp_path / "kamailio" / "dispatcher.list").read_text().count("sip:") == 3
 
 
-def options(source: str, port: int, tag: str) -> bytes:
-    return (
-        f"OPTIONS sip:bot@{LOCALHOST}:{port} SIP/2.0\r\n"
-        f"Via: SIP/2.0/UDP {source}:9;branch=z9hG4bK-{tag};rport\r\n"
-        f"From: <sip:probe@{source}>;tag={tag}\r\nTo: <sip:bot@{LOCALHOST}>\r\n"
-        f"Call-ID: {tag}\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
-    ).encode()
-
-
 def _answered(source: str, port: int, count: int, wait_s: float) -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.bind((source, 0))
         for _ in range(count):
-            probe.sendto(options(source, port, uuid.uuid4().hex), (LOCALHOST, port))
+            probe.sendto(options_ping(port, source), (LOCALHOST, port))
         probe.settimeout(wait_s)
         replies = 0
         try:
