@@ -16,7 +16,7 @@ from backoffice.auth import Admin, Reviewer
 from backoffice.background import every
 from backoffice.deps import AppState, DbSession, FormDate, RowId, State
 from backoffice.responses import errors, form_post
-from liangwang.db import make_engine, utcnow
+from liangwang.db import utcnow
 from liangwang.labels import BACK_OFFICE_ERRORS, CHANNEL_NAMES, TURN_KINDS
 from liangwang.personal_data import Shown
 from liangwang.review import corrections, listing
@@ -31,18 +31,14 @@ router = APIRouter()
 
 
 async def ingest_often(state: AppState) -> None:
-    """Runs while the staff app serves: Rasa's new conversation events into the review
-    tables, every LIANGWANG_REVIEW_INGEST_EVERY_S seconds. Several staff processes may
-    all run it: an event is only ever one turn (liangwang/review/ingest.py)."""
-    broker = make_engine(state.settings.effective_event_broker_url)
-    try:
-        await every(
-            state.settings.review_ingest_every_s,
-            lambda: ingest_all(broker, state.sessions),
-            "reading conversation events failed",
-        )
-    finally:
-        broker.dispose()
+    """Runs while the staff app serves: the tracker store's new conversation events into
+    the review tables, every LIANGWANG_REVIEW_INGEST_EVERY_S seconds. Several staff
+    processes may all run it: an event is only ever one turn (liangwang/review/ingest.py)."""
+    await every(
+        state.settings.review_ingest_every_s,
+        lambda: ingest_all(state.tracker_store, state.sessions),
+        "reading conversation events failed",
+    )
 
 
 ConversationNumber = RowId  # review_conversations.id: never the id, which may hold a number

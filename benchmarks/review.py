@@ -68,7 +68,7 @@ def _fill(db_url: str, turns: int, seed: int = 11) -> None:
             lowest = min(lowest, confidence or 1.0)
             rows.append(
                 {
-                    "broker_id": len(rows) + 1,
+                    "event_id": len(rows) + 1,
                     "conversation_id": cid,
                     "at": started + timedelta(seconds=10 * k),
                     "kind": "user" if user else "bot",

@@ -38,7 +38,7 @@ def with_postgres_driver(url: str, driver: str) -> str:
 
 
 def make_engine(url: str) -> Engine:
-    """Our engine on ``url`` (also on Rasa's tracker store and event broker, to read them)."""
+    """Our engine on ``url`` (also on Rasa's tracker store, to read it)."""
     url = with_postgres_driver(url, "psycopg")
     if url.startswith("sqlite"):
         path = url.removeprefix("sqlite:///")

@@ -78,11 +78,8 @@ class Settings(BaseSettings):
     tracker_store_url: str = ""
     # Rasa lock store; empty keeps locks in memory (one Rasa process). redis://… for replicas.
     lock_store_url: str = ""
-    # Where Rasa's SQL event broker publishes every conversation event, for staff review
-    # (liangwang/review/): a database of its own (its table is called ``events``, as the
-    # tracker store's is). Empty: SQLite in data_dir.
-    event_broker_url: str = ""
-    # How often the staff app reads new events into the review tables (seconds).
+    # How often the staff app reads the tracker store's new events into the review tables
+    # (seconds).
     review_ingest_every_s: Annotated[float, Field(gt=0, le=3600)] = 5.0
     # Where an administrator writes the reviewers' corrections as NLU training data: a
     # file under nlu_data/ is trained on at the next start (and is meant to be committed).
@@ -341,7 +338,6 @@ class Settings(BaseSettings):
                     ("LIANGWANG_DATABASE_URL", self.database_url),
                     ("LIANGWANG_TRACKER_STORE_URL", self.tracker_store_url),
                     ("LIANGWANG_LOCK_STORE_URL", self.lock_store_url),
-                    ("LIANGWANG_EVENT_BROKER_URL", self.event_broker_url),
                 )
                 if not value
             ]
@@ -365,10 +361,6 @@ class Settings(BaseSettings):
     @cached_property
     def effective_tracker_store_url(self) -> str:
         return self.tracker_store_url or f"sqlite:///{self.data_dir.resolve() / 'tracker.db'}"
-
-    @cached_property
-    def effective_event_broker_url(self) -> str:
-        return self.event_broker_url or f"sqlite:///{self.data_dir.resolve() / 'rasa-events.db'}"
 
     @property
     def allowed_host_list(self) -> list[str]:

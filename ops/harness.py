@@ -179,19 +179,14 @@ def postgres_database(server: str = LOCAL_POSTGRES) -> Iterator[str]:
 
 @contextmanager
 def scaled_profile(redis_url: str, server: str = LOCAL_POSTGRES) -> Iterator[dict[str, str]]:
-    """The settings of the scaled profile on this machine: three new databases on the
-    PostgreSQL ``server`` (ours, Rasa's tracker store, its event broker), dropped
-    afterwards, and ``redis_url`` for the locks. For ``RunningStack.env``."""
-    with (
-        postgres_database(server) as ours,
-        postgres_database(server) as tracker,
-        postgres_database(server) as events,
-    ):
+    """The settings of the scaled profile on this machine: two new databases on the
+    PostgreSQL ``server`` (ours, Rasa's tracker store), dropped afterwards, and
+    ``redis_url`` for the locks. For ``RunningStack.env``."""
+    with postgres_database(server) as ours, postgres_database(server) as tracker:
         yield {
             "LIANGWANG_PROFILE": "scaled",
             "LIANGWANG_DATABASE_URL": ours,
             "LIANGWANG_TRACKER_STORE_URL": tracker,
-            "LIANGWANG_EVENT_BROKER_URL": events,
             "LIANGWANG_LOCK_STORE_URL": redis_url,
         }
 

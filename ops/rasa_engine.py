@@ -83,9 +83,6 @@ def rasa_env(settings: Settings, base: Mapping[str, str] | None = None) -> dict[
         LIANGWANG_TRACKER_STORE_URL=with_postgres_driver(
             settings.effective_tracker_store_url, "psycopg2"
         ),
-        LIANGWANG_EVENT_BROKER_URL=with_postgres_driver(
-            settings.effective_event_broker_url, "psycopg2"
-        ),
         TF_CPP_MIN_LOG_LEVEL="2",
         SQLALCHEMY_SILENCE_UBER_WARNING="1",
         RASA_TELEMETRY_ENABLED="false",

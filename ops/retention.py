@@ -9,8 +9,7 @@ Removed when older than their ``LIANGWANG_RETENTION_*_DAYS``:
 - the speech cache's WAVs (only the domain's fixed sentences: made again when needed);
 - unfinished complaints (drafts) nobody has added to since;
 - Telegram users' choice of spoken replies, unchanged as long as a conversation is kept;
-- conversations in the review tables (with the conversations' days), and the event
-  broker's rows once they have been read into them.
+- conversations in the review tables (with the conversations' days).
 
 ``liangwang run`` starts it as a service that purges once at start and then daily;
 ``python -m ops.retention --once`` purges once. Where several copies run (the scaled
@@ -79,9 +78,7 @@ def purge(
         voice_choices=_voice_choices(
             sessions, now - timedelta(days=settings.retention_conversations_days)
         ),
-        review_turns=_review(
-            settings, sessions, now - timedelta(days=settings.retention_conversations_days)
-        ),
+        review_turns=_review(sessions, now - timedelta(days=settings.retention_conversations_days)),
     )
 
 
@@ -123,13 +120,9 @@ def _conversations(settings: Settings, before: datetime) -> int:
         engine.dispose()
 
 
-def _review(settings: Settings, sessions: sessionmaker[Session], before: datetime) -> int:
-    broker = make_engine(settings.effective_event_broker_url)
-    try:
-        with unit_of_work(sessions) as session:
-            return review_ingest.forget_before(broker, session, before)
-    finally:
-        broker.dispose()
+def _review(sessions: sessionmaker[Session], before: datetime) -> int:
+    with unit_of_work(sessions) as session:
+        return review_ingest.forget_before(session, before)
 
 
 def _photos(settings: Settings, sessions: sessionmaker[Session], before: datetime) -> int:

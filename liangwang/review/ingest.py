@@ -1,9 +1,11 @@
-"""Reads what Rasa's SQL event broker has written since last time into our review tables.
+"""Reads the events Rasa's tracker store has saved since last time into our review tables.
 
-Each batch is one transaction: the turns, the conversations' summaries and the cursor move
-together. A restart of Rasa or of our process loses nothing (the broker's rows stay; the
-cursor says where to go on), and an event read twice is one turn (``broker_id`` is unique:
-a second ingester racing this one fails its batch and the next round reads on).
+The tracker store keeps every event of every conversation in its ``events`` table, one row
+each, numbered in the order they were saved; Rasa only ever adds rows (our retention job
+removes old ones). Each batch is one transaction: the turns, the conversations' summaries
+and the cursor move together. A restart of Rasa or of our process loses nothing (the rows
+stay; the cursor says where to go on), and an event read twice is one turn (``event_id`` is
+unique: a second ingester racing this one fails its batch and the next round reads on).
 """
 
 from __future__ import annotations
@@ -20,25 +22,25 @@ from sqlalchemy.orm import Session, sessionmaker
 from liangwang.conversation import Channel
 from liangwang.db import aware, unit_of_work
 from liangwang.review import segment
-from liangwang.review.broker_events import Turn, translate
 from liangwang.review.models import IngestCursor, ReviewConversation, ReviewTurn
+from liangwang.review.rasa_events import Turn, translate
 
 log = logging.getLogger(__name__)
-SOURCE = "rasa-sql-broker"
+SOURCE = "rasa-tracker-store"
 BATCH = 500
 OTHER_CHANNEL = "other"  # a conversation id of no channel of ours
 _NEW = text("SELECT id, sender_id, data FROM events WHERE id > :after ORDER BY id LIMIT :n")
 
 
-def ingest_once(broker: Engine, sessions: sessionmaker[Session], batch: int = BATCH) -> int:
-    """Ingest up to ``batch`` new broker rows; returns how many were read."""
+def ingest_once(tracker_store: Engine, sessions: sessionmaker[Session], batch: int = BATCH) -> int:
+    """Ingest up to ``batch`` new events; returns how many were read."""
     try:
-        if not inspect(broker).has_table("events"):
-            return 0  # Rasa has not published anything yet
+        if not inspect(tracker_store).has_table("events"):
+            return 0  # Rasa has not saved a conversation yet
         with unit_of_work(sessions) as session:
             cursor = session.get(IngestCursor, SOURCE) or IngestCursor(source=SOURCE, last_id=0)
             session.add(cursor)
-            with broker.connect() as connection:
+            with tracker_store.connect() as connection:
                 rows = connection.execute(_NEW, {"after": cursor.last_id, "n": batch}).all()
             translated = ((i, translate(str(sender), data)) for i, sender, data in rows)
             keep(session, [(i, turn) for i, turn in translated if turn is not None])
@@ -50,27 +52,27 @@ def ingest_once(broker: Engine, sessions: sessionmaker[Session], batch: int = BA
         return 0
 
 
-def ingest_all(broker: Engine, sessions: sessionmaker[Session]) -> int:
+def ingest_all(tracker_store: Engine, sessions: sessionmaker[Session]) -> int:
     total = 0
-    while read := ingest_once(broker, sessions):
+    while read := ingest_once(tracker_store, sessions):
         total += read
     return total
 
 
 def keep(session: Session, turns: Iterable[tuple[int, Turn]]) -> None:
-    """Store ``turns`` (each with its broker row id) and bring their conversations'
+    """Store ``turns`` (each with its event's row id) and bring their conversations'
     summaries up to date, each summary read once however many of its turns there are."""
     summaries: dict[str, ReviewConversation] = {}
-    for broker_id, turn in turns:
-        _keep(session, broker_id, turn, summaries)
+    for event_id, turn in turns:
+        _keep(session, event_id, turn, summaries)
 
 
 def _keep(
-    session: Session, broker_id: int, turn: Turn, summaries: dict[str, ReviewConversation]
+    session: Session, event_id: int, turn: Turn, summaries: dict[str, ReviewConversation]
 ) -> None:
     session.add(
         ReviewTurn(
-            broker_id=broker_id,
+            event_id=event_id,
             conversation_id=turn.conversation_id,
             at=turn.at,
             kind=turn.kind,
@@ -115,16 +117,10 @@ def conversation(session: Session, conversation_id: str) -> ReviewConversation |
     return session.scalars(by_id).first()
 
 
-def forget_before(broker: Engine, session: Session, before: datetime) -> int:
+def forget_before(session: Session, before: datetime) -> int:
     """Retention: turns said before ``before`` and conversations last heard from before it
-    are removed; so are the broker's rows already read (its table is a queue to us, and
-    holds the same words). Returns the turns removed."""
-    cursor = session.get(IngestCursor, SOURCE)
-    if cursor is not None and inspect(broker).has_table("events"):
-        with broker.begin() as connection:
-            connection.execute(
-                text("DELETE FROM events WHERE id <= :read"), {"read": cursor.last_id}
-            )
+    are removed (the tracker store's rows are purged with the conversations, by
+    ops/retention.py). Returns the turns removed."""
     removed = session.execute(delete(ReviewTurn).where(ReviewTurn.at < before))
     session.execute(delete(ReviewConversation).where(ReviewConversation.last_at < before))
     return int(getattr(removed, "rowcount", 0) or 0)

@@ -116,4 +116,4 @@ def numbers_of(session: Session, conversation_ids: set[str]) -> dict[str, int]:
 
 def turns_of(session: Session, conversation_id: str, limit: int = 2000) -> list[ReviewTurn]:
     in_order = select(ReviewTurn).where(ReviewTurn.conversation_id == conversation_id)
-    return list(session.scalars(in_order.order_by(ReviewTurn.broker_id).limit(limit)))
+    return list(session.scalars(in_order.order_by(ReviewTurn.event_id).limit(limit)))

@@ -11,9 +11,9 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from liangwang.review import segment
-from liangwang.review.broker_events import FALLBACK_INTENT
 from liangwang.review.listing import LOW_CONFIDENCE
 from liangwang.review.models import ReviewTurn
+from liangwang.review.rasa_events import FALLBACK_INTENT
 
 SIMILAR = 0.5  # words in common over words in either (Jaccard): the same way of saying it
 MOST_TURNS = 5000  # the newest considered: the page stays quick however long we run

@@ -1,5 +1,5 @@
 """The review tables: turns as staff read them, one summary per conversation, and where
-ingestion has got to in the broker's events."""
+ingestion has got to in the tracker store's events."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ class ReviewTurn(Base):
     __tablename__ = "review_turns"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    # The broker's row id: the same event ingested twice is one turn.
-    broker_id: Mapped[int] = mapped_column(Integer, unique=True)
+    # The event's row id in Rasa's tracker store: the same event ingested twice is one turn.
+    event_id: Mapped[int] = mapped_column(Integer, unique=True)
     conversation_id: Mapped[str] = mapped_column(String(255), index=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     kind: Mapped[str] = mapped_column(String(10))  # user, bot, action, slot
@@ -59,7 +59,7 @@ class ReviewConversation(Base):
 
 
 class IngestCursor(Base):
-    """The last broker row read, per source."""
+    """The last event row read, per source."""
 
     __tablename__ = "review_ingest_cursor"
 

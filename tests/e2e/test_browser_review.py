@@ -1,6 +1,6 @@
 """Conversation review in a real browser (Debian's Chromium, Playwright) on the real stack:
 a web chat and a phone call (a recorded caller through `liangwang call`) reach the review
-pages through Rasa's event broker; a reviewer finds one by a Chinese word, plays the
+pages from Rasa's tracker store; a reviewer finds one by a Chinese word, plays the
 caller's voice, corrects an intent and exports it, and opens the dashboard. What a
 citizen typed as HTML stays text everywhere."""
 

@@ -35,7 +35,6 @@ def test_the_scaled_profile_runs_two_of_each_behind_haproxy() -> None:
         profile="scaled",
         database_url="postgresql://db/ours",
         tracker_store_url="postgresql://db/tracker",
-        event_broker_url="postgresql://db/events",
         lock_store_url=REDIS,
         rasa_port=7000,
         action_port=7100,

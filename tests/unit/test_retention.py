@@ -22,6 +22,12 @@ from liangwang.transcripts import Call, CallTurn
 from ops.retention import purge, purge_if_mine
 from ops.stack import build_stack
 
+# The columns of Rasa's SQL tracker store's table that we read or purge by.
+TRACKER_EVENTS = (
+    "CREATE TABLE events (id INTEGER PRIMARY KEY, sender_id TEXT, "
+    "type_name TEXT, timestamp FLOAT, data TEXT)"
+)
+
 
 def test_old_personal_data_is_removed_and_recent_data_kept(
     db_url: str, sessions: sessionmaker[Session], tmp_path: Path
@@ -71,12 +77,7 @@ def test_old_personal_data_is_removed_and_recent_data_kept(
     # Rasa's tracker store: one event 400 days old, one recent.
     tracker = create_engine(settings.effective_tracker_store_url)
     with tracker.begin() as c:
-        c.execute(
-            text(
-                "CREATE TABLE events (id INTEGER PRIMARY KEY, sender_id TEXT, "
-                "type_name TEXT, timestamp FLOAT, data TEXT)"
-            )
-        )
+        c.execute(text(TRACKER_EVENTS))
         for ts in ((now - timedelta(days=400)).timestamp(), recent.timestamp()):
             c.execute(
                 text(
@@ -157,7 +158,7 @@ def test_a_choice_of_spoken_replies_unchanged_past_the_conversations_days_is_for
         assert not voice_replies.wanted(s, "telegram:1") and voice_replies.wanted(s, "telegram:2")
 
 
-def test_reviewed_conversations_go_with_the_conversations_days_and_read_events_at_once(
+def test_reviewed_conversations_go_with_the_conversations_days(
     db_url: str, sessions: sessionmaker[Session], tmp_path: Path
 ) -> None:
     import json
@@ -168,27 +169,27 @@ def test_reviewed_conversations_go_with_the_conversations_days_and_read_events_a
     settings = Settings(database_url=db_url, data_dir=tmp_path / "var")
     settings.data_dir.mkdir()
     now = utcnow()
-    broker = create_engine(settings.effective_event_broker_url)
-    with broker.begin() as c:  # the SQL event broker's table, as Rasa makes it
-        c.execute(text("CREATE TABLE events (id INTEGER PRIMARY KEY, sender_id TEXT, data TEXT)"))
+    tracker_store = create_engine(settings.effective_tracker_store_url)
+    with tracker_store.begin() as c:  # the SQL tracker store's table, as Rasa makes it
+        c.execute(text(TRACKER_EVENTS))
         for n, (sender, days_ago) in enumerate((("web-old", 400), ("web-new", 1)), start=1):
-            event = {
-                "event": "user",
-                "text": "路灯坏了",
-                "timestamp": (now - timedelta(days=days_ago)).timestamp(),
-            }
+            at = (now - timedelta(days=days_ago)).timestamp()
+            event = {"event": "user", "text": "路灯坏了", "timestamp": at}
             c.execute(
-                text("INSERT INTO events VALUES (:i, :s, :d)"),
-                {"i": n, "s": sender, "d": json.dumps(event)},
+                text(
+                    "INSERT INTO events (id, sender_id, type_name, timestamp, data) "
+                    "VALUES (:i, :s, 'user', :t, :d)"
+                ),
+                {"i": n, "s": sender, "t": at, "d": json.dumps(event)},
             )
-    assert ingest_all(broker, sessions) == 2
+    assert ingest_all(tracker_store, sessions) == 2
     assert purge(settings, now).review_turns == 1
     with sessions() as s:
         assert [t.conversation_id for t in s.query(ReviewTurn)] == ["web-new"]
         assert [c.conversation_id for c in s.query(ReviewConversation)] == ["web-new"]
-    with broker.connect() as c:
-        assert c.execute(text("SELECT count(*) FROM events")).scalar() == 0  # read: gone
-    broker.dispose()
+    with tracker_store.connect() as c:  # the conversation itself, with the same days
+        assert c.execute(text("SELECT sender_id FROM events")).scalars().all() == ["web-new"]
+    tracker_store.dispose()
 
 
 def test_of_several_copies_only_the_lease_holder_purges(tmp_path: Path) -> None:

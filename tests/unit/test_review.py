@@ -1,6 +1,7 @@
-"""Conversation review (liangwang/review/): Rasa's own SQL event broker publishes, our
-ingestion reads through the one translation layer (nothing lost across restarts, nothing
-twice), and Chinese full-text search finds what was said, on SQLite and on PostgreSQL."""
+"""Conversation review (liangwang/review/): Rasa's own SQL tracker store saves the
+conversations, our ingestion reads their events through the one translation layer (nothing
+lost across restarts, nothing twice), and Chinese full-text search finds what was said, on
+SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -13,38 +14,47 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from liangwang.db import make_engine, make_session_factory, migrate, unit_of_work
-from liangwang.review import listing
-from liangwang.review.broker_events import translate
+from liangwang.review import listing, segment
 from liangwang.review.ingest import conversation, ingest_all
 from liangwang.review.models import ReviewTurn
+from liangwang.review.rasa_events import translate
 from liangwang.review.search import matching_turns
 from liangwang.settings import Settings
 from ops.rasa_engine import BOT_DIR
 from tests.rasa_python import run_in_rasa
 
-# Rasa's own broker, configured by bot/endpoints.yml with the environment our settings
-# make, publishing the events given on stdin (one JSON object a line).
-PUBLISH = f"""
+# Rasa's own tracker store, configured by bot/endpoints.yml with the environment our
+# settings make, saving the conversations whose events are given on stdin (one JSON object
+# a line, each naming its conversation), each as Rasa saves a tracker after a turn.
+SAVE = f"""
 import asyncio, json, sys
-from rasa.core.brokers.broker import EventBroker
+from rasa.core.tracker_store import create_tracker_store
 from rasa.core.utils import read_endpoints_from_path
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.trackers import DialogueStateTracker
 
 async def main():
     endpoints = read_endpoints_from_path({str(BOT_DIR / "endpoints.yml")!r})
-    broker = await EventBroker.create(endpoints.event_broker)
-    print(type(broker).__name__)
+    store = create_tracker_store(endpoints.tracker_store, Domain.empty())
+    print(type(store).__name__)
+    conversations = {{}}
     for line in sys.stdin:
-        broker.publish(json.loads(line))
-    await broker.close()
+        event = json.loads(line)
+        conversations.setdefault(event.pop("sender_id"), []).append(event)
+    for sender, events in conversations.items():
+        known = await store.retrieve(sender)
+        before = [e.as_dict() for e in known.events] if known else []
+        await store.save(DialogueStateTracker.from_dict(sender, before + events))
 
 asyncio.run(main())
 """
 
 
-def rasa_publishes(settings: Settings, events: list[dict[str, Any]]) -> str:
-    """A Rasa process publishing ``events`` through its configured broker, then ending."""
+def rasa_saves(settings: Settings, events: list[dict[str, Any]]) -> str:
+    """A Rasa process saving ``events`` to their conversations through its configured
+    tracker store, then ending."""
     lines = "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in events)
-    return run_in_rasa(settings, PUBLISH, lines)
+    return run_in_rasa(settings, SAVE, lines)
 
 
 def said(sender: str, text: str, at: float, **nlu: Any) -> dict[str, Any]:
@@ -85,35 +95,37 @@ MISHEARD = [
 
 
 @pytest.fixture
-def broker_settings(tmp_path: Path) -> Settings:
+def rasa_settings(tmp_path: Path) -> Settings:
     settings = Settings(data_dir=tmp_path / "var")
     settings.data_dir.mkdir(parents=True, exist_ok=True)  # as `liangwang run` makes it
     return settings
 
 
 def _ingest(settings: Settings, url: str) -> int:
-    broker = create_engine(settings.effective_event_broker_url)
+    tracker_store = create_engine(settings.effective_tracker_store_url)
     engine = make_engine(url)
     try:
-        return ingest_all(broker, make_session_factory(engine))
+        return ingest_all(tracker_store, make_session_factory(engine))
     finally:
-        broker.dispose()
+        tracker_store.dispose()
         engine.dispose()
 
 
-def test_rasa_publishes_and_nothing_is_lost_or_doubled_across_restarts(
-    broker_settings: Settings, db_url: str, sessions: sessionmaker[Session]
+def test_rasa_saves_and_nothing_is_lost_or_doubled_across_restarts(
+    rasa_settings: Settings, db_url: str, sessions: sessionmaker[Session]
 ) -> None:
-    assert rasa_publishes(broker_settings, LAMP).startswith("SQLEventBroker")
-    assert _ingest(broker_settings, db_url) == 3
-    assert _ingest(broker_settings, db_url) == 0  # read again: nothing new, nothing twice
-    rasa_publishes(broker_settings, [*CARD, *MISHEARD])  # a new Rasa process, same broker
-    assert _ingest(broker_settings, db_url) == 6  # and a new process of ours
+    assert rasa_saves(rasa_settings, LAMP[:2]).startswith("SQLTrackerStore")
+    assert _ingest(rasa_settings, db_url) == 2
+    assert _ingest(rasa_settings, db_url) == 0  # read again: nothing new, nothing twice
+    # A new Rasa process, the same tracker store: the lamp conversation goes on, two more
+    # begin; and a new process of ours reads only what is new.
+    rasa_saves(rasa_settings, [*LAMP[2:], *CARD, *MISHEARD])
+    assert _ingest(rasa_settings, db_url) == 7
     with sessions() as s:
-        turns = list(s.scalars(select(ReviewTurn).order_by(ReviewTurn.broker_id)))
+        turns = list(s.scalars(select(ReviewTurn).order_by(ReviewTurn.event_id)))
         assert [t.kind for t in turns] == ["user", "bot", "user", "bot", "user", "action",
                                            "user", "action"]  # fmt: skip
-        assert len({t.broker_id for t in turns}) == len(turns)
+        assert len({t.event_id for t in turns}) == len(turns)
         phone = conversation(s, "phone:13800138000")
         assert phone is not None and phone.channel == "phone"
         assert phone.fell_back and phone.handed_over and phone.citizen_turns == 2
@@ -137,7 +149,7 @@ def test_the_translation_keeps_what_a_reviewer_reads_and_skips_the_rest() -> Non
 
 
 def _store(sessions: sessionmaker[Session], events: list[dict[str, Any]]) -> None:
-    """Events as the broker would hold them, ingested (without a Rasa process)."""
+    """Events as the tracker store would hold them, ingested (without a Rasa process)."""
     from liangwang.review.ingest import keep
 
     translated = [(n, translate(e["sender_id"], json.dumps(e))) for n, e in enumerate(events, 1)]
@@ -167,5 +179,51 @@ def test_chinese_search_and_the_migrations_on_postgresql(pg_url: str) -> None:
     engine = make_engine(pg_url)
     try:
         _search_finds_what_was_said(make_session_factory(engine))
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_turns_read_from_the_old_event_broker_stay_and_never_collide(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Migration 0015: review read Rasa's event broker before, the tracker store now. A
+    turn read from the broker keeps its place (and stays searchable) under a number the
+    tracker store never gives, so reading the tracker store from its start collides with
+    nothing."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from liangwang.db import alembic_config
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    if backend == "postgresql":
+        url = request.getfixturevalue("pg_url")
+    command.upgrade(alembic_config(url), "0014")
+    engine = make_engine(url)
+    try:
+        with engine.begin() as c:
+            for broker_id, said in ((1, "路灯坏了"), (2, "我想办张敬老卡")):
+                c.execute(
+                    text(
+                        "INSERT INTO review_turns (broker_id, conversation_id, at, kind, "
+                        "text, words, detail) VALUES (:b, 'web-a1', :at, 'user', :t, :w, '')"
+                    ),
+                    {
+                        "b": broker_id,
+                        "at": "2026-11-01 10:00:00+00:00",
+                        "t": said,
+                        "w": segment.indexed(said),
+                    },
+                )
+            c.execute(text("INSERT INTO review_ingest_cursor VALUES ('rasa-sql-broker', 2)"))
+        migrate(url)
+        _store(make_session_factory(engine), LAMP)  # read anew: the tracker store's 1, 2…
+        with make_session_factory(engine)() as s:
+            turns = list(s.scalars(select(ReviewTurn).order_by(ReviewTurn.event_id)))
+            assert [t.text for t in turns[:2]] == ["路灯坏了", "我想办张敬老卡"]  # order kept
+            assert [t.event_id for t in turns[2:]] == [1, 2]
+            assert len(matching_turns(s, "敬老卡")) == 1
+            assert s.execute(text("SELECT count(*) FROM review_ingest_cursor")).scalar() == 0
     finally:
         engine.dispose()

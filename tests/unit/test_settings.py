@@ -28,7 +28,6 @@ def test_scaled_profile_refuses_to_default_its_stores(monkeypatch: pytest.Monkey
         load_settings()
     assert "LIANGWANG_TRACKER_STORE_URL" in str(err.value)
     assert "LIANGWANG_LOCK_STORE_URL" in str(err.value)
-    assert "LIANGWANG_EVENT_BROKER_URL" in str(err.value)
 
 
 def test_empty_token_means_no_telegram(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,4 +1,4 @@
-"""The one translation layer from Rasa's events, as its event broker publishes them, to
+"""The one translation layer from Rasa's events, as its tracker store keeps them, to
 the turns staff review. Rasa's event format is Rasa's: everything that knows its field
 names is here (``parse_data``, ``metadata``, ``utter_action``…)."""
 
@@ -42,7 +42,7 @@ class Turn:
 
 
 def translate(sender_id: str, data: str) -> Turn | None:
-    """One broker row as a turn; None for events a reviewer has no use for (or that are
+    """One event row as a turn; None for events a reviewer has no use for (or that are
     not JSON: a broken row is skipped, not fatal)."""
     try:
         event = json.loads(data)
