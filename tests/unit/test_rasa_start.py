@@ -32,8 +32,9 @@ print(json.dumps({{"valid": results, "schema_checks": len(checks), "rejected": r
 """
 
 
-def _run(before: str) -> dict[str, object]:
-    out = run_in_rasa(Settings(), SCRIPT.format(before=before))
+def _run(before: str, script: str = SCRIPT) -> dict[str, object]:
+    """``script`` run in Rasa with ``before`` in it; what its last line printed."""
+    out = run_in_rasa(Settings(), script.format(before=before))
     result: dict[str, object] = json.loads(out.strip().splitlines()[-1])
     return result
 
@@ -166,14 +167,8 @@ print(json.dumps({{"same": ours == rasa_says, "walks": sum(walks), "events": len
 """
 
 
-def _events(before: str) -> dict[str, object]:
-    out = run_in_rasa(Settings(), EVENTS_SCRIPT.format(before=before))
-    result: dict[str, object] = json.loads(out.strip().splitlines()[-1])
-    return result
-
-
 def test_event_classes_are_found_once_per_name_with_rasas_answers() -> None:
-    result = _events('start["remember_event_types"]()')
+    result = _run('start["remember_event_types"]()', EVENTS_SCRIPT)
     assert result["same"] and result["events"] == 400
     # Each name found once (its first time, for the comparison above, or in the turn's
     # events), and nothing more for 400 events; unknown names answered as Rasa does.
@@ -183,4 +178,4 @@ def test_event_classes_are_found_once_per_name_with_rasas_answers() -> None:
 
 
 def test_without_it_every_event_walks_all_event_classes() -> None:
-    assert _events("")["walks"] >= 400
+    assert _run("", EVENTS_SCRIPT)["walks"] >= 400
