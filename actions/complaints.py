@@ -25,6 +25,7 @@ from actions.tracker import (
     latest_intent,
     latest_text,
     metadata,
+    since_last_said,
     utter,
 )
 from liangwang.complaints import tickets
@@ -42,6 +43,8 @@ from liangwang.spoken import grouped, parse_age, ticket_number
 from liangwang.understanding.chatter import chatter_not_problem
 from liangwang.understanding.problem import describes_problem
 from liangwang.wording import Say, fragments_from_responses
+
+FORM = "complaint_form"
 
 
 def _message(tracker: Tracker) -> Message:
@@ -87,42 +90,68 @@ def _draft_proven(tracker: Tracker, draft: IntakeState) -> bool:
     return not caller_check_needed(tracker) or draft.call_id == this_call(tracker)
 
 
-class ActionAskComplaintInput(Action):
+def ask_complaint_input(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
     """Asks the current question; on the first turn starts (or offers to resume) a draft."""
+    intake = _intake(tracker)
+    state = IntakeState.from_dict(tracker.get_slot("complaint"))
+    says: list[Say] = []
+    if state is None:
+        with unit_of_work(services().sessions) as session:
+            draft = IntakeState.from_dict(load_draft(session, tracker.sender_id))
+            if draft is not None and draft.step not in FINISHED and draft.description:
+                state = intake.resume(draft, proven=_draft_proven(tracker, draft))
+            elif _chatter(tracker):
+                # Not a complaint at all ("我孙子这次考试考了一百分"): not understood, and
+                # the form ends before it began (no draft is saved).
+                return [*not_understood(dispatcher, tracker), SlotSet(REQUESTED_SLOT, None)]
+            else:
+                says, state = intake.start(_message(tracker), caller_phone(tracker))
+            _save_draft(session, tracker, state)
+    utter(dispatcher, says + intake.prompt(state))
+    return [SlotSet("complaint", state.to_dict())]
 
-    def name(self) -> str:
-        return "action_ask_complaint_input"
 
-    def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
-        intake = _intake(tracker)
-        state = IntakeState.from_dict(tracker.get_slot("complaint"))
-        says: list[Say] = []
-        if state is None:
-            with unit_of_work(services().sessions) as session:
-                draft = IntakeState.from_dict(load_draft(session, tracker.sender_id))
-                if draft is not None and draft.step not in FINISHED and draft.description:
-                    state = intake.resume(draft, proven=_draft_proven(tracker, draft))
-                elif _chatter(tracker):
-                    # Not a complaint at all ("我孙子这次考试考了一百分"): not understood,
-                    # and the form ends before it began (no draft is saved).
-                    return [*not_understood(dispatcher, tracker), SlotSet(REQUESTED_SLOT, None)]
-                else:
-                    says, state = intake.start(_message(tracker), caller_phone(tracker))
-                _save_draft(session, tracker, state)
-        utter(dispatcher, says + intake.prompt(state))
-        return [SlotSet("complaint", state.to_dict())]
+def _ends_the_form(events: list[EventType]) -> bool:
+    return any(
+        e.get("event") == "slot" and e.get("name") == REQUESTED_SLOT and e.get("value") is None
+        for e in events
+    )
+
+
+def _form_asks(tracker: Tracker) -> bool:
+    """Does Rasa's form go on to ask its question in this call? When it starts, when the
+    citizen's words were taken as the answer, and when it comes back after another action
+    (a repeat). Not when the citizen said something that is no answer ("转人工"): the form
+    then gives way, and the rule for what was said runs instead."""
+    since = since_last_said(tracker)
+    starting = any(e.get("event") == "active_loop" and e.get("name") == FORM for e in since)
+    answered = "complaint_input" in tracker.slots_to_validate()
+    came_back = any(
+        e.get("event") == "action" and e.get("name") not in (FORM, "action_listen") for e in since
+    )
+    return starting or answered or came_back
 
 
 class ValidateComplaintForm(FormValidationAction):
-    """Takes each answer. The answer that finishes the intake (the "对" that files, or the
-    last failed try) is also answered here and ends the form in the same call: the filed
-    number is said, the form's slots are cleared and ``requested_slot`` is set to None,
-    which ends a Rasa form. The filing turn thus makes one call to the action server."""
+    """Takes each answer and asks the next question, in one call to the action server per
+    turn: the form has no ask action of its own (the domain names none for
+    ``complaint_input``, so Rasa's form asks nothing itself). On the turn that starts the
+    form there is no answer yet: the intake starts (or a draft is offered) and its first
+    question is asked. The answer that finishes the intake (the "对" that files, or the last
+    failed try) is answered and ends the form: the filed number is said, the form's slots
+    are cleared and ``requested_slot`` is set to None, which ends a Rasa form."""
 
     def name(self) -> str:
         return "validate_complaint_form"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        asks = _form_asks(tracker)
+        events: list[EventType] = await super().run(dispatcher, tracker, domain)
+        if not asks or _ends_the_form(events):
+            return events
+        return [*events, *ask_complaint_input(dispatcher, tracker)]
 
     def validate_complaint_input(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

@@ -35,6 +35,13 @@ def channel(tracker: Tracker) -> str:
     return str(metadata(tracker).get("channel") or Channel.web)
 
 
+def since_last_said(tracker: Tracker) -> list[dict[str, Any]]:
+    """The events after the citizen's latest message (all of them if there is none)."""
+    events: list[dict[str, Any]] = tracker.events
+    said = [i for i, event in enumerate(events) if event.get("event") == "user"]
+    return events[said[-1] + 1 :] if said else list(events)
+
+
 def caller_phone(tracker: Tracker) -> str | None:
     """The phone line's caller ID, if the turn came from a call."""
     caller = metadata(tracker).get("caller")

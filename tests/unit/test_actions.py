@@ -74,6 +74,13 @@ def run(action: Any, t: Tracker) -> tuple[list[dict[str, Any]], list[Any]]:
     return dispatcher.messages, events
 
 
+def asked(t: Tracker) -> tuple[list[dict[str, Any]], list[Any]]:
+    """The complaint form's question for this turn (asked by its validation action)."""
+    dispatcher = CollectingDispatcher()
+    events = complaint_actions.ask_complaint_input(dispatcher, t)
+    return dispatcher.messages, events
+
+
 def test_handoff_answers_and_marks_the_conversation_for_staff(
     sessions: sessionmaker[Session],
 ) -> None:
@@ -187,7 +194,7 @@ def test_chatter_taken_for_a_complaint_is_not_understood_and_ends_the_form(
 
     t = tracker([user("report_problem", "阿拉外孙今朝钢琴考级过了")], sender="web-chatter")
     t.slots["complaint"] = None
-    messages, events = run(complaint_actions.ActionAskComplaintInput(), t)
+    messages, events = asked(t)
     assert [m["response"] for m in messages] == ["utter_ask_rephrase"]
     # The last requested_slot set to None ends the form before it began.
     assert events[-1] == SlotSet(REQUESTED_SLOT, None)
@@ -196,7 +203,7 @@ def test_chatter_taken_for_a_complaint_is_not_understood_and_ends_the_form(
     # A button's payload opens the form as before.
     t = tracker([user("report_problem", "/report_problem")], sender="web-button")
     t.slots["complaint"] = None
-    messages, _ = run(complaint_actions.ActionAskComplaintInput(), t)
+    messages, _ = asked(t)
     assert [m["response"] for m in messages] == ["utter_ask_complaint_description"]
 
 
@@ -264,7 +271,7 @@ def test_complaint_actions_take_down_save_and_file(sessions: sessionmaker[Sessio
     t = tracker(first, sender="web-complainer")
     t.slots["complaint"] = None
     dispatcher = CollectingDispatcher()
-    events = complaint_actions.ActionAskComplaintInput().run(dispatcher, t, {})
+    events = complaint_actions.ask_complaint_input(dispatcher, t)
     assert [m["response"] for m in dispatcher.messages] == ["utter_complaint_confirm_category"]
     assert dispatcher.messages[0]["category"] == "路灯"
     [slot_event] = events
@@ -300,6 +307,55 @@ def test_complaint_actions_take_down_save_and_file(sessions: sessionmaker[Sessio
             "杨浦区",
         )
         assert s.get(ComplaintDraft, "web-complainer") is None  # filed: draft gone
+
+
+def test_each_complaint_turn_is_answered_and_asked_in_one_call(
+    sessions: sessionmaker[Session],
+) -> None:
+    """The form's validation action also asks the next question (the domain names no ask
+    action for the form): one call to the action server per turn, the question still
+    asked after each answer, and none after the answer that files."""
+    import asyncio
+
+    form = complaint_actions.ValidateComplaintForm()
+    domain: DomainDict = {"forms": {"complaint_form": {"required_slots": ["complaint_input"]}}}
+    history: list[dict[str, Any]] = []
+    state: dict[str, Any] | None = None
+    said: list[list[str]] = []
+    for text, intent in [
+        ("我要投诉，小区门口路灯坏了", "report_problem"),  # starts the form: no answer yet
+        ("对", "affirm"),
+        ("杨浦区", "inform_district"),
+        ("国和路100号", "x"),
+        ("跳过", "x"),
+        ("不留", "deny"),
+        ("对", "affirm"),  # files
+    ]:
+        starting = not history
+        history.append(user(intent, text))
+        # As Rasa sends it: the form starting, or what was said taken as the answer.
+        history.append(
+            {"event": "active_loop", "name": "complaint_form"}
+            if starting
+            else {"event": "slot", "name": "complaint_input", "value": text}
+        )
+        t = tracker(history, sender="web-one-call")
+        t.slots.update(complaint=state, complaint_input=None if starting else text)
+        dispatcher = CollectingDispatcher()
+        events = asyncio.run(form.run(dispatcher, t, domain))
+        said.append([m["response"] for m in dispatcher.messages])
+        state = next(e["value"] for e in events if e.get("name") == "complaint")
+    assert said[0] == ["utter_complaint_confirm_category"]
+    assert said[1] == ["utter_ask_complaint_district"]
+    assert said[2][-1] == "utter_ask_complaint_address"
+    assert said[-1] == ["utter_complaint_filed"] and state is None
+    # "转人工" mid-form is no answer: nothing said, nothing set, so Rasa's form gives way
+    # to the handoff rule.
+    history = [user("report_problem", "我要投诉，路灯坏了"), user("handoff", "转人工")]
+    t = tracker([*history, {"event": "action", "name": "complaint_form"}], sender="web-one-call")
+    dispatcher = CollectingDispatcher()
+    assert asyncio.run(form.run(dispatcher, t, domain)) == []
+    assert dispatcher.messages == []
 
 
 def test_a_read_back_never_confirmed_ends_the_form_unfiled_and_keeps_the_draft(

@@ -198,7 +198,7 @@ def _draft_from_call(sessions: sessionmaker[Session], call_id: str) -> None:
 def _asked_to_resume(slots: dict[str, Any] | None = None, call_id: str = "call-2") -> list[str]:
     dispatcher = CollectingDispatcher()
     asked = said("report_problem", "我要投诉", call_id=call_id)
-    complaint_actions.ActionAskComplaintInput().run(dispatcher, tracker([asked], slots), DOMAIN)
+    complaint_actions.ask_complaint_input(dispatcher, tracker([asked], slots))
     return [m["response"] for m in dispatcher.messages]
 
 
