@@ -76,7 +76,9 @@ class Settings(BaseSettings):
     database_url: str = ""
     # Rasa's tracker store (conversations). Empty: SQLite in data_dir.
     tracker_store_url: str = ""
-    # Rasa lock store; empty keeps locks in memory (one Rasa process). redis://… for replicas.
+    # Rasa lock store: redis://… (or rediss://) when Rasa replicas run on several machines.
+    # Empty: in memory for one Rasa process; an SQLite file in data_dir shared by the
+    # replicas of one machine (bot/sqlite_lock_store.py).
     lock_store_url: str = ""
     # How often the staff app reads the tracker store's new events into the review tables
     # (seconds).
@@ -321,15 +323,6 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
-    def _replicas_share_their_locks(self) -> Settings:
-        # Rasa's in-memory locks are per process: two replicas could answer one
-        # conversation at once and write over each other's turn. (The scaled profile
-        # names every store it lacks, the lock store among them.)
-        if self.profile is Profile.embedded and self.rasa_processes > 1 and not self.lock_store_url:
-            raise ValueError("several Rasa replicas need LIANGWANG_LOCK_STORE_URL (Redis)")
-        return self
-
-    @model_validator(mode="after")
     def _scaled_needs_real_stores(self) -> Settings:
         if self.profile is Profile.scaled:
             missing = [
@@ -373,6 +366,11 @@ class Settings(BaseSettings):
     @property
     def open311_keys(self) -> frozenset[str]:
         return frozenset(_items(self.open311_api_keys.get_secret_value()))
+
+    @property
+    def lock_file_url(self) -> str:
+        """Where the Rasa replicas of one machine share their locks (no Redis named)."""
+        return f"sqlite:///{self.data_dir.resolve() / 'locks.db'}"
 
     @property
     def rasa_processes(self) -> int:

@@ -64,21 +64,44 @@ def action_secret_env(settings: Settings) -> dict[str, str]:
     return {"LIANGWANG_ACTION_SECRET": secret}
 
 
+# Rasa's name for our lock store class (bot/ is on the path of bot/rasa_start.py).
+SQLITE_LOCK_STORE = "sqlite_lock_store.SQLiteLockStore"
+
+
+def lock_store_env(settings: Settings) -> dict[str, str]:
+    """What bot/endpoints.yml's lock store reads: Redis when a URL is set; else Rasa's
+    locks in memory for one process, or an SQLite file the replicas of this machine share."""
+    redis_only = ("PORT", "DB", "USERNAME", "PASSWORD", "TLS")
+    # bot/endpoints.yml names them all; an empty one is no password and no TLS.
+    env = {f"LIANGWANG_LOCK_STORE_{name}": "" for name in redis_only}
+    if settings.lock_store_url:
+        lock = urlsplit(settings.lock_store_url)
+        env.update(
+            LIANGWANG_LOCK_STORE_TYPE="redis",
+            LIANGWANG_LOCK_STORE_ADDRESS=lock.hostname or "localhost",
+            LIANGWANG_LOCK_STORE_PORT=str(lock.port or 6379),
+            LIANGWANG_LOCK_STORE_DB=lock.path.strip("/") or "0",
+            LIANGWANG_LOCK_STORE_USERNAME=unquote(lock.username or ""),
+            LIANGWANG_LOCK_STORE_PASSWORD=unquote(lock.password or ""),
+            LIANGWANG_LOCK_STORE_TLS="true" if lock.scheme == "rediss" else "",
+        )
+    elif settings.rasa_processes > 1:
+        env.update(
+            LIANGWANG_LOCK_STORE_TYPE=SQLITE_LOCK_STORE,
+            LIANGWANG_LOCK_STORE_ADDRESS=settings.lock_file_url,
+        )
+    else:
+        env.update(LIANGWANG_LOCK_STORE_TYPE="in_memory", LIANGWANG_LOCK_STORE_ADDRESS="")
+    return env
+
+
 def rasa_env(settings: Settings, base: Mapping[str, str] | None = None) -> dict[str, str]:
     """Environment for Rasa processes: what bot/endpoints.yml reads, and quiet TensorFlow."""
     env = dict(os.environ if base is None else base)
-    lock = urlsplit(settings.lock_store_url or "redis://localhost:6379/0")
+    env.update(action_secret_env(settings))
+    env.update(lock_store_env(settings))
     env.update(
-        action_secret_env(settings),
         LIANGWANG_ACTION_URL=settings.action_url,
-        LIANGWANG_LOCK_STORE_TYPE="redis" if settings.lock_store_url else "in_memory",
-        LIANGWANG_LOCK_STORE_HOST=lock.hostname or "localhost",
-        LIANGWANG_LOCK_STORE_PORT=str(lock.port or 6379),
-        LIANGWANG_LOCK_STORE_DB=lock.path.strip("/") or "0",
-        # Read by Rasa as strings: an empty one is no password and no TLS.
-        LIANGWANG_LOCK_STORE_USERNAME=unquote(lock.username or ""),
-        LIANGWANG_LOCK_STORE_PASSWORD=unquote(lock.password or ""),
-        LIANGWANG_LOCK_STORE_TLS="true" if lock.scheme == "rediss" else "",
         # Rasa's SQLAlchemy 1.4 reaches PostgreSQL through psycopg2 (in its environment).
         LIANGWANG_TRACKER_STORE_URL=with_postgres_driver(
             settings.effective_tracker_store_url, "psycopg2"

@@ -1,6 +1,7 @@
 """The scaled profile on the running PostgreSQL and Redis: two Rasa replicas and two action
 servers behind HAProxy, every store shared; a replica killed mid-conversation loses
-nothing, the other continuing from the persisted tracker under the lock."""
+nothing, the other continuing from the persisted tracker under the lock. The same with two
+Rasa replicas on the embedded default (SQLite, the replicas' lock file)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import pytest
 from sqlalchemy import text
 
 from liangwang.db import make_engine
-from ops.harness import RunningStack, scaled_stack, wait_answering
+from ops.harness import RunningStack, make_stack, scaled_stack, wait_answering
 
 pytestmark = pytest.mark.e2e
 # Conversation ids are new per test, so Rasa's locks never meet another test's.
@@ -27,6 +28,17 @@ REDIS = "redis://127.0.0.1:6379/4"
 def scaled(tmp_path: Path) -> Iterator[RunningStack]:
     with scaled_stack(tmp_path / "stack", REDIS) as running:
         yield running
+
+
+@pytest.fixture
+def two_rasa_embedded(tmp_path: Path) -> Iterator[RunningStack]:
+    running = make_stack(tmp_path / "stack")
+    running.env["LIANGWANG_RASA_REPLICAS"] = "2"
+    running.start()
+    try:
+        yield running
+    finally:
+        running.stop()
 
 
 def _replica(stack: RunningStack, index: int) -> tuple[int, str]:
@@ -43,7 +55,11 @@ def say_again_if_refused(stack: RunningStack, cid: str, text: str) -> list[dict[
         return stack.say(cid, text)
 
 
-def test_a_rasa_replica_killed_mid_complaint_loses_nothing(scaled: RunningStack) -> None:
+@pytest.mark.parametrize("setup", ["scaled", "two_rasa_embedded"])
+def test_a_rasa_replica_killed_mid_complaint_loses_nothing(
+    setup: str, request: pytest.FixtureRequest
+) -> None:
+    scaled: RunningStack = request.getfixturevalue(setup)
     conversations = [f"scaled-{uuid.uuid4().hex[:8]}" for _ in range(4)]
     for cid in conversations:
         assert "路灯" in str(scaled.say(cid, "我要投诉，小区门口的路灯坏了"))

@@ -15,6 +15,7 @@ import pytest
 from liangwang.settings import Settings
 from ops.harness import free_port, wait_answering
 from ops.load_balancer import Pool, haproxy_config, pools
+from ops.rasa_engine import SQLITE_LOCK_STORE, lock_store_env
 from ops.stack import build_stack
 
 REDIS = "redis://127.0.0.1:6379/4"
@@ -50,9 +51,13 @@ def test_the_scaled_profile_runs_two_of_each_behind_haproxy() -> None:
     assert settings.action_url == "http://127.0.0.1:7100/webhook"
 
 
-def test_several_replicas_are_refused_without_shared_locks() -> None:
-    with pytest.raises(ValueError, match="LIANGWANG_LOCK_STORE_URL"):
-        Settings(rasa_replicas=2)
+def test_replicas_of_one_machine_share_a_lock_file_without_redis() -> None:
+    env = lock_store_env(Settings(rasa_replicas=2))
+    assert env["LIANGWANG_LOCK_STORE_TYPE"] == SQLITE_LOCK_STORE
+    assert env["LIANGWANG_LOCK_STORE_ADDRESS"] == Settings().lock_file_url
+    assert lock_store_env(Settings())["LIANGWANG_LOCK_STORE_TYPE"] == "in_memory"
+    redis = lock_store_env(Settings(rasa_replicas=2, lock_store_url=REDIS))
+    assert redis["LIANGWANG_LOCK_STORE_TYPE"] == "redis"
 
 
 def test_the_generated_configuration_is_valid_haproxy(tmp_path: Path) -> None:

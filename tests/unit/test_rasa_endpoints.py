@@ -1,7 +1,10 @@
 """bot/endpoints.yml, read by the real Rasa engine with the environment our settings make:
-SQL tracker store, in-memory locks on the embedded default, Redis locks when configured."""
+SQL tracker store, in-memory locks for one Rasa process, a lock file for several, Redis locks
+when configured."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
@@ -10,6 +13,8 @@ from ops.rasa_engine import BOT_DIR
 from tests.rasa_python import run_in_rasa
 
 PROBE = f"""
+import sys
+sys.path.insert(0, {str(BOT_DIR)!r})  # as when bot/rasa_start.py runs
 from rasa.core.utils import read_endpoints_from_path
 from rasa.core.lock_store import LockStore
 endpoints = read_endpoints_from_path({str(BOT_DIR / "endpoints.yml")!r})
@@ -31,6 +36,13 @@ def test_embedded_default() -> None:
     assert out.startswith(
         f"InMemoryLockStore {settings.effective_tracker_store_url} {settings.action_url}"
     )
+
+
+def test_replicas_of_one_machine_lock_through_a_shared_file(tmp_path: Path) -> None:
+    settings = Settings(rasa_replicas=2, data_dir=tmp_path)
+    out = probe(settings)
+    assert out.startswith("SQLiteLockStore")
+    assert (tmp_path / "locks.db").exists()
 
 
 def test_rasa_sends_the_action_servers_secret_with_every_action_call() -> None:
