@@ -55,7 +55,8 @@ SATURATING = Shape(citizens=40, think_mean_s=0.05, duration_s=60.0)
 GUIDE = ["你好", "敬老卡怎么办", "要带什么材料", "在哪里办", "谢谢，再见"]
 # A lamp at an address of its own per conversation (the same address would be offered as
 # a possible duplicate instead of filed).
-COMPLAINT = ["我要投诉，路灯坏了", "对", "杨浦区", "国和路{n}号", "跳过", "不留"]
+# The last "对" confirms the read-back: the complaint is filed.
+COMPLAINT = ["我要投诉，路灯坏了", "对", "杨浦区", "国和路{n}号", "跳过", "不留", "对"]
 # The scaled profile's locks, on the machine's Redis (its databases: ops/harness.py).
 REDIS = "redis://127.0.0.1:6379/5"
 
@@ -211,10 +212,17 @@ def run() -> list[str]:
         with bare_rasa(folder / "bare") as (url, pid):
             anchor, anchor_max = under_both(url, pid)
         embedded, embedded_max = _assistant(folder / "embedded", {})
+        both_cores, both_cores_max = _assistant(
+            folder / "both-cores", {"LIANGWANG_RASA_REPLICAS": "2"}
+        )
         with scaled_profile(REDIS) as stores:
             scaled, scaled_max = _assistant(folder / "scaled", stores)
     bare = "bare Rasa 3.6 bot (4 intents, rules, in-memory tracker)"
     one = "the assistant, embedded default (SQLite, one Rasa)"
+    one_two = (
+        "the assistant, embedded with LIANGWANG_RASA_REPLICAS=2 (SQLite, 2 Rasa sharing a "
+        "lock file, behind HAProxy)"
+    )
     two = (
         "the assistant, scaled profile (PostgreSQL, Redis locks, 2 Rasa + 2 action "
         "servers behind HAProxy, on the same 2 cores)"
@@ -225,9 +233,11 @@ def run() -> list[str]:
     rows = [
         _row(bare, anchor, None),
         _row(one, embedded, anchor),
+        _row(one_two, both_cores, anchor),
         _row(two, scaled, anchor, target="≥ 1.5× throughput, p95 ≤ 1×, 0 errors"),
         _row(bare + saturated, anchor_max, None),
         _row(one + saturated, embedded_max, anchor_max, target="capacity, for the ratio"),
+        _row(one_two + saturated, both_cores_max, anchor_max, target="capacity, for the ratio"),
         _row(two + saturated, scaled_max, anchor_max, target="capacity, for the ratio"),
     ]
     return section(
