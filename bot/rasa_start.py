@@ -142,6 +142,11 @@ def create_tables_one_replica_at_a_time() -> None:
 
 
 def main() -> None:
+    # Our stores, named in bot/endpoints.yml, imported here so that a broken one stops the
+    # start: Rasa would replace a tracker store it cannot import by one in memory.
+    import lean_tracker_store  # noqa: F401
+    import sqlite_lock_store  # noqa: F401
+
     install_action_result_validator()
     remember_event_types()
     open_sqlite_in_wal_mode()

@@ -9,9 +9,11 @@ from liangwang.settings import PROJECT_ROOT, Settings
 from ops.rasa_engine import rasa_env
 
 
-def run_in_rasa(settings: Settings, script: str, stdin: str = "") -> str:
+def run_in_rasa(
+    settings: Settings, script: str, stdin: str = "", args: tuple[str, ...] = ()
+) -> str:
     done = subprocess.run(
-        [str(settings.rasa_venv / "bin" / "python"), "-c", script],
+        [str(settings.rasa_venv / "bin" / "python"), "-c", script, *args],
         input=stdin,
         env=rasa_env(settings),
         cwd=PROJECT_ROOT,

@@ -45,6 +45,19 @@ def test_replicas_of_one_machine_lock_through_a_shared_file(tmp_path: Path) -> N
     assert (tmp_path / "locks.db").exists()
 
 
+def test_conversations_are_kept_in_the_lean_sql_store(tmp_path: Path) -> None:
+    # Rasa would put a tracker store it cannot load in memory, silently.
+    settings = Settings(data_dir=tmp_path)
+    out = run_in_rasa(
+        settings,
+        PROBE.split("store = ")[0]
+        + "from rasa.core.tracker_store import TrackerStore\n"
+        + "print(type(TrackerStore.create(endpoints.tracker_store)).__name__)",
+    )
+    assert out.strip() == "LeanSQLTrackerStore"
+    assert (tmp_path / "tracker.db").exists()
+
+
 def test_rasa_sends_the_action_servers_secret_with_every_action_call() -> None:
     out = probe(Settings(action_secret="shared-with-the-action-server"))
     assert "action headers [('X-Liangwang-Action-Secret', 'shared-with-the-action-server')]" in out

@@ -28,6 +28,7 @@ from tests.rasa_python import run_in_rasa
 # a line, each naming its conversation), each as Rasa saves a tracker after a turn.
 SAVE = f"""
 import asyncio, json, sys
+sys.path.insert(0, {str(BOT_DIR)!r})  # as when bot/rasa_start.py runs
 from rasa.core.tracker_store import create_tracker_store
 from rasa.core.utils import read_endpoints_from_path
 from rasa.shared.core.domain import Domain
@@ -114,7 +115,7 @@ def _ingest(settings: Settings, url: str) -> int:
 def test_rasa_saves_and_nothing_is_lost_or_doubled_across_restarts(
     rasa_settings: Settings, db_url: str, sessions: sessionmaker[Session]
 ) -> None:
-    assert rasa_saves(rasa_settings, LAMP[:2]).startswith("SQLTrackerStore")
+    assert rasa_saves(rasa_settings, LAMP[:2]).startswith("LeanSQLTrackerStore")
     assert _ingest(rasa_settings, db_url) == 2
     assert _ingest(rasa_settings, db_url) == 0  # read again: nothing new, nothing twice
     # A new Rasa process, the same tracker store: the lamp conversation goes on, two more
