@@ -35,6 +35,31 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+# A balanced service's replicas listen on the ports after its own (ops/load_balancer.py).
+REPLICA_PORTS = 4
+
+
+def free_port_block(size: int, taken: set[int]) -> int:
+    """A free port whose ``size - 1`` next ports are free too, none of them in ``taken``
+    (to which they are added): the replicas must not meet another service's port."""
+    while True:
+        base = free_port()
+        block = range(base, base + size)
+        if block.stop > 65536 or taken.intersection(block):
+            continue
+        sockets = [socket.socket() for _ in block]
+        try:
+            for port, s in zip(block, sockets, strict=True):
+                s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        finally:
+            for s in sockets:
+                s.close()
+        taken.update(block)
+        return base
+
+
 @dataclass
 class RunningStack:
     data_dir: Path
@@ -222,7 +247,9 @@ def make_stack(
     """A stack on free ports. With ``whisper_model`` the phone line runs too (Whisper
     engine, SIP and AudioSocket on free ports); without it the phone line is off."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    rasa, actions, web, staff = free_port(), free_port(), free_port(), free_port()
+    taken: set[int] = set()
+    rasa, actions = (free_port_block(REPLICA_PORTS, taken) for _ in range(2))
+    web, staff = (free_port_block(1, taken) for _ in range(2))
     env = {k: v for k, v in os.environ.items() if not k.startswith("LIANGWANG_")}
     env.update(
         LIANGWANG_DATA_DIR=str(data_dir),
