@@ -17,7 +17,7 @@ from ops.rasa_engine import BOT_DIR
 from tests.rasa_python import run_in_rasa
 
 SCRIPT = """
-import asyncio, json, sys, time
+import asyncio, json, sys
 sys.path.insert(0, {bot!r})
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
@@ -74,7 +74,9 @@ async def main():
 asyncio.run(main())
 """
 
-ROWS = "SELECT sender_id, type_name, timestamp, intent_name, action_name, data FROM events"
+ROWS = (
+    "SELECT sender_id, type_name, timestamp, intent_name, action_name, data FROM events ORDER BY id"
+)
 
 
 def _saved(kind: str, url: str) -> tuple[dict[str, object], list[tuple[object, ...]]]:
@@ -84,7 +86,7 @@ def _saved(kind: str, url: str) -> tuple[dict[str, object], list[tuple[object, .
     result: dict[str, object] = json.loads(out.strip().splitlines()[-1])
     engine = create_engine(url)
     with engine.connect() as connection:
-        rows = [tuple(row) for row in connection.execute(text(ROWS + " ORDER BY id"))]
+        rows = [tuple(row) for row in connection.execute(text(ROWS))]
     engine.dispose()
     return result, rows
 
