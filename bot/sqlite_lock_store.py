@@ -22,13 +22,11 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
 
 from rasa.core.lock import TicketLock
 from rasa.core.lock_store import LOCK_LIFETIME, LockError, LockStore
 from rasa.utils.endpoints import EndpointConfig
 
-T = TypeVar("T")
 # A writer holding the file longer than this is a fault, not contention.
 BUSY_TIMEOUT_MS = 10_000
 SCHEMA = """
@@ -71,15 +69,24 @@ class SQLiteLockStore(LockStore):
             raise
         self._db.execute("COMMIT")
 
-    def _changed(self, conversation_id: str, change: Callable[[TicketLock], T]) -> T | None:
-        """``change`` applied to the stored lock (if any) and saved, in one transaction."""
+    def _changed(
+        self,
+        conversation_id: str,
+        change: Callable[[TicketLock], None],
+        *,
+        delete_if_unused: bool = False,
+    ) -> None:
+        """``change`` applied to the stored lock (if any) and saved, in one transaction;
+        with ``delete_if_unused``, deleted instead when nobody waits for it any more."""
         with self._transaction():
             lock = self.get_lock(conversation_id)
             if lock is None:
-                return None
-            result = change(lock)
-            self.save_lock(lock)
-            return result
+                return
+            change(lock)
+            if delete_if_unused and not lock.is_someone_waiting():
+                self.delete_lock(conversation_id)
+            else:
+                self.save_lock(lock)
 
     # What Rasa's LockStore asks of a store.
 
@@ -119,12 +126,8 @@ class SQLiteLockStore(LockStore):
         self._changed(conversation_id, lambda lock: lock.remove_ticket_for(ticket_number))
 
     def cleanup(self, conversation_id: str, ticket_number: int) -> None:
-        with self._transaction():
-            lock = self.get_lock(conversation_id)
-            if lock is None:
-                return
-            lock.remove_ticket_for(ticket_number)
-            if lock.is_someone_waiting():
-                self.save_lock(lock)
-            else:
-                self.delete_lock(conversation_id)
+        self._changed(
+            conversation_id,
+            lambda lock: lock.remove_ticket_for(ticket_number),
+            delete_if_unused=True,
+        )

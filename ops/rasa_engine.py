@@ -71,9 +71,10 @@ SQLITE_LOCK_STORE = "sqlite_lock_store.SQLiteLockStore"
 def lock_store_env(settings: Settings) -> dict[str, str]:
     """What bot/endpoints.yml's lock store reads: Redis when a URL is set; else Rasa's
     locks in memory for one process, or an SQLite file the replicas of this machine share."""
-    redis_only = ("PORT", "DB", "USERNAME", "PASSWORD", "TLS")
     # bot/endpoints.yml names them all; an empty one is no password and no TLS.
-    env = {f"LIANGWANG_LOCK_STORE_{name}": "" for name in redis_only}
+    names = ("ADDRESS", "PORT", "DB", "USERNAME", "PASSWORD", "TLS")
+    env = {f"LIANGWANG_LOCK_STORE_{name}": "" for name in names}
+    env["LIANGWANG_LOCK_STORE_TYPE"] = "in_memory"
     if settings.lock_store_url:
         lock = urlsplit(settings.lock_store_url)
         env.update(
@@ -90,17 +91,14 @@ def lock_store_env(settings: Settings) -> dict[str, str]:
             LIANGWANG_LOCK_STORE_TYPE=SQLITE_LOCK_STORE,
             LIANGWANG_LOCK_STORE_ADDRESS=settings.lock_file_url,
         )
-    else:
-        env.update(LIANGWANG_LOCK_STORE_TYPE="in_memory", LIANGWANG_LOCK_STORE_ADDRESS="")
     return env
 
 
 def rasa_env(settings: Settings, base: Mapping[str, str] | None = None) -> dict[str, str]:
     """Environment for Rasa processes: what bot/endpoints.yml reads, and quiet TensorFlow."""
     env = dict(os.environ if base is None else base)
-    env.update(action_secret_env(settings))
-    env.update(lock_store_env(settings))
     env.update(
+        action_secret_env(settings) | lock_store_env(settings),
         LIANGWANG_ACTION_URL=settings.action_url,
         # Rasa's SQLAlchemy 1.4 reaches PostgreSQL through psycopg2 (in its environment).
         LIANGWANG_TRACKER_STORE_URL=with_postgres_driver(

@@ -13,12 +13,10 @@ from sqlalchemy import create_engine, text
 from liangwang.db import with_postgres_driver
 from liangwang.settings import Settings
 from ops.harness import postgres_database
-from ops.rasa_engine import BOT_DIR
 from tests.rasa_python import run_in_rasa
 
 SCRIPT = """
 import asyncio, json, sys
-sys.path.insert(0, {bot!r})
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import (
@@ -29,7 +27,7 @@ from lean_tracker_store import LeanSQLTrackerStore
 domain = Domain.from_yaml('''
 intents: [report_problem, affirm]
 slots:
-  district: {{type: text, mappings: [{{type: custom}}]}}
+  district: {type: text, mappings: [{type: custom}]}
 ''')
 kind = sys.argv[1]
 store = (LeanSQLTrackerStore if kind == "lean" else SQLTrackerStore)(
@@ -40,7 +38,7 @@ store.SQLEvent.__init__ = lambda self, **kw: (built.append(1), original_init(sel
 origin = 1_700_000_000.0
 
 def said(text, intent, at):
-    parse = {{"intent": {{"name": intent, "confidence": 0.9}}, "entities": [], "text": text}}
+    parse = {"intent": {"name": intent, "confidence": 0.9}, "entities": [], "text": text}
     return UserUttered(text, parse["intent"], [], parse_data=parse, timestamp=at)
 
 async def main():
@@ -68,7 +66,7 @@ async def main():
         seen.append(tracker.current_state(EventVerbosity.ALL))
     full = await store.retrieve_full_tracker("citizen-1")
     seen.append(full.current_state(EventVerbosity.ALL))
-    print(json.dumps({{"seen": seen, "orm_events": len(built)}}))
+    print(json.dumps({"seen": seen, "orm_events": len(built)}))
     await store.save(tracker)  # nothing new: nothing written
 
 asyncio.run(main())
@@ -81,8 +79,7 @@ ROWS = (
 
 def _saved(kind: str, url: str) -> tuple[dict[str, object], list[tuple[object, ...]]]:
     """What the store of ``kind`` read back, and the rows it left at ``url``, in order."""
-    script = SCRIPT.format(bot=str(BOT_DIR))
-    out = run_in_rasa(Settings(), script, args=(kind, with_postgres_driver(url, "psycopg2")))
+    out = run_in_rasa(Settings(), SCRIPT, args=(kind, with_postgres_driver(url, "psycopg2")))
     result: dict[str, object] = json.loads(out.strip().splitlines()[-1])
     engine = create_engine(url)
     with engine.connect() as connection:

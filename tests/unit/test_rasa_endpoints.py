@@ -13,8 +13,6 @@ from ops.rasa_engine import BOT_DIR
 from tests.rasa_python import run_in_rasa
 
 PROBE = f"""
-import sys
-sys.path.insert(0, {str(BOT_DIR)!r})  # as when bot/rasa_start.py runs
 from rasa.core.utils import read_endpoints_from_path
 from rasa.core.lock_store import LockStore
 endpoints = read_endpoints_from_path({str(BOT_DIR / "endpoints.yml")!r})

@@ -28,7 +28,6 @@ from tests.rasa_python import run_in_rasa
 # a line, each naming its conversation), each as Rasa saves a tracker after a turn.
 SAVE = f"""
 import asyncio, json, sys
-sys.path.insert(0, {str(BOT_DIR)!r})  # as when bot/rasa_start.py runs
 from rasa.core.tracker_store import create_tracker_store
 from rasa.core.utils import read_endpoints_from_path
 from rasa.shared.core.domain import Domain

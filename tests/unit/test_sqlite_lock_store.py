@@ -9,13 +9,12 @@ import subprocess
 from pathlib import Path
 
 from liangwang.settings import Settings
-from ops.rasa_engine import BOT_DIR, rasa_env
+from tests.rasa_python import start_in_rasa
 
 # One replica: takes the lock of one conversation again and again, and notes in a shared
 # log when it starts and ends its turn, sleeping in between as a turn would.
 REPLICA = """
 import asyncio, os, sys
-sys.path.insert(0, {bot!r})
 from rasa.core.lock_store import InMemoryLockStore
 from rasa.utils.endpoints import EndpointConfig
 from sqlite_lock_store import SQLiteLockStore
@@ -25,7 +24,7 @@ store = SQLiteLockStore(EndpointConfig(url=url)) if kind == "sqlite" else InMemo
 
 def note(what):
     with open(log, "a") as f:
-        f.write(f"{{what}} {{os.getpid()}}\\n")
+        f.write(f"{what} {os.getpid()}\\n")
 
 async def main():
     for _ in range(int(turns)):
@@ -42,7 +41,6 @@ asyncio.run(main())
 LIFETIME_S = 6
 DIES_HOLDING = """
 import os, sys, time
-sys.path.insert(0, {bot!r})
 from rasa.utils.endpoints import EndpointConfig
 from sqlite_lock_store import SQLiteLockStore
 store = SQLiteLockStore(EndpointConfig(url=sys.argv[1]))
@@ -52,7 +50,6 @@ os._exit(9)
 """
 TAKES_OVER = """
 import asyncio, sys, time
-sys.path.insert(0, {bot!r})
 from rasa.utils.endpoints import EndpointConfig
 from sqlite_lock_store import SQLiteLockStore
 store = SQLiteLockStore(EndpointConfig(url=sys.argv[1]))
@@ -63,17 +60,6 @@ asyncio.run(main())
 """
 
 
-def _python(script: str, *args: str) -> subprocess.Popen[str]:
-    settings = Settings()
-    return subprocess.Popen(
-        [str(settings.rasa_venv / "bin" / "python"), "-c", script.format(bot=str(BOT_DIR)), *args],
-        env=rasa_env(settings),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
 def _finish(proc: subprocess.Popen[str]) -> str:
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
@@ -82,7 +68,7 @@ def _finish(proc: subprocess.Popen[str]) -> str:
 
 def _two_replicas_take_turns(kind: str, tmp_path: Path) -> list[str]:
     url, log = f"sqlite:///{tmp_path / 'locks.db'}", tmp_path / "turns.log"
-    replicas = [_python(REPLICA, kind, url, str(log), "25") for _ in range(2)]
+    replicas = [start_in_rasa(Settings(), REPLICA, kind, url, str(log), "25") for _ in range(2)]
     for replica in replicas:
         _finish(replica)
     return log.read_text().split("\n")[:-1]
@@ -115,10 +101,10 @@ def test_locks_in_memory_do_not_hold_across_processes(tmp_path: Path) -> None:
 
 def test_a_lock_left_by_a_dead_replica_expires_and_is_swept(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'locks.db'}"
-    dead = _python(DIES_HOLDING, url, str(LIFETIME_S))
+    dead = start_in_rasa(Settings(), DIES_HOLDING, url, str(LIFETIME_S))
     expires = float(dead.communicate(timeout=120)[0])
     assert dead.returncode == 9
-    taken = float(_finish(_python(TAKES_OVER, url)))
+    taken = float(_finish(start_in_rasa(Settings(), TAKES_OVER, url)))
     # Not before the dead replica's ticket ran out, and soon after.
     assert expires <= taken <= expires + 2
     with sqlite3.connect(tmp_path / "locks.db") as db:
