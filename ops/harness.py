@@ -37,17 +37,21 @@ def free_port() -> int:
 
 # A balanced service's replicas listen on the ports after its own (ops/load_balancer.py).
 REPLICA_PORTS = 4
+RTP_PORTS = 41  # enough for the calls a test places at once, shared by the phone processes
 
 
-def free_port_block(size: int, taken: set[int]) -> int:
-    """A free port whose ``size - 1`` next ports are free too, none of them in ``taken``
-    (to which they are added): the replicas must not meet another service's port."""
+def free_port_block(
+    size: int, taken: set[int], kind: socket.SocketKind = socket.SOCK_STREAM
+) -> int:
+    """A free port whose ``size - 1`` next ports are free too (TCP, or UDP with ``kind``
+    SOCK_DGRAM), none of them in ``taken`` (to which they are added): the replicas must
+    not meet another service's port."""
     while True:
         base = free_port()
         block = range(base, base + size)
         if block.stop > 65536 or taken.intersection(block):
             continue
-        sockets = [socket.socket() for _ in block]
+        sockets = [socket.socket(socket.AF_INET, kind) for _ in block]
         try:
             for port, s in zip(block, sockets, strict=True):
                 s.bind(("127.0.0.1", port))
@@ -232,12 +236,6 @@ def scaled_stack(
             running.stop()
 
 
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def make_stack(
     data_dir: Path,
     models_dir: Path = PROJECT_ROOT / "models",
@@ -265,15 +263,20 @@ def make_stack(
     )
     sip_port = audiosocket_port = 0
     if whisper_model is not None:
-        sip_port, audiosocket_port, rtp = free_udp_port(), free_port(), free_udp_port()
+        # Each behind the SIP proxy when it runs (LIANGWANG_PHONE_REPLICAS): the phone
+        # processes on the ports after the line's own, the RTP range shared out.
+        udp = socket.SOCK_DGRAM
+        sip_port = free_port_block(1 + REPLICA_PORTS, taken, udp)
+        audiosocket_port = free_port_block(REPLICA_PORTS, taken)
+        rtp = free_port_block(RTP_PORTS, taken, udp)
         env.update(
             LIANGWANG_STT_ENGINE="whisper",
             LIANGWANG_WHISPER_MODEL=str(whisper_model),
             LIANGWANG_SIP_PORT=str(sip_port),
             LIANGWANG_AUDIOSOCKET_PORT=str(audiosocket_port),
-            # A small RTP range near a port that was just free.
+            # A small RTP range, free when the stack was made.
             LIANGWANG_RTP_PORT_MIN=str(rtp),
-            LIANGWANG_RTP_PORT_MAX=str(min(rtp + 40, 65535)),
+            LIANGWANG_RTP_PORT_MAX=str(rtp + RTP_PORTS - 1),
         )
     return RunningStack(
         data_dir=data_dir,

@@ -11,8 +11,12 @@ between the caller and the phone process that answered. Before anything reaches 
 - a source sending more than ``FLOOD_REQUESTS`` requests in ``FLOOD_WINDOW_S`` seconds is
   dropped until it calms down (pike module);
 - a new call goes to the next phone process in turn (dispatcher module), each probed with
-  OPTIONS every second; one that stops answering is skipped, and a call it refuses or
-  never answers is tried on the next.
+  OPTIONS every second; one that stops answering two probes is skipped, and a call it
+  refuses or never answers (1.5 s) is tried on the next.
+
+Each phone process counts as out until it has answered a probe, and Kamailio says so when
+one comes in (``LINE_UP_MARK``): the proxy is ready once a call would reach a line, not
+merely once it runs (a call placed between the two was once refused).
 """
 
 from __future__ import annotations
@@ -28,6 +32,12 @@ FLOOD_WINDOW_S = 2
 FLOOD_REQUESTS = 30
 CALLERS, LINES = 1, 2  # address groups of the permissions module
 DISPATCH_SET = 1
+# The dispatcher's state flags for a line not yet heard from: inactive, being probed.
+INACTIVE, PROBING = 1, 8
+# What Kamailio prints when a phone process answers its probe after being out, and when
+# it takes one out of its turns.
+LINE_UP_MARK = "phone process up behind the proxy"
+LINE_OUT_MARK = "phone process out of the proxy's turns"
 
 
 @dataclass(frozen=True)
@@ -103,7 +113,8 @@ def _address(address: IPv4Address | IPv6Address) -> str:
 
 
 def dispatcher_list(plan: ProxyPlan) -> str:
-    return "".join(f"{DISPATCH_SET} sip:{host}:{port}\n" for host, port in plan.lines)
+    state = INACTIVE | PROBING
+    return "".join(f"{DISPATCH_SET} sip:{host}:{port} {state}\n" for host, port in plan.lines)
 
 
 def kamailio_config(plan: ProxyPlan, folder: Path) -> str:
@@ -129,19 +140,22 @@ loadmodule "siputils.so"
 loadmodule "pike.so"
 loadmodule "permissions.so"
 loadmodule "dispatcher.so"
+loadmodule "xlog.so"
 
 modparam("pike", "sampling_time_unit", {FLOOD_WINDOW_S})
 modparam("pike", "reqs_density_per_unit", {FLOOD_REQUESTS})
 modparam("pike", "remove_latency", 4)
 modparam("permissions", "address_file", "{folder / "address.list"}")
 modparam("dispatcher", "list_file", "{folder / "dispatcher.list"}")
-# Failover on (flags 2); a line is probed every second and out after one unanswered
-# probe. The phone processes are local: one that has not answered in 1.5 s is gone.
+# Failover on (flags 2); a line is probed every second and out after two unanswered
+# probes in a row. The phone processes are local: one that has not answered in 1.5 s is
+# gone. Not one: a probe sent just before a line came up times out after its first answer,
+# and would put it out again at once.
 modparam("dispatcher", "ds_ping_method", "OPTIONS")
 modparam("dispatcher", "ds_ping_from", "sip:proxy@{plan.lines[0][0]}")
 modparam("dispatcher", "ds_ping_interval", 1)
 modparam("dispatcher", "ds_probing_mode", 1)
-modparam("dispatcher", "ds_probing_threshold", 1)
+modparam("dispatcher", "ds_probing_threshold", 2)
 modparam("dispatcher", "ds_inactive_threshold", 1)
 modparam("dispatcher", "flags", 2)
 modparam("tm", "fr_timer", 1500)
@@ -197,6 +211,14 @@ route[WITHIN_CALL] {{
     }}
     sl_send_reply("404", "Not Here");
     exit;
+}}
+
+event_route[dispatcher:dst-up] {{
+    xlog("L_NOTICE", "{LINE_UP_MARK}: $ru\\n");
+}}
+
+event_route[dispatcher:dst-down] {{
+    xlog("L_NOTICE", "{LINE_OUT_MARK}: $ru\\n");
 }}
 
 failure_route[NEXT_LINE] {{

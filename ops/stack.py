@@ -13,7 +13,7 @@ from pydantic import SecretStr
 from liangwang.settings import PROJECT_ROOT, Settings
 from ops.load_balancer import pools
 from ops.rasa_engine import BOT_DIR, action_secret_env, rasa_env
-from ops.sip_proxy import LineProcess, line_processes
+from ops.sip_proxy import LINE_UP_MARK, LineProcess, line_processes
 
 # What the phone line prints once SIP and AudioSocket listen (voice.app.PHONE_LINE_READY).
 PHONE_READY_MARK = "phone line ready"
@@ -215,7 +215,11 @@ def phone_specs(settings: Settings) -> list[ProcessSpec]:
         phone_spec(settings, f"phone-{i}", line)
         for i, line in enumerate(line_processes(settings), start=1)
     ]
-    return [*lines, app_process(settings, "sip-proxy", ["ops.sip_proxy"], health_url="")]
+    # Ready once Kamailio says a phone process answered its probe: a call gets through.
+    proxy = app_process(
+        settings, "sip-proxy", ["ops.sip_proxy"], health_url="", ready_line=LINE_UP_MARK
+    )
+    return [*lines, proxy]
 
 
 def phone_unavailable(settings: Settings) -> str | None:

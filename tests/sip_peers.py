@@ -263,7 +263,8 @@ class Baresip:
         try:
             return await asyncio.wait_for(wait(), timeout)
         except TimeoutError:
-            seen = [e.get("type") for e in self.events]
+            # With each event's parameter: a closed call says why ("503 Service Unavailable").
+            seen = [f"{e.get('type')} {e.get('param', '')}".strip() for e in self.events]
             raise AssertionError(f"baresip: no {kind} within {timeout}s; saw {seen}") from None
 
     async def dial(self, uri: str, timeout: float = 20.0) -> None:

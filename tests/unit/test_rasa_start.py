@@ -102,13 +102,29 @@ def test_without_it_rasa_opens_sqlite_in_rollback_mode_for_every_session() -> No
 # log at every scaled start.
 # What the tracker store logs when it loses the race, depending on where it lost it.
 COLLISION_SIGNS = ("Could not create tables", "IntegrityError", "UniqueViolation")
+# The race is made certain rather than left to the scheduler: each replica, once it has
+# looked for the table, waits (two seconds at most) until all have looked. Without a lock
+# all six find no table and all create it; with one, the replica holding it waits alone,
+# then creates the table the others find.
 RACE_SCRIPT = """
 import logging, runpy, sys, threading
 logging.basicConfig(stream=sys.stdout, level=logging.WARNING)
 start = runpy.run_path("bot/rasa_start.py")
 {before}
 from rasa.core.tracker_store import SQLTrackerStore
-go, failed = threading.Barrier(6), []
+from sqlalchemy.dialects.postgresql.base import PGDialect
+go, looked, failed = threading.Barrier(6), threading.Barrier(6, timeout=2), []
+has_table = PGDialect.has_table
+
+def has_table_once_all_looked(self, *args, **kwargs):
+    found = has_table(self, *args, **kwargs)
+    try:
+        looked.wait()
+    except threading.BrokenBarrierError:
+        pass
+    return found
+
+PGDialect.has_table = has_table_once_all_looked
 
 def replica():
     go.wait()

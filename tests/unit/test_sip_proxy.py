@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import socket
 import subprocess
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from ipaddress import ip_network
 from pathlib import Path
 
@@ -15,6 +16,8 @@ import pytest
 from liangwang.settings import Settings
 from ops.sip_proxy import (
     FLOOD_REQUESTS,
+    LINE_OUT_MARK,
+    LINE_UP_MARK,
     ProxyPlan,
     kamailio_argv,
     line_processes,
@@ -23,7 +26,16 @@ from ops.sip_proxy import (
 )
 from ops.stack import phone_specs
 from tests.sip_peers import LOCALHOST, Baresip, Scenario, Sipp, free_port, options_ping
-from tests.unit.test_sip_line import WAIT, Bot, Serve, assert_same_sound, serve, tone
+from tests.unit.test_sip_line import (
+    WAIT,
+    Bot,
+    Serve,
+    assert_same_sound,
+    rtp_range,
+    serve,
+    tone,
+    until,
+)
 from voice.telephony.sip import SipServer
 
 __all__ = ["serve"]  # the fixture, shared with the SIP line's tests
@@ -51,6 +63,7 @@ def test_the_stack_runs_each_phone_process_on_its_ports_and_kamailio_in_front() 
     assert specs["phone-2"].env["LIANGWANG_SIP_PORT"] == "5062"
     assert specs["phone-2"].env["LIANGWANG_AUDIOSOCKET_PORT"] == "9093"
     assert specs["sip-proxy"].argv[-1] == "ops.sip_proxy"
+    assert specs["sip-proxy"].ready_line == LINE_UP_MARK  # not before a call gets through
     assert [spec.name for spec in phone_specs(Settings())] == ["phone"]
 
 
@@ -62,25 +75,46 @@ def test_the_generated_configuration_is_one_kamailio_accepts(tmp_path: Path) -> 
     assert (tmp_path / "kamailio" / "dispatcher.list").read_text().count("sip:") == 3
 
 
-def _answered(source: str, port: int, count: int, wait_s: float) -> int:
+def _replies(source: str, port: int, count: int, wait_s: float) -> list[bytes]:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.bind((source, 0))
         for _ in range(count):
             probe.sendto(options_ping(port, source), (LOCALHOST, port))
         probe.settimeout(wait_s)
-        replies = 0
+        replies = []
         try:
-            while probe.recv(4096):
-                replies += 1
+            while True:
+                replies.append(probe.recv(4096))
         except OSError:
             return replies
-    return replies
 
 
 async def answered(source: str, port: int, count: int = 1, wait_s: float = 1.0) -> int:
     """How many of ``count`` OPTIONS pings sent from ``source`` at once were answered (in a
     thread: the lines behind the proxy answer in this event loop)."""
-    return await asyncio.to_thread(_answered, source, port, count, wait_s)
+    return len(await asyncio.to_thread(_replies, source, port, count, wait_s))
+
+
+async def status(source: str, port: int) -> str:
+    """The status line an OPTIONS ping from ``source`` gets through the proxy: a line's
+    200 when it reaches one, the proxy's 503 when no line is in its turns."""
+    (reply,) = await asyncio.to_thread(_replies, source, port, 1, 2.0)
+    return reply.split(b"\r\n", 1)[0].decode()
+
+
+@asynccontextmanager
+async def kamailio(proxy: ProxyPlan, folder: Path) -> AsyncIterator[Callable[[str], int]]:
+    """Kamailio for ``proxy``, running; yields how many times it has said a ``text``."""
+    argv = kamailio_argv(write_config(proxy, folder / "kamailio"))
+    log = folder / "kamailio.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        yield lambda text: log.read_text().count(text)
+        assert process.poll() is None, log.read_text()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 @pytest.fixture
@@ -98,18 +132,35 @@ async def proxied(
         lines=tuple((LOCALHOST, server.port) for server in servers),
         callers=(ip_network(f"{CALLER}/32"), ip_network(f"{FLOODER}/32")),
     )
-    argv = kamailio_argv(write_config(proxy, tmp_path / "kamailio"))
-    with (tmp_path / "kamailio.log").open("wb") as log:
-        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = asyncio.get_running_loop().time() + WAIT
-        while await answered(CALLER, port, wait_s=0.2) != 1:
-            assert process.poll() is None, (tmp_path / "kamailio.log").read_text()
-            assert asyncio.get_running_loop().time() < deadline, "Kamailio never answered"
+    async with kamailio(proxy, tmp_path) as said:
+        # Ready as the stack sees it: the proxy has said both lines answered.
+        await until(lambda: said(LINE_UP_MARK) == 2)
         yield port, bots, servers
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+
+
+async def test_the_proxy_says_a_line_is_up_once_it_answers_and_it_stays_up(
+    tmp_path: Path,
+) -> None:
+    # Its line listening before the proxy starts or after, a call placed once the proxy has
+    # said the line is up reaches it (the stack counts the proxy ready at that word).
+    line_port, port = free_port(), free_port()
+    proxy = ProxyPlan(LOCALHOST, port, ((LOCALHOST, line_port),), (ip_network(f"{CALLER}/32"),))
+    async with kamailio(proxy, tmp_path) as said:
+        await asyncio.sleep(2.5)  # probed every second: not there
+        assert said(LINE_UP_MARK) == 0
+        assert await status(CALLER, port) == "SIP/2.0 503 Service Unavailable"
+        bot = Bot(lambda caller: tone(1000, 1.0))
+        line = SipServer(bot, host=LOCALHOST, port=line_port, rtp_ports=rtp_range())
+        await line.start()
+        try:
+            await until(lambda: said(LINE_UP_MARK) == 1)
+            # The probes sent before it listened time out after it answered: not taken
+            # for a line gone (a call placed then was once refused).
+            await asyncio.sleep(2.5)
+            assert said(LINE_OUT_MARK) == 0
+            assert await status(CALLER, port) == "SIP/2.0 200 OK"
+        finally:
+            await line.stop()
 
 
 def call(pause_ms: int = 300) -> Scenario:
