@@ -35,7 +35,8 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-# A balanced service's replicas listen on the ports after its own (ops/load_balancer.py).
+# A balanced service's replicas listen on the ports after its own (ops/load_balancer.py),
+# as do the phone processes behind the SIP proxy (ops/sip_proxy.py).
 REPLICA_PORTS = 4
 RTP_PORTS = 41  # enough for the calls a test places at once, shared by the phone processes
 

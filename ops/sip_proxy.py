@@ -34,6 +34,7 @@ CALLERS, LINES = 1, 2  # address groups of the permissions module
 DISPATCH_SET = 1
 # The dispatcher's state flags for a line not yet heard from: inactive, being probed.
 INACTIVE, PROBING = 1, 8
+NOT_YET_HEARD = INACTIVE | PROBING
 # What Kamailio prints when a phone process answers its probe after being out, and when
 # it takes one out of its turns.
 LINE_UP_MARK = "phone process up behind the proxy"
@@ -113,8 +114,9 @@ def _address(address: IPv4Address | IPv6Address) -> str:
 
 
 def dispatcher_list(plan: ProxyPlan) -> str:
-    state = INACTIVE | PROBING
-    return "".join(f"{DISPATCH_SET} sip:{host}:{port} {state}\n" for host, port in plan.lines)
+    return "".join(
+        f"{DISPATCH_SET} sip:{host}:{port} {NOT_YET_HEARD}\n" for host, port in plan.lines
+    )
 
 
 def kamailio_config(plan: ProxyPlan, folder: Path) -> str:

@@ -77,7 +77,10 @@ async def call(
 ) -> tuple[str, Audio]:
     caller = "135" + str(uuid.uuid4().int)[:8]
     async with Baresip(workdir, caller_clip(script), user=caller, call_seconds=seconds) as phone:
-        await phone.dial(f"sip:bot@127.0.0.1:{stack.sip_port}")
+        try:
+            await phone.dial(f"sip:bot@127.0.0.1:{stack.sip_port}")
+        except AssertionError as failed:  # with what the phone line (and its proxy) said
+            raise AssertionError("\n".join([str(failed), *stack.log[-40:]])) from None
         await press(phone, keys, asyncio.get_running_loop().time())
         await phone.wait_closed(timeout=seconds + 30)
     return caller, phone.recording()

@@ -141,8 +141,8 @@ async def proxied(
 async def test_the_proxy_says_a_line_is_up_once_it_answers_and_it_stays_up(
     tmp_path: Path,
 ) -> None:
-    # Its line listening before the proxy starts or after, a call placed once the proxy has
-    # said the line is up reaches it (the stack counts the proxy ready at that word).
+    # A line that starts after the proxy (one already listening: the fixture above): a call
+    # placed once the proxy has said it is up reaches it (the stack's ready at that word).
     line_port, port = free_port(), free_port()
     proxy = ProxyPlan(LOCALHOST, port, ((LOCALHOST, line_port),), (ip_network(f"{CALLER}/32"),))
     async with kamailio(proxy, tmp_path) as said:
