@@ -5,6 +5,7 @@ profile runs on this machine's PostgreSQL and Redis, in databases made for the r
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -29,10 +30,34 @@ LIANGWANG = str(Path(sys.executable).parent / "liangwang")
 LOCAL_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432"
 
 
+# Test stacks listen on ports from here up to the kernel's ephemeral range.
+LISTEN_PORTS_FROM = 10000
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+
+
+def ephemeral_floor() -> int:
+    """The lowest port the kernel hands to outgoing connections (Linux's default if the
+    setting cannot be read)."""
+    try:
+        return int(EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A free TCP port below the ephemeral range. A port from that range can be handed to
+    any outgoing connection (the load balancer's health checks, a client) before the
+    service given it binds it: Rasa binds only after loading its model, and once found its
+    port taken that way."""
+    ceiling = max(ephemeral_floor(), LISTEN_PORTS_FROM + 1000)
+    while True:
+        port = random.randrange(LISTEN_PORTS_FROM, ceiling)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
 
 
 # A balanced service's replicas listen on the ports after its own (ops/load_balancer.py),

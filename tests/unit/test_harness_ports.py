@@ -57,3 +57,11 @@ def test_a_phone_stacks_ports_leave_room_for_its_phone_processes(tmp_path: Path)
     balanced = [port + i for port in others[:2] for i in range(harness.REPLICA_PORTS)]
     every = [*phone, *balanced, *others[2:]]
     assert len(set(every)) == len(every)
+
+
+def test_ports_are_given_below_the_range_for_outgoing_connections() -> None:
+    # A service given a port in that range could find it taken by a health check's
+    # connection before it listened (a Rasa replica once did, a minute into loading).
+    floor = harness.ephemeral_floor()
+    ports = [harness.free_port() for _ in range(50)]
+    assert all(harness.LISTEN_PORTS_FROM <= port < floor for port in ports), ports
