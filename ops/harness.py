@@ -4,6 +4,7 @@ profile runs on this machine's PostgreSQL and Redis, in databases made for the r
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import signal
@@ -35,6 +36,7 @@ LISTEN_PORTS_FROM = 10000
 EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
 
 
+@functools.cache
 def ephemeral_floor() -> int:
     """The lowest port the kernel hands to outgoing connections (Linux's default if the
     setting cannot be read)."""
@@ -44,14 +46,18 @@ def ephemeral_floor() -> int:
         return 32768
 
 
+def port_candidate() -> int:
+    """A port below the ephemeral range, not yet checked free. A port from that range can
+    be handed to any outgoing connection (the load balancer's health checks, a client)
+    before the service given it binds it: Rasa binds only after loading its model, and
+    once found its port taken that way."""
+    return random.randrange(LISTEN_PORTS_FROM, max(ephemeral_floor(), LISTEN_PORTS_FROM + 1000))
+
+
 def free_port() -> int:
-    """A free TCP port below the ephemeral range. A port from that range can be handed to
-    any outgoing connection (the load balancer's health checks, a client) before the
-    service given it binds it: Rasa binds only after loading its model, and once found its
-    port taken that way."""
-    ceiling = max(ephemeral_floor(), LISTEN_PORTS_FROM + 1000)
+    """A free TCP port below the ephemeral range (see port_candidate)."""
     while True:
-        port = random.randrange(LISTEN_PORTS_FROM, ceiling)
+        port = port_candidate()
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))

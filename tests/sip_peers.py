@@ -48,6 +48,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ops.harness import port_candidate
 from voice.audio import Audio
 
 LOCALHOST = "127.0.0.1"
@@ -56,13 +57,12 @@ LOCALHOST = "127.0.0.1"
 def free_port(*, udp: bool = True, tcp: bool = False, pair: bool = False) -> int:
     """A port free for UDP (and TCP) now; with ``pair``, port + 1 as well.
 
-    The OS picks it, so parallel tests do not collide; a tiny race remains until the child
-    binds it, which the drivers' start-up checks turn into a clear error.
+    Drawn below the ephemeral range as the test stacks' ports are (harness.port_candidate);
+    a tiny race remains until the child binds it, which the drivers' start-up checks turn
+    into a clear error.
     """
     for _ in range(200):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM if udp else socket.SOCK_STREAM) as s:
-            s.bind((LOCALHOST, 0))
-            port = int(s.getsockname()[1])
+        port = port_candidate()
         wanted = [port, port + 1] if pair else [port]
         if all(_bindable(p, udp=udp, tcp=tcp) for p in wanted):
             return port

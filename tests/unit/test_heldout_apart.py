@@ -45,14 +45,14 @@ def sentences(path: Path) -> Iterator[str]:
 
 
 def test_no_held_out_sentence_is_in_any_training_file() -> None:
-    held_out = {normalise(s): path.name for path in APART for s in sentences(path)}
-    held_out.pop("", None)
+    kept_apart = {normalise(s): path.name for path in APART for s in sentences(path)}
+    kept_apart.pop("", None)
     leaks = sorted(
         f"{path.relative_to(PROJECT_ROOT)}: {sentence}"
         for path in TRAINING
         if path.exists()
         for sentence in sentences(path)
-        if normalise(sentence) in held_out and len(normalise(sentence)) > 1
+        if normalise(sentence) in kept_apart and len(normalise(sentence)) > 1
     )
     assert not leaks, "\n".join(leaks)
 

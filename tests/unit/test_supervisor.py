@@ -6,21 +6,14 @@ import asyncio
 import io
 import os
 import signal
-import socket
 import sys
 from pathlib import Path
 
 from liangwang.settings import Settings
+from ops.harness import free_port
 from ops.stack import PHONE_READY_MARK, ProcessSpec, build_stack, phone_spec, phone_unavailable
 from ops.supervisor import LINE_LIMIT, RESTART_RESET_AFTER_S, Backoff, supervise
 from voice.model_install import verify_vosk_ko
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 FAKE_SERVICE = Path(__file__).with_name("fake_service.py")
 
