@@ -12,7 +12,7 @@ from rasa_sdk.types import DomainDict
 from actions.complaints import complaint_instead
 from actions.misunderstood import not_understood
 from actions.services import services
-from actions.tracker import latest_intent, latest_text, utter
+from actions.tracker import latest_confidence, latest_intent, latest_text, utter
 from liangwang.catalog.guide import Guide, Turn
 from liangwang.catalog.guide_state import GuideState
 from liangwang.catalog.store import StoredCatalog
@@ -48,6 +48,7 @@ def guide_turn(
         text=latest_text(tracker),
         service=_entity(tracker, "service"),
         district=_entity(tracker, "district"),
+        confidence=1.0 if intent else latest_confidence(tracker),
     )
     state = GuideState.from_slot(tracker.get_slot("guide"))
     fragments = fragments_from_responses(domain.get("responses", {}))

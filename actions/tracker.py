@@ -20,6 +20,12 @@ def latest_intent(tracker: Tracker) -> str:
     return str((tracker.latest_message.get("intent") or {}).get("name") or "")
 
 
+def latest_confidence(tracker: Tracker) -> float:
+    """NLU's confidence in the latest message's intent (1.0 when it gave none)."""
+    confidence = (tracker.latest_message.get("intent") or {}).get("confidence")
+    return 1.0 if confidence is None else float(confidence)
+
+
 def latest_text(tracker: Tracker) -> str:
     return str(tracker.latest_message.get("text") or "")
 

@@ -37,6 +37,11 @@ from liangwang.wording import Say
 FOLLOW_UPS = ("ask_materials", "ask_location", "ask_duration", "ask_fee", "ask_online",
               "ask_proxy", "ask_eligibility")  # fmt: skip
 MAX_REASKS = 1
+# Below this NLU confidence, a question about one facet (where, how much, how long…) asked
+# before any service is under way is read as a request for the service's guide when the
+# turn names one: misheard names pull NLU towards a facet ("我想办章近老卡", 张敬老卡 on
+# the phone, came as ask_location at 0.63 for its 近), and the steps are the safe answer.
+FACET_AT_START_CONFIDENCE = 0.75
 
 
 class CatalogView(Protocol):
@@ -54,6 +59,7 @@ class Turn:
     text: str
     service: str | None = None  # entity value, if NLU found one
     district: str | None = None  # entity value, if NLU found one
+    confidence: float = 1.0  # NLU's confidence in ``intent``
 
 
 Reply = tuple[list[Say], GuideState]
@@ -83,6 +89,10 @@ class Guide:
             "go_back": self._go_back,
         }.get(turn.intent)
         if turn.intent in FOLLOW_UPS:
+            if state.service_id is None and turn.confidence < FACET_AT_START_CONFIDENCE:
+                found = self._find(turn)
+                if choices(found):
+                    return self._ask_service(state, turn, found)
             return self._follow_up(state, turn.intent, turn)
         if handler is None:
             return self._reinterpret(state, turn)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from ops.harness import RunningStack, make_stack
-from tests.e2e.test_phone_line import call, last_call, speech_after
+from tests.e2e.test_phone_line import ANSWERED_CALL_S, call, last_call, speech_after
 
 pytestmark = pytest.mark.e2e
 
@@ -30,7 +30,7 @@ def proxied(
 
 
 async def ask_about_the_senior_card(stack: RunningStack, workdir: Path) -> None:
-    caller, heard = await call(stack, workdir, [(2.0, "jinglaoka")], [], seconds=22)
+    caller, heard = await call(stack, workdir, [(2.0, "jinglaoka")], [], seconds=ANSWERED_CALL_S)
     _page, turns = last_call(stack, caller)
     assert "敬老卡" in turns[1] and "一共3步" in turns[1]
     assert speech_after(heard, 2.0 + 2.4 + 1.0) > 3.0  # the answer, heard on the phone

@@ -382,3 +382,18 @@ def test_clauses_naming_different_services_are_asked_about(guide: Guide) -> None
     says, state = guide.respond(GuideState(), Turn("ask_service", "社保卡已经补好了，居住证怎么办"))
     assert names(says) == ["utter_which_service"]
     assert set(state.candidates) == {"social-security-card", "residence-permit-apply"}
+
+
+def test_an_unsure_question_about_a_facet_at_the_start_reads_the_named_services_guide(
+    guide: Guide,
+) -> None:
+    # A misheard name can pull NLU towards a facet ("居住正近" as ask_location): unsure,
+    # the steps are read rather than a district asked for.
+    unsure = Turn("ask_location", "我想办居住正", confidence=0.6)
+    says, state = guide.respond(GuideState(), unsure)
+    assert state.service_id == "residence-permit-apply"
+    assert names(says)[:2] == ["utter_service_intro", "utter_guide_first_step"]
+    # Sure of it, the question is answered: where depends on the district, so it is asked.
+    sure = Turn("ask_location", "我想办居住正", confidence=0.9)
+    says, state = guide.respond(GuideState(), sure)
+    assert names(says) == ["utter_service_intro", "utter_ask_district"]
