@@ -38,9 +38,10 @@ FOLLOW_UPS = ("ask_materials", "ask_location", "ask_duration", "ask_fee", "ask_o
               "ask_proxy", "ask_eligibility")  # fmt: skip
 MAX_REASKS = 1
 # Below this NLU confidence, a question about one facet (where, how much, how long…) asked
-# before any service is under way is read as a request for the service's guide when the
-# turn names one: misheard names pull NLU towards a facet ("我想办章近老卡", 张敬老卡 on
-# the phone, came as ask_location at 0.63 for its 近), and the steps are the safe answer.
+# before any service is under way is read again as a request: the named service's guide,
+# or not understood. Misheard names pull NLU towards a facet (on the phone "我想办章近老卡"
+# came as ask_location at 0.63, for its 近), and so does chatter ("上证指数今天收了多少点"
+# as ask_fee): the steps are the safe answer there, and "您想办什么事" is not one here.
 FACET_AT_START_CONFIDENCE = 0.75
 
 
@@ -90,9 +91,7 @@ class Guide:
         }.get(turn.intent)
         if turn.intent in FOLLOW_UPS:
             if state.service_id is None and turn.confidence < FACET_AT_START_CONFIDENCE:
-                found = self._find(turn)
-                if choices(found):
-                    return self._ask_service(state, turn, found)
+                return self._reinterpret(state, turn)
             return self._follow_up(state, turn.intent, turn)
         if handler is None:
             return self._reinterpret(state, turn)

@@ -397,3 +397,9 @@ def test_an_unsure_question_about_a_facet_at_the_start_reads_the_named_services_
     sure = Turn("ask_location", "我想办居住正", confidence=0.9)
     says, state = guide.respond(GuideState(), sure)
     assert names(says) == ["utter_service_intro", "utter_ask_district"]
+    # Unsure, and no service named ("上证指数今天收了多少点" as ask_fee): not understood,
+    # where a sure question without a service asks which one.
+    says, _ = guide.respond(GuideState(), Turn("ask_fee", "今天收了多少点", confidence=0.6))
+    assert says == []
+    says, _ = guide.respond(GuideState(), Turn("ask_fee", "要多少钱", confidence=0.9))
+    assert names(says) == ["utter_ask_which_service"]
