@@ -384,10 +384,10 @@ def test_clauses_naming_different_services_are_asked_about(guide: Guide) -> None
     assert set(state.candidates) == {"social-security-card", "residence-permit-apply"}
 
 
-def test_an_unsure_question_about_a_facet_at_the_start_reads_the_named_services_guide(
+def test_an_unsure_facet_question_at_the_start_is_read_again_as_a_request(
     guide: Guide,
 ) -> None:
-    # A misheard name can pull NLU towards a facet ("居住正近" as ask_location): unsure,
+    # A misheard name can pull NLU towards a facet ("我想办章近老卡" as ask_location): unsure,
     # the steps are read rather than a district asked for.
     unsure = Turn("ask_location", "我想办居住正", confidence=0.6)
     says, state = guide.respond(GuideState(), unsure)
