@@ -15,14 +15,19 @@ from liangwang.conversation import Channel
 from liangwang.wording import Say
 
 
+def _latest_intent_parse(tracker: Tracker) -> dict[str, Any]:
+    parse: dict[str, Any] = tracker.latest_message.get("intent") or {}
+    return parse
+
+
 def latest_intent(tracker: Tracker) -> str:
     """The intent of the citizen's latest message ("" when NLU gave none)."""
-    return str((tracker.latest_message.get("intent") or {}).get("name") or "")
+    return str(_latest_intent_parse(tracker).get("name") or "")
 
 
 def latest_confidence(tracker: Tracker) -> float:
     """NLU's confidence in the latest message's intent (1.0 when it gave none)."""
-    confidence = (tracker.latest_message.get("intent") or {}).get("confidence")
+    confidence = _latest_intent_parse(tracker).get("confidence")
     return 1.0 if confidence is None else float(confidence)
 
 

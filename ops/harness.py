@@ -46,7 +46,7 @@ def ephemeral_floor() -> int:
         return 32768
 
 
-def port_candidate() -> int:
+def _port_candidate() -> int:
     """A port below the ephemeral range, not yet checked free. A port from that range can
     be handed to any outgoing connection (the load balancer's health checks, a client)
     before the service given it binds it: Rasa binds only after loading its model, and
@@ -54,16 +54,26 @@ def port_candidate() -> int:
     return random.randrange(LISTEN_PORTS_FROM, max(ephemeral_floor(), LISTEN_PORTS_FROM + 1000))
 
 
-def free_port() -> int:
-    """A free TCP port below the ephemeral range (see port_candidate)."""
-    while True:
-        port = port_candidate()
-        with socket.socket() as s:
+def _bindable(port: int, *, udp: bool, tcp: bool) -> bool:
+    kinds = ([socket.SOCK_DGRAM] if udp else []) + ([socket.SOCK_STREAM] if tcp else [])
+    for kind in kinds:
+        with socket.socket(socket.AF_INET, kind) as s:
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:
-                continue
+                return False
+    return True
+
+
+def free_port(*, tcp: bool = True, udp: bool = False, pair: bool = False) -> int:
+    """A port below the ephemeral range (see _port_candidate) free now for TCP (and/or
+    UDP); with ``pair``, port + 1 as well. A tiny race remains until the child binds it,
+    which the drivers' start-up checks turn into a clear error."""
+    for _ in range(200):
+        port = _port_candidate()
+        if all(_bindable(p, udp=udp, tcp=tcp) for p in ([port, port + 1] if pair else [port])):
             return port
+    raise RuntimeError("no free port found")
 
 
 # A balanced service's replicas listen on the ports after its own (ops/load_balancer.py),

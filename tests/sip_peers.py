@@ -48,36 +48,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ops.harness import port_candidate
+from ops import harness
 from voice.audio import Audio
 
 LOCALHOST = "127.0.0.1"
 
 
 def free_port(*, udp: bool = True, tcp: bool = False, pair: bool = False) -> int:
-    """A port free for UDP (and TCP) now; with ``pair``, port + 1 as well.
-
-    Drawn below the ephemeral range as the test stacks' ports are (harness.port_candidate);
-    a tiny race remains until the child binds it, which the drivers' start-up checks turn
-    into a clear error.
-    """
-    for _ in range(200):
-        port = port_candidate()
-        wanted = [port, port + 1] if pair else [port]
-        if all(_bindable(p, udp=udp, tcp=tcp) for p in wanted):
-            return port
-    raise RuntimeError("no free port found")
-
-
-def _bindable(port: int, *, udp: bool, tcp: bool) -> bool:
-    kinds = ([socket.SOCK_DGRAM] if udp else []) + ([socket.SOCK_STREAM] if tcp else [])
-    for kind in kinds:
-        with socket.socket(socket.AF_INET, kind) as s:
-            try:
-                s.bind((LOCALHOST, port))
-            except OSError:
-                return False
-    return True
+    """A port free for UDP (and TCP) now, as SIP and RTP want it; with ``pair``, port + 1
+    as well (harness.free_port, with the SIP peers' defaults)."""
+    return harness.free_port(udp=udp, tcp=tcp, pair=pair)
 
 
 def write_wav(path: Path, audio: Audio) -> Path:

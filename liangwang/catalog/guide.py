@@ -90,8 +90,6 @@ class Guide:
             "go_back": self._go_back,
         }.get(turn.intent)
         if turn.intent in FOLLOW_UPS:
-            if state.service_id is None and turn.confidence < FACET_AT_START_CONFIDENCE:
-                return self._reinterpret(state, turn)
             return self._follow_up(state, turn.intent, turn)
         if handler is None:
             return self._reinterpret(state, turn)
@@ -102,12 +100,14 @@ class Guide:
     def _find(self, turn: Turn) -> list[Candidate]:
         return find_service(self.catalog.search, turn.text, turn.service)
 
-    def _reinterpret(self, state: GuideState, turn: Turn) -> Reply:
+    def _reinterpret(
+        self, state: GuideState, turn: Turn, found: list[Candidate] | None = None
+    ) -> Reply:
         """A turn the guide cannot use where it comes (a "嗯" with no question pending, an
         age with no eligibility asked, "我七十多了，长乎险怎么弄" read as an age): read
         again as a request for a service. Nothing found: not understood (an empty reply),
         never an acknowledgement."""
-        found = self._find(turn)
+        found = self._find(turn) if found is None else found
         if choices(found):
             return self._ask_service(state, turn, found)
         return [], state
@@ -263,6 +263,8 @@ class Guide:
             state.service_id = close[0].service_id
             state.step = 0
         if state.service_id is None:
+            if turn.confidence < FACET_AT_START_CONFIDENCE:
+                return self._reinterpret(state, turn, found)
             state.pending_question = question
             if choices(found):  # "长乎险要等多久": find it (or ask), then answer
                 return self._ask_service(state, turn, found)
