@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from liangwang.settings import PROJECT_ROOT, Settings
 from ops.action_server import SECRET_HEADER
 from ops.harness import free_port
 from ops.stack import action_server_spec, app_env, with_start_secrets
+from tests.action_server import running_action_server
 
 SECRET = "s3cret-for-this-test"
 # What a stranger would post to withdraw someone's complaint.
@@ -42,36 +42,8 @@ def listening_addresses(port: int) -> set[str]:
 
 @pytest.fixture
 def action_server(tmp_path: Path, db_url: str) -> Iterator[str]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "LIANGWANG_DATABASE_URL": db_url,
-        "LIANGWANG_ACTION_PORT": str(port),
-        "LIANGWANG_ACTION_SECRET": SECRET,
-        "LIANGWANG_DATA_DIR": str(tmp_path / "var"),
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ops.action_server"],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        else:
-            pytest.fail("the action server did not start")
+    with running_action_server(tmp_path / "var", db_url, SECRET) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def test_a_call_without_the_secret_is_refused(action_server: str) -> None:
