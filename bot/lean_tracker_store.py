@@ -8,19 +8,29 @@ load about a third of the engine's time went there. This store is Rasa's own cla
 the same table, the same queries and the same rows; only those two steps go through
 SQLAlchemy Core statements built once: the events' JSON read as plain rows, the new
 events written in one multi-row insert, in the tracker's order.
+
+The statements run on a thread of the store's own, one at a time: while the database writes
+and syncs a turn, the engine's event loop serves other conversations (the database releases
+Python's lock while it works) instead of waiting. Rasa still awaits each read and write
+before it answers, under the conversation's lock, so nothing is answered before it is
+saved.
 """
 
 from __future__ import annotations
 
-import itertools
+import asyncio
 import json
-from typing import Any
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import Event, SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
+
+T = TypeVar("T")
 
 
 class LeanSQLTrackerStore(SQLTrackerStore):
@@ -42,24 +52,34 @@ class LeanSQLTrackerStore(SQLTrackerStore):
         self._current_session = sa.select(events.c.data).where(current).order_by(events.c.id)
         self._stored = sa.select(sa.func.count()).select_from(events).where(current)
         self._insert = events.insert()
+        # One thread: one connection of its own on SQLite, statements in the order given.
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tracker-store")
+
+    async def _on_store_thread(self, work: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._thread, work, *args)
 
     async def _retrieve(
         self, sender_id: str, fetch_events_from_all_sessions: bool
     ) -> DialogueStateTracker | None:
         query = self._all_sessions if fetch_events_from_all_sessions else self._current_session
-        with self.session_scope() as session:
-            rows = session.execute(query, {"sender_id": sender_id}).scalars().all()
+        rows = await self._on_store_thread(self._read, query, sender_id)
         events = [json.loads(data) for data in rows]
         if self.domain and events:
             return DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
         return None
 
+    def _read(self, query: sa.sql.Select, sender_id: str) -> Sequence[str]:
+        with self.session_scope() as session:
+            return session.execute(query, {"sender_id": sender_id}).scalars().all()
+
     async def save(self, tracker: DialogueStateTracker) -> None:
         await self.stream_events(tracker)
+        await self._on_store_thread(self._write, tracker.sender_id, list(tracker.events))
+
+    def _write(self, sender_id: str, events: list[Event]) -> None:
         with self.session_scope() as session:
-            stored = session.execute(self._stored, {"sender_id": tracker.sender_id}).scalar_one()
-            new = itertools.islice(tracker.events, stored, len(tracker.events))
-            rows = [_row(tracker.sender_id, event) for event in new]
+            stored = session.execute(self._stored, {"sender_id": sender_id}).scalar_one()
+            rows = [_row(sender_id, event) for event in events[stored:]]
             if rows:
                 session.execute(self._insert, rows)
             session.commit()

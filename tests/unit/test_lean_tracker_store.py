@@ -108,3 +108,59 @@ def test_same_rows_and_trackers_as_rasas_store_on_sqlite(tmp_path: Path) -> None
 def test_same_rows_and_trackers_as_rasas_store_on_postgresql() -> None:
     with postgres_database() as rasas, postgres_database() as ours:
         _both((rasas, ours))
+
+
+# A disk that takes 0.3 s to commit: does the event loop go on serving meanwhile?
+SLOW_DISK_SCRIPT = """
+import asyncio, json, sys, time
+from sqlalchemy import event
+from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+from lean_tracker_store import LeanSQLTrackerStore
+
+kind, path = sys.argv[1:3]
+domain = Domain.from_yaml("intents: [greet]")
+store = (LeanSQLTrackerStore if kind == "lean" else SQLTrackerStore)(
+    domain=domain, dialect="sqlite", db=path)
+ticks, served_meanwhile = [], []
+
+@event.listens_for(store.engine, "commit")
+def slow_disk(connection):
+    before = len(ticks)
+    time.sleep(0.3)
+    served_meanwhile.append(len(ticks) > before)
+
+async def main():
+    async def other_conversations():
+        while True:
+            await asyncio.sleep(0.01)
+            ticks.append(1)
+    others = asyncio.create_task(other_conversations())
+    await asyncio.sleep(0.05)
+    tracker = DialogueStateTracker("citizen-1", domain.slots)
+    tracker.update(UserUttered("你好", {"name": "greet", "confidence": 1.0}))
+    await store.save(tracker)
+    saved = await store.retrieve("citizen-1")
+    others.cancel()
+    print(json.dumps({"served_meanwhile": served_meanwhile, "events": len(saved.events)}))
+
+asyncio.run(main())
+"""
+
+
+def _while_committing(kind: str, tmp_path: Path) -> dict[str, object]:
+    out = run_in_rasa(Settings(), SLOW_DISK_SCRIPT, args=(kind, str(tmp_path / f"{kind}.db")))
+    result: dict[str, object] = json.loads(out.strip().splitlines()[-1])
+    return result
+
+
+def test_the_engine_serves_other_conversations_while_a_turn_is_written(tmp_path: Path) -> None:
+    ours = _while_committing("lean", tmp_path)
+    assert ours["served_meanwhile"] == [True] and ours["events"] == 1
+
+
+def test_rasas_store_holds_every_conversation_while_it_writes(tmp_path: Path) -> None:
+    rasas = _while_committing("rasa", tmp_path)
+    assert rasas["served_meanwhile"] == [False] and rasas["events"] == 1
