@@ -12,8 +12,9 @@ time, and the action server spent a fifth of its own parsing the same domain aga
 - Calls are serialised with ujson (in Rasa's environment already), falling back to the
   standard library for anything ujson refuses, so every body json would send is sent.
 - Each endpoint keeps its connections open between calls. Idle ones are closed by this
-  side after a few seconds, well before the action server (120 s) or HAProxy (60 s) would
-  close them, so a call never goes out on a connection the other side is closing.
+  side after a few seconds, well before the action server would (120 s), so a call never
+  goes out on a connection the other side is closing. Behind HAProxy (the scaled profile)
+  each request still has connections of its own: HAProxy closes them after the response.
 
 Like bot/rasa_start.py this replaces private parts of Rasa and is pinned with it there;
 tests/unit/test_action_calls.py runs each against our real action server.
