@@ -32,7 +32,7 @@ import ujson
 
 # rasa_sdk's answer to a call whose domain digest it does not hold.
 DOMAIN_MISSING = 449
-# Shorter than every server's idle timeout in front of or at the action server.
+# Shorter than the action server's own idle timeout (rasa_sdk: 120 s).
 IDLE_CONNECTION_S = 5.0
 
 
