@@ -92,8 +92,10 @@ def validity_by_event_kind(schema: dict[str, Any], validator_class: Any) -> Any:
     distinct = len(set(names)) == len(names) and all(isinstance(name, str) for name in names)
     if not kinds or not distinct:
         return validator_class(schema).is_valid
+    # The result with its events' list checked, but not each event in it.
+    events_list = {key: value for key, value in events.items() if key != "items"}
     outer = validator_class(
-        {**schema, "properties": {**schema["properties"], "events": {"type": "array"}}}
+        {**schema, "properties": {**schema["properties"], "events": events_list}}
     )
     event = validator_class(common)
     of_kind = {name: validator_class(kind) for name, kind in zip(names, kinds, strict=True)}
