@@ -86,16 +86,15 @@ def validity_by_event_kind(schema: dict[str, Any], validator_class: Any) -> Any:
     shaped so, the whole schema answers instead.
     """
     events = schema["properties"]["events"]
-    common = {key: value for key, value in events["items"].items() if key != "oneOf"}
+    common = _without(events["items"], "oneOf")
     kinds = events["items"].get("oneOf", [])
     names = [kind.get("properties", {}).get("event", {}).get("const") for kind in kinds]
     distinct = len(set(names)) == len(names) and all(isinstance(name, str) for name in names)
     if not kinds or not distinct:
         return validator_class(schema).is_valid
     # The result with its events' list checked, but not each event in it.
-    events_list = {key: value for key, value in events.items() if key != "items"}
     outer = validator_class(
-        {**schema, "properties": {**schema["properties"], "events": events_list}}
+        {**schema, "properties": {**schema["properties"], "events": _without(events, "items")}}
     )
     event = validator_class(common)
     of_kind = {name: validator_class(kind) for name, kind in zip(names, kinds, strict=True)}
@@ -112,6 +111,10 @@ def validity_by_event_kind(schema: dict[str, Any], validator_class: Any) -> Any:
         return True
 
     return is_valid
+
+
+def _without(schema: dict[str, Any], keyword: str) -> dict[str, Any]:
+    return {key: value for key, value in schema.items() if key != keyword}
 
 
 def remember_event_types() -> None:

@@ -1,21 +1,20 @@
 """Our real action server (``python -m ops.action_server``) on a free loopback port, for
-tests that call it as Rasa does."""
+tests that call it as Rasa does (the ``action_server`` fixture in tests/conftest.py)."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
-import pytest
-
 from liangwang.settings import PROJECT_ROOT
-from ops.harness import free_port
+from ops.harness import free_port, wait_answering
+
+# The secret the fixture's action server wants with every call.
+ACTION_SECRET = "s3cret-for-this-test"
 
 
 @contextmanager
@@ -38,15 +37,7 @@ def running_action_server(data_dir: Path, db_url: str, secret: str) -> Iterator[
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        else:
-            pytest.fail("the action server did not start")
+        wait_answering(f"{url}/health", timeout_s=60, proc=process)
         yield url
     finally:
         process.terminate()

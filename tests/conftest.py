@@ -47,3 +47,13 @@ def pg_url() -> Iterator[str]:
 
     with postgres_database() as url:
         yield url
+
+
+# Our real action server on a migrated SQLite database of the test's own; its URL. Calls
+# carry tests.action_server.ACTION_SECRET.
+@pytest.fixture
+def action_server(tmp_path: Path, db_url: str) -> Iterator[str]:
+    from tests.action_server import ACTION_SECRET, running_action_server
+
+    with running_action_server(tmp_path / "var", db_url, ACTION_SECRET) as url:
+        yield url

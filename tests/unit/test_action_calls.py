@@ -5,17 +5,12 @@ calls; every answer is the one the action gives when sent the whole domain."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from liangwang.settings import Settings
 from ops.action_server import SECRET_HEADER
-from tests.action_server import running_action_server
+from tests.action_server import ACTION_SECRET
 from tests.rasa_python import run_in_rasa
 
-SECRET = "secret-of-this-test"
 # Four calls with the model's domain, then two with a retrained one (a response more).
 SCRIPT = """
 import asyncio, json, sys
@@ -62,15 +57,9 @@ print(json.dumps({{"answers": answers, "sent": sent, "connections": len(connecti
 """
 
 
-@pytest.fixture
-def action_server(tmp_path: Path, db_url: str) -> Iterator[str]:
-    with running_action_server(tmp_path / "var", db_url, SECRET) as url:
-        yield url
-
-
 def _calls(action_server: str, before: str) -> dict[str, list[object]]:
     out = run_in_rasa(
-        Settings(), SCRIPT.format(before=before), args=(action_server, SECRET, SECRET_HEADER)
+        Settings(), SCRIPT.format(before=before), args=(action_server, ACTION_SECRET, SECRET_HEADER)
     )
     result: dict[str, list[object]] = json.loads(out.strip().splitlines()[-1])
     return result

@@ -6,19 +6,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 
 from liangwang.settings import PROJECT_ROOT, Settings
 from ops.action_server import SECRET_HEADER
 from ops.harness import free_port
 from ops.stack import action_server_spec, app_env, with_start_secrets
-from tests.action_server import running_action_server
+from tests.action_server import ACTION_SECRET as SECRET
 
-SECRET = "s3cret-for-this-test"
 # What a stranger would post to withdraw someone's complaint.
 CALL = {
     "next_action": "action_withdraw_ticket",
@@ -38,12 +35,6 @@ def listening_addresses(port: int) -> set[str]:
             if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
                 found.add(address)
     return found
-
-
-@pytest.fixture
-def action_server(tmp_path: Path, db_url: str) -> Iterator[str]:
-    with running_action_server(tmp_path / "var", db_url, SECRET) as url:
-        yield url
 
 
 def test_a_call_without_the_secret_is_refused(action_server: str) -> None:
