@@ -28,7 +28,8 @@ one replica after another, the later ones finding them there. Connections to Pos
 checked before use, so a restarted server costs no failed turn once it is back.
 
 How the engine calls the action server is changed in bot/action_calls.py: the domain sent
-by its digest, connections kept, JSON written faster.
+by its digest, connections kept, JSON written faster. The trained graph is run without dask
+(bot/graph_runner.py).
 """
 
 from __future__ import annotations
@@ -198,6 +199,9 @@ def main() -> None:
 
     install_action_result_validator()  # first: it refuses another Rasa version
     action_calls.install()
+    import graph_runner  # after the pin check: it subclasses a part of Rasa 3.6
+
+    graph_runner.install()
     remember_event_types()
     open_sqlite_in_wal_mode()
     create_tables_one_replica_at_a_time()
