@@ -1,5 +1,6 @@
-"""The trained model, loaded as bot/rasa_start.py loads it, runs on bot/graph_runner.py and
-understands and predicts exactly as it does on Rasa's dask runner."""
+"""The trained model, loaded as bot/rasa_start.py loads it, runs on bot/graph_runner.py with
+DIET calling its traced graph directly (bot/traced_prediction.py), and understands and
+predicts exactly as it does on Rasa's dask runner with tf.function's dispatch."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.e2e
 # parsed, then the next action predicted from the conversation so far.
 SCRIPT = """
 import asyncio, json, sys
-import graph_runner
+import graph_runner, traced_prediction
 graph_runner.install()
 from rasa.core.agent import Agent
 from rasa.core.channels.channel import UserMessage
@@ -40,25 +41,32 @@ async def talk(processor, sender):
 
 async def main():
     processor = Agent.load(sys.argv[1]).processor
-    loaded = processor.graph_runner
-    # Rasa's runner on the same loaded nodes, for the comparison.
+    ours = processor.graph_runner
+    # Rasa's own way first: its dask runner on the same loaded nodes, DIET's predictions
+    # dispatched by tf.function.
     dask = DaskGraphRunner.__new__(DaskGraphRunner)
-    dask.__dict__.update(loaded.__dict__)
-    ours = await talk(processor, "ours")
+    dask.__dict__.update(ours.__dict__)
     processor.graph_runner = dask
-    return {"runner": type(loaded).__name__, "ours": ours, "dask": await talk(processor, "dask")}
+    rasas = await talk(processor, "rasa")
+    traced_prediction.install()
+    processor.graph_runner = ours
+    said = await talk(processor, "ours")
+    models = [getattr(node._component, "model", None) for node in ours._instantiated_nodes.values()]
+    steps = {type(m._tf_predict_step).__name__ for m in models if hasattr(m, "_tf_predict_step")}
+    return {"runner": type(ours).__name__, "rasa": rasas, "ours": said, "steps": sorted(steps)}
 
 print(json.dumps(asyncio.run(main()), ensure_ascii=False))
 """
 
 
-def test_the_engine_runs_its_model_node_after_node_with_dasks_answers() -> None:
+def test_the_engine_runs_its_model_node_after_node_with_rasas_answers() -> None:
     settings = Settings()
     model, _ = train(settings)
     out = run_in_rasa(settings, SCRIPT, args=(str(model),))
     seen = json.loads(out.strip().splitlines()[-1])
     assert seen["runner"] == "SequentialGraphRunner"
-    assert seen["ours"] == seen["dask"]
+    assert seen["steps"] == ["ConcreteFunction"]  # DIET's, called without dispatch
+    assert seen["ours"] == seen["rasa"]
     turns = seen["ours"]
     assert len(turns) == 10
     assert turns[1]["parsed"]["intent"]["name"] != "nlu_fallback"
