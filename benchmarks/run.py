@@ -10,6 +10,7 @@ from benchmarks import (
     abuse,
     asr,
     channels,
+    engine,
     hearing,
     load,
     review,
@@ -37,6 +38,7 @@ SUITES: dict[str, Callable[[], list[str]]] = {
     "voice": voice.run,
     "abuse": abuse.run,
     "load": load.run,
+    "engine": engine.run,
 }
 OUT = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 
@@ -77,6 +79,7 @@ SECTION_TITLES = {
     "voice": "## Phone line",
     "abuse": "## Abuse",
     "load": "## Load",
+    "engine": "## Engine",
 }
 
 
