@@ -16,7 +16,7 @@ import subprocess
 from benchmarks.load import COMPLAINT, GUIDE
 from benchmarks.report import section
 from liangwang.settings import PROJECT_ROOT, Settings
-from ops.rasa_engine import BOT_DIR, rasa_env, train
+from ops.rasa_engine import rasa_env_with_bot, train
 
 ROUNDS = 16
 CONVERSATIONS_PER_ROUND = 5
@@ -26,7 +26,6 @@ import asyncio, json, statistics, sys, time
 import graph_runner, traced_prediction
 from rasa.core.agent import Agent
 from rasa.core.channels.channel import UserMessage
-from rasa.engine.runner.dask import DaskGraphRunner
 from rasa.nlu.classifiers.diet_classifier import DIETClassifier
 
 graph_runner.install()
@@ -35,8 +34,7 @@ model, messages, rounds, per_round = sys.argv[1], json.loads(sys.argv[2]), *map(
 async def main():
     processor = Agent.load(model).processor
     ours = processor.graph_runner
-    dask = DaskGraphRunner.__new__(DaskGraphRunner)
-    dask.__dict__.update(ours.__dict__)
+    dask = graph_runner.dask_runner_like(ours)
     nodes = ours._instantiated_nodes.values()
     diet = next(n._component for n in nodes if isinstance(n._component, DIETClassifier))
     dispatched = diet.model._tf_predict_step
@@ -78,7 +76,7 @@ def _medians() -> dict[str, float]:
     args = [str(model), json.dumps(messages), str(ROUNDS), str(CONVERSATIONS_PER_ROUND)]
     done = subprocess.run(
         [python, "-c", SCRIPT, *args],
-        env={**rasa_env(settings), "PYTHONPATH": str(BOT_DIR)},
+        env=rasa_env_with_bot(settings),
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,

@@ -80,6 +80,13 @@ class SequentialGraphRunner(DaskGraphRunner):
         return dict(results[target] for target in run_targets)
 
 
+def dask_runner_like(runner: SequentialGraphRunner) -> DaskGraphRunner:
+    """Rasa's own runner on the same loaded nodes, to compare the two on one model."""
+    dask = DaskGraphRunner.__new__(DaskGraphRunner)
+    dask.__dict__.update(runner.__dict__)
+    return dask
+
+
 def install() -> None:
     """The engine loads its trained graph into this runner instead of dask's."""
     from rasa.core import processor

@@ -114,6 +114,12 @@ def rasa_env(settings: Settings, base: Mapping[str, str] | None = None) -> dict[
     return env
 
 
+def rasa_env_with_bot(settings: Settings) -> dict[str, str]:
+    """Rasa's environment with bot/ on the module path, as bot/rasa_start.py finds its own
+    modules: for scripts that run our engine changes in Rasa's Python."""
+    return {**rasa_env(settings), "PYTHONPATH": str(BOT_DIR)}
+
+
 def train(
     settings: Settings,
     *,

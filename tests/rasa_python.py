@@ -7,7 +7,7 @@ from __future__ import annotations
 import subprocess
 
 from liangwang.settings import PROJECT_ROOT, Settings
-from ops.rasa_engine import BOT_DIR, rasa_env
+from ops.rasa_engine import rasa_env_with_bot
 
 
 def _command(settings: Settings, script: str, args: tuple[str, ...]) -> list[str]:
@@ -15,7 +15,7 @@ def _command(settings: Settings, script: str, args: tuple[str, ...]) -> list[str
 
 
 def _env(settings: Settings) -> dict[str, str]:
-    return {**rasa_env(settings), "PYTHONPATH": str(BOT_DIR)}
+    return rasa_env_with_bot(settings)
 
 
 def run_in_rasa(

@@ -22,7 +22,6 @@ import graph_runner, traced_prediction
 graph_runner.install()
 from rasa.core.agent import Agent
 from rasa.core.channels.channel import UserMessage
-from rasa.engine.runner.dask import DaskGraphRunner
 
 MESSAGES = ["你好", "我爸八十多了，想办个敬老卡，家里人能代办吗", "要带什么材料", "继续",
             "我要投诉，路灯坏了", "对", "杨浦区", "国和路12号", "转人工", "嗯嗯那个啥"]
@@ -44,8 +43,7 @@ async def main():
     ours = processor.graph_runner
     # Rasa's own way first: its dask runner on the same loaded nodes, DIET's predictions
     # dispatched by tf.function.
-    dask = DaskGraphRunner.__new__(DaskGraphRunner)
-    dask.__dict__.update(ours.__dict__)
+    dask = graph_runner.dask_runner_like(ours)
     processor.graph_runner = dask
     rasas = await talk(processor, "rasa")
     traced_prediction.install()
