@@ -207,6 +207,11 @@ class Settings(BaseSettings):
     tts_speaker: TtsSpeaker = TtsSpeaker.zf_xiaoxiao
     tts_slow_speed: Annotated[float, Field(ge=0.5, lt=1.0)] = 0.8
     kokoro_model: Path = PROJECT_ROOT / "models" / "kokoro-v1.0-zh"
+    # Between calls the phone line makes every fixed sentence and the catalog's replies
+    # into the speech cache (a low-priority process; with Kokoro a core for many minutes
+    # after a first start). Off: only the call prompts are made at start, the rest when
+    # first said. Phone processes of one machine share the cache: the first prepares it.
+    tts_prepare_in_background: bool = True
     sip_port: Port = 5060
     # Address put into SDP for our RTP; empty: the address SIP is bound to.
     sip_public_host: str = ""

@@ -283,9 +283,12 @@ def make_stack(
     models_dir: Path = PROJECT_ROOT / "models",
     *,
     whisper_model: Path | None = None,
+    background_speech: bool = True,
 ) -> RunningStack:
     """A stack on free ports. With ``whisper_model`` the phone line runs too (Whisper
-    engine, SIP and AudioSocket on free ports); without it the phone line is off."""
+    engine, SIP and AudioSocket on free ports); without it the phone line is off. Without
+    ``background_speech`` the line makes what it says only when it says it: preparing every
+    reply between calls keeps a core busy for many minutes after each start."""
     data_dir.mkdir(parents=True, exist_ok=True)
     taken: set[int] = set()
     rasa, actions = (free_port_block(REPLICA_PORTS, taken) for _ in range(2))
@@ -319,6 +322,7 @@ def make_stack(
             # A small RTP range, free when the stack was made.
             LIANGWANG_RTP_PORT_MIN=str(rtp),
             LIANGWANG_RTP_PORT_MAX=str(rtp + RTP_PORTS - 1),
+            LIANGWANG_TTS_PREPARE_IN_BACKGROUND=str(background_speech).lower(),
         )
     return RunningStack(
         data_dir=data_dir,

@@ -49,14 +49,19 @@ class LineProcess:
     rtp_port_min: int
     rtp_port_max: int
     audiosocket_port: int
+    # The processes share the data folder's speech cache: one preparing it serves all.
+    prepares_speech: bool
 
     def env(self) -> dict[str, str]:
-        return {
+        env = {
             "LIANGWANG_SIP_PORT": str(self.sip_port),
             "LIANGWANG_RTP_PORT_MIN": str(self.rtp_port_min),
             "LIANGWANG_RTP_PORT_MAX": str(self.rtp_port_max),
             "LIANGWANG_AUDIOSOCKET_PORT": str(self.audiosocket_port),
         }
+        if not self.prepares_speech:
+            env["LIANGWANG_TTS_PREPARE_IN_BACKGROUND"] = "false"
+        return env
 
 
 def line_processes(settings: Settings) -> list[LineProcess]:
@@ -70,6 +75,7 @@ def line_processes(settings: Settings) -> list[LineProcess]:
             rtp_port_min=settings.rtp_port_min + (i - 1) * share,
             rtp_port_max=settings.rtp_port_min + i * share - 1,
             audiosocket_port=settings.audiosocket_port + i - 1,
+            prepares_speech=i == 1,
         )
         for i in range(1, count + 1)
     ]

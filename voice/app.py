@@ -171,15 +171,17 @@ def call_handler(
 
 
 def prepare_prompts(
-    settings: Settings, engines: VoiceEngines, busy: Callable[[], bool]
+    settings: Settings, synthesizer: SpeechSynthesizer, busy: Callable[[], bool]
 ) -> PromptWarmer | None:
     """Every fixed sentence of the domain, then the catalog's and the categories' replies,
     into the speech cache, in the background and only while ``busy`` says no call is going
-    on: the call prompts are ready already (``build_engines``)."""
-    if not isinstance(engines.synthesizer, CachedSynthesizer):
+    on: the call prompts are ready already (``build_engines``). Nothing when
+    ``LIANGWANG_TTS_PREPARE_IN_BACKGROUND`` is off."""
+    if not settings.tts_prepare_in_background:
         return None
-    sentences = prepared_sentences(settings)
-    warmer = PromptWarmer(engines.synthesizer, sentences, busy=busy)
+    if not isinstance(synthesizer, CachedSynthesizer):
+        return None
+    warmer = PromptWarmer(synthesizer, prepared_sentences(settings), busy=busy)
     warmer.start()
     return warmer
 
@@ -219,7 +221,9 @@ async def serve_phone(settings: Settings, engines: VoiceEngines) -> None:
     await audiosocket.start()
     callbacks = start_callbacks(settings, sip.dial, engines, call_config(settings))
     # Any call, answered or placed (call backs), on either line keeps the warming waiting.
-    warmer = prepare_prompts(settings, engines, busy=lambda: bool(sip.calls or audiosocket.lines))
+    warmer = prepare_prompts(
+        settings, engines.synthesizer, busy=lambda: bool(sip.calls or audiosocket.lines)
+    )
     print(
         PHONE_LINE_READY.format(
             sip=f"{settings.phone_host}:{settings.sip_port}",

@@ -17,7 +17,11 @@ def whisper_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory, whisper_model: Path) -> Iterator[RunningStack]:
-    running = make_stack(tmp_path_factory.mktemp("stack"), whisper_model=whisper_model)
+    running = make_stack(
+        tmp_path_factory.mktemp("stack"),
+        whisper_model=whisper_model,
+        background_speech=False,
+    )
     running.start()
     yield running
     assert running.stop() == 0

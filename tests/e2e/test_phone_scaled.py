@@ -22,7 +22,11 @@ pytestmark = pytest.mark.e2e
 def proxied(
     tmp_path_factory: pytest.TempPathFactory, whisper_model: Path
 ) -> Iterator[RunningStack]:
-    running = make_stack(tmp_path_factory.mktemp("proxied"), whisper_model=whisper_model)
+    running = make_stack(
+        tmp_path_factory.mktemp("proxied"),
+        whisper_model=whisper_model,
+        background_speech=False,
+    )
     running.env["LIANGWANG_PHONE_REPLICAS"] = "2"
     running.start()
     yield running

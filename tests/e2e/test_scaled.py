@@ -24,9 +24,11 @@ pytestmark = pytest.mark.e2e
 REDIS = "redis://127.0.0.1:6379/4"
 
 
-@pytest.fixture
-def scaled(tmp_path: Path) -> Iterator[RunningStack]:
-    with scaled_stack(tmp_path / "stack", REDIS) as running:
+# One scaled stack for the module (a start takes minutes on 2 cores): the test of shared
+# stores runs after the replicas were killed and brought back, which it does not mind.
+@pytest.fixture(scope="module")
+def scaled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    with scaled_stack(tmp_path_factory.mktemp("scaled"), REDIS) as running:
         yield running
 
 
@@ -55,7 +57,8 @@ def say_again_if_refused(stack: RunningStack, cid: str, text: str) -> list[dict[
         return stack.say(cid, text)
 
 
-@pytest.mark.parametrize("setup", ["scaled", "two_rasa_embedded"])
+# The embedded pair first: its stack is stopped before the scaled one starts.
+@pytest.mark.parametrize("setup", ["two_rasa_embedded", "scaled"])
 def test_a_rasa_replica_killed_mid_complaint_loses_nothing(
     setup: str, request: pytest.FixtureRequest
 ) -> None:
@@ -82,11 +85,11 @@ def test_a_rasa_replica_killed_mid_complaint_loses_nothing(
         assert "具体在哪里" in str(say_again_if_refused(scaled, cid, "杨浦区"))
 
 
-def test_every_store_is_the_shared_one(scaled: RunningStack, tmp_path: Path) -> None:
+def test_every_store_is_the_shared_one(scaled: RunningStack) -> None:
     cid = f"scaled-{uuid.uuid4().hex[:8]}"
     scaled.say(cid, "你好")
     # Nothing of Rasa's or ours in the private data directory: all of it in PostgreSQL.
-    assert not list((tmp_path / "stack").glob("*.db"))
+    assert not list(scaled.data_dir.glob("*.db"))
     tracker = make_engine(scaled.env["LIANGWANG_TRACKER_STORE_URL"])
     with tracker.connect() as c:
         said = c.execute(text("SELECT count(*) FROM events WHERE sender_id = :s"), {"s": cid})

@@ -11,7 +11,7 @@ from liangwang.catalog.store import import_catalog, read_catalog_file
 from liangwang.db import sessions_for, unit_of_work
 from liangwang.settings import PROJECT_ROOT, Settings
 from liangwang.wording import Say, render, responses
-from voice.app import FIXED_PROMPTS, prepared_sentences
+from voice.app import FIXED_PROMPTS, prepare_prompts, prepared_sentences
 from voice.fakes import RecordingSynthesizer
 from voice.prompts import PromptWarmer, domain_replies, fixed_sentences, reply_sentences
 from voice.reply_plan import keypad_menu
@@ -76,6 +76,16 @@ def test_nothing_is_made_while_a_call_is_going_on(tmp_path: Path) -> None:
     assert not warmer.wait(timeout_s=1.2) and inner.said == []
     calls[0] = False  # the call ended
     assert warmer.wait(timeout_s=60) and len(inner.said) == warmer.made > 100
+
+
+def test_the_line_prepares_in_the_background_unless_told_not_to(tmp_path: Path) -> None:
+    cache = CachedSynthesizer(RecordingSynthesizer(), tmp_path / "cache")
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'never-migrated.db'}")
+    warmer = prepare_prompts(settings, cache, busy=lambda: True)  # waits: never makes one
+    assert warmer is not None
+    warmer.stop()
+    told_not_to = Settings(database_url=settings.database_url, tts_prepare_in_background=False)
+    assert prepare_prompts(told_not_to, cache, busy=lambda: False) is None
 
 
 def test_reply_sentences_put_each_replys_first_sentence_first() -> None:

@@ -62,6 +62,9 @@ def test_the_stack_runs_each_phone_process_on_its_ports_and_kamailio_in_front() 
     assert list(specs) == ["phone-1", "phone-2", "sip-proxy"]
     assert specs["phone-2"].env["LIANGWANG_SIP_PORT"] == "5062"
     assert specs["phone-2"].env["LIANGWANG_AUDIOSOCKET_PORT"] == "9093"
+    # They share the data folder's speech cache: the first prepares it for both.
+    assert "LIANGWANG_TTS_PREPARE_IN_BACKGROUND" not in specs["phone-1"].env
+    assert specs["phone-2"].env["LIANGWANG_TTS_PREPARE_IN_BACKGROUND"] == "false"
     assert specs["sip-proxy"].argv[-1] == "ops.sip_proxy"
     assert specs["sip-proxy"].ready_line == LINE_UP_MARK  # not before a call gets through
     assert [spec.name for spec in phone_specs(Settings())] == ["phone"]
