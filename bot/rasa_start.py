@@ -29,7 +29,8 @@ checked before use, so a restarted server costs no failed turn once it is back.
 
 How the engine calls the action server is changed in bot/action_calls.py: the domain sent
 by its digest, connections kept, JSON written faster. The trained graph is run without dask
-(bot/graph_runner.py), and DIET calls its traced TensorFlow graph directly
+(bot/graph_runner.py), DIET is loaded without tracing a training step
+(bot/prediction_load.py), and it calls its traced TensorFlow graph directly
 (bot/traced_prediction.py).
 """
 
@@ -201,9 +202,11 @@ def main() -> None:
     install_action_result_validator()  # first: it refuses another Rasa version
     action_calls.install()
     import graph_runner  # after the pin check: it subclasses a part of Rasa 3.6
+    import prediction_load
     import traced_prediction
 
     graph_runner.install()
+    prediction_load.install()
     traced_prediction.install()
     remember_event_types()
     open_sqlite_in_wal_mode()
