@@ -26,16 +26,25 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+# How the stack's processes are told apart by their command lines (ops/stack.py).
+PROCESS_MARKERS = (
+    ("rasa_start.py run", "rasa"),
+    ("ops.action_server", "actions"),
+    ("backoffice.app", "staff"),
+    ("ops.web_apps", "web"),
+    ("ops.telegram_bot", "telegram"),
+    ("ops.retention", "retention"),
+    ("ops.cli phone", "phone"),
+)
+
+
 def process_name(cmdline: str) -> str:
-    for marker, name in (
-        ("rasa_start.py run", "rasa"),
-        ("rasa_sdk", "actions"),
-        ("uvicorn", "web"),
-        ("ops.telegram_bot", "telegram"),
-    ):
+    """The stack's name for a process; another one by its program's file name only (a
+    report names no folder of the machine it ran on)."""
+    for marker, name in PROCESS_MARKERS:
         if marker in cmdline:
             return name
-    return cmdline[:40]
+    return Path(cmdline.split(" ", 1)[0]).name
 
 
 def run() -> list[str]:
