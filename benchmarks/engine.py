@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import json
 import statistics
-import subprocess
 from pathlib import Path
 from typing import Any
 
 from benchmarks.load import COMPLAINT, GUIDE
 from benchmarks.report import section
-from liangwang.settings import PROJECT_ROOT, Settings
-from ops.rasa_engine import rasa_env_with_bot, train
+from liangwang.settings import Settings
+from ops.rasa_engine import run_rasa_script, train
 
 ROUNDS = 16
 CONVERSATIONS_PER_ROUND = 5
@@ -48,8 +47,7 @@ print(json.dumps({"s": took, "rss": mib["VmRSS"], "peak": mib["VmHWM"]}))
 
 SCRIPT = """
 import asyncio, json, statistics, sys, time
-import graph_runner
-import tensorflow as tf
+import graph_runner, prediction_load
 from rasa.core.agent import Agent
 from rasa.core.channels.channel import UserMessage
 from rasa.nlu.classifiers.diet_classifier import DIETClassifier
@@ -64,8 +62,8 @@ async def main():
     nodes = ours._instantiated_nodes.values()
     diet = next(n._component for n in nodes if isinstance(n._component, DIETClassifier))
     dispatched = diet.model._tf_predict_step
-    served = tf.function(diet.model.predict_step, input_signature=dispatched.input_signature,
-                         autograph=False).get_concrete_function()
+    served = prediction_load.prediction_step(diet.model, dispatched.input_signature)
+    served = served.get_concrete_function()
     ways = {"rasa": (dask, dispatched), "runner": (ours, dispatched), "traced": (ours, served)}
     said = 0
 
@@ -97,15 +95,7 @@ print(json.dumps(asyncio.run(main())))
 
 def _in_rasa(settings: Settings, script: str, *args: str) -> Any:
     """What ``script`` printed last, as JSON, run by a new Rasa Python."""
-    done = subprocess.run(
-        [str(settings.rasa_venv / "bin" / "python"), "-c", script, *args],
-        env=rasa_env_with_bot(settings),
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(run_rasa_script(settings, script, *args).strip().splitlines()[-1])
 
 
 def _loads(settings: Settings, model: Path) -> dict[str, dict[str, float]]:

@@ -66,9 +66,16 @@ def _build_weights(model: Any, model_data_example: Any) -> None:
     model.batch_loss(example)
 
 
+def prediction_step(model: Any, input_signature: Any) -> Any:
+    """DIET's prediction step as a ``tf.function`` traced without AutoGraph (the engine's
+    and the engine benchmark's)."""
+    import tensorflow as tf
+
+    return tf.function(model.predict_step, input_signature=input_signature, autograph=False)
+
+
 def _trace_prediction(model: Any, predict_data_example: Any) -> None:
     """The prediction step traced on the example; DIET's without AutoGraph."""
-    import tensorflow as tf
     from rasa.nlu.classifiers.diet_classifier import DIET
     from rasa.utils.train_utils import create_data_generators
 
@@ -77,7 +84,5 @@ def _trace_prediction(model: Any, predict_data_example: Any) -> None:
             predict_data_example, batch_sizes=1, epochs=1, shuffle=False
         )
         example, _ = batches[0]
-        model._tf_predict_step = tf.function(
-            model.predict_step, input_signature=model._dynamic_signature(example), autograph=False
-        )
+        model._tf_predict_step = prediction_step(model, model._dynamic_signature(example))
     model.run_inference(predict_data_example)

@@ -120,6 +120,29 @@ def rasa_env_with_bot(settings: Settings) -> dict[str, str]:
     return {**rasa_env(settings), "PYTHONPATH": str(BOT_DIR)}
 
 
+def rasa_script(settings: Settings, script: str, *args: str) -> list[str]:
+    """The command running ``script`` in Rasa's Python; run it with ``rasa_env_with_bot``
+    from the project's folder, as ``run_rasa_script`` does."""
+    return [str(settings.rasa_venv / "bin" / "python"), "-c", script, *args]
+
+
+def run_rasa_script(
+    settings: Settings, script: str, *args: str, stdin: str = "", timeout_s: float | None = None
+) -> str:
+    """What ``script`` printed, run to its end in Rasa's Python with bot/ on its path."""
+    done = subprocess.run(
+        rasa_script(settings, script, *args),
+        input=stdin,
+        env=rasa_env_with_bot(settings),
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=True,
+    )
+    return done.stdout
+
+
 def train(
     settings: Settings,
     *,

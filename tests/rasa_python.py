@@ -7,38 +7,20 @@ from __future__ import annotations
 import subprocess
 
 from liangwang.settings import PROJECT_ROOT, Settings
-from ops.rasa_engine import rasa_env_with_bot
-
-
-def _command(settings: Settings, script: str, args: tuple[str, ...]) -> list[str]:
-    return [str(settings.rasa_venv / "bin" / "python"), "-c", script, *args]
-
-
-def _env(settings: Settings) -> dict[str, str]:
-    return rasa_env_with_bot(settings)
+from ops.rasa_engine import rasa_env_with_bot, rasa_script, run_rasa_script
 
 
 def run_in_rasa(
     settings: Settings, script: str, stdin: str = "", args: tuple[str, ...] = ()
 ) -> str:
-    done = subprocess.run(
-        _command(settings, script, args),
-        input=stdin,
-        env=_env(settings),
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    return done.stdout
+    return run_rasa_script(settings, script, *args, stdin=stdin, timeout_s=120)
 
 
 def start_in_rasa(settings: Settings, script: str, *args: str) -> subprocess.Popen[str]:
     """``script`` started, not awaited (for several at once); its output piped."""
     return subprocess.Popen(
-        _command(settings, script, args),
-        env=_env(settings),
+        rasa_script(settings, script, *args),
+        env=rasa_env_with_bot(settings),
         cwd=PROJECT_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

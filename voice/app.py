@@ -177,9 +177,7 @@ def prepare_prompts(
     into the speech cache, in the background and only while ``busy`` says no call is going
     on: the call prompts are ready already (``build_engines``). Nothing when
     ``LIANGWANG_TTS_PREPARE_IN_BACKGROUND`` is off."""
-    if not settings.tts_prepare_in_background:
-        return None
-    if not isinstance(synthesizer, CachedSynthesizer):
+    if not settings.tts_prepare_in_background or not isinstance(synthesizer, CachedSynthesizer):
         return None
     warmer = PromptWarmer(synthesizer, prepared_sentences(settings), busy=busy)
     warmer.start()
