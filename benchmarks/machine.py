@@ -64,16 +64,16 @@ def rss_mib(pid: int) -> float:
     return sum(own_rss_mib(p) for p in _tree(pid))
 
 
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU time so far of a process and its living descendants."""
-    total = 0.0
+def cpu_seconds_each(pid: int) -> dict[int, float]:
+    """User and system CPU time so far of a process and of each living descendant, by pid."""
+    each: dict[int, float] = {}
     for p in _tree(pid):
         try:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+        each[p] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return each
 
 
 def command_line(pid: int) -> str:

@@ -207,16 +207,6 @@ def prepare_prompts_ahead(engines: VoiceEngines, settings: Settings) -> str:
     return type(synthesizer.inner).__name__
 
 
-def shared_speech_cache(data_dir: Path) -> None:
-    """Point the benchmark's speech cache at the project's own (var/tts-cache, the one
-    ``make run`` fills): with the natural voice, preparing the catalog's replies takes
-    minutes the first time and nothing after."""
-    shared = Settings().tts_cache_dir
-    shared.mkdir(parents=True, exist_ok=True)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    (data_dir / shared.name).symlink_to(shared.resolve(), target_is_directory=True)
-
-
 def recognizer_with_beam(settings: Settings, beam: int) -> SpeechRecognizer:
     """The line's recogniser as ``build_engines`` makes it, with another beam size."""
     return load_now(
@@ -244,9 +234,10 @@ def line_settings(root: Path) -> Iterator[Settings]:
             stt_engine=SttEngine.whisper,
             whisper_model=whisper,
             rasa_port=int(stack.rasa_url.rsplit(":", 1)[1]),
+            # The project's own speech cache, the one `make run` fills: with the natural
+            # voice, preparing the catalog's replies takes minutes the first time only.
+            speech_cache_dir=Settings().tts_cache_dir,
         )
-        shared_speech_cache(settings.data_dir)
-        assert settings.tts_cache_dir.is_symlink()
         yield settings
     finally:
         stack.stop()

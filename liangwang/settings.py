@@ -212,6 +212,10 @@ class Settings(BaseSettings):
     # after a first start). Off: only the call prompts are made at start, the rest when
     # first said. Phone processes of one machine share the cache: the first prepares it.
     tts_prepare_in_background: bool = True
+    # Where spoken replies are kept once made (WAVs named by a digest of the voice and the
+    # text, so copies never disagree). Empty: in data_dir. Stacks of one machine may share
+    # one, and make each sentence once.
+    speech_cache_dir: Path | None = None
     sip_port: Port = 5060
     # Address put into SDP for our RTP; empty: the address SIP is bound to.
     sip_public_host: str = ""
@@ -350,7 +354,7 @@ class Settings(BaseSettings):
 
     @property
     def tts_cache_dir(self) -> Path:
-        return self.data_dir / "tts-cache"
+        return self.speech_cache_dir or self.data_dir / "tts-cache"
 
     @cached_property
     def effective_database_url(self) -> str:

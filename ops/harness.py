@@ -80,6 +80,10 @@ def free_port(*, tcp: bool = True, udp: bool = False, pair: bool = False) -> int
 # as do the phone processes behind the SIP proxy (ops/sip_proxy.py).
 REPLICA_PORTS = 4
 RTP_PORTS = 41  # enough for the calls a test places at once, shared by the phone processes
+# The stacks' speech cache, one for all of them: each fixed sentence is made once (about a
+# minute of Kokoro for the call prompts), not at every stack's start. Entries are named by
+# the voice and the text, so no stack can find another's sentence wrong.
+SPEECH_CACHE = PROJECT_ROOT / "var" / "stacks-speech-cache"
 
 
 def free_port_block(
@@ -305,6 +309,7 @@ def make_stack(
         # Reviewers' exported training data stays with the stack, out of nlu_data/.
         LIANGWANG_REVIEW_EXPORT_FILE=str(data_dir / "reviewed.yml"),
         LIANGWANG_REVIEW_INGEST_EVERY_S="1",
+        LIANGWANG_SPEECH_CACHE_DIR=str(SPEECH_CACHE),
     )
     sip_port = audiosocket_port = 0
     if whisper_model is not None:

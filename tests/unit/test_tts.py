@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from liangwang.settings import Settings, TtsEngine
+from voice.app import build_synthesizer
 from voice.audio import Audio
 from voice.errors import ModelMissing, SynthesizerError
 from voice.speech_text import read_numbers, split_sentences
@@ -229,6 +231,22 @@ def test_warm_caches_whole_prompts_and_their_sentences(tmp_path: Path) -> None:
     cache.synthesize(WELCOME)
     list(cache.synthesize_sentences(WELCOME))
     assert len(inner.calls) == calls
+
+
+def test_stacks_given_one_speech_cache_make_each_sentence_once(tmp_path: Path) -> None:
+    made = []
+    for stack in ("one", "two"):
+        settings = Settings(
+            data_dir=tmp_path / stack,
+            speech_cache_dir=tmp_path / "speech",
+            tts_engine=TtsEngine.espeak,
+        )
+        cache, _note = build_synthesizer(settings)
+        assert isinstance(cache.inner, EspeakSynthesizer)
+        with cache.inner:
+            made.append(cache.warm([WELCOME]))
+    assert made == [3, 0]  # WELCOME and its two sentences, by the first stack only
+    assert not (tmp_path / "one" / "tts-cache").exists()
 
 
 def _warmed(cache: CachedSynthesizer, text: str) -> Audio:
