@@ -26,9 +26,11 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-# How the stack's processes are told apart by their command lines (ops/stack.py).
+# How the stack's processes are told apart by their command lines (ops/stack.py), and Rasa
+# started by its own command (the load benchmark's bare bot).
 PROCESS_MARKERS = (
     ("rasa_start.py run", "rasa"),
+    ("bin/rasa run", "rasa"),
     ("ops.action_server", "actions"),
     ("backoffice.app", "staff"),
     ("ops.web_apps", "web"),

@@ -26,6 +26,7 @@ def test_each_process_of_the_stack_is_named_as_the_stack_names_it() -> None:
         spec.name: spec.name for spec in specs
     }
     assert process_name("/somewhere/bin/python -m something.else") == "python"
+    assert process_name("/somewhere/bin/python /somewhere/bin/rasa run --model m") == "rasa"
 
 
 def test_cpu_is_told_apart_by_process_replicas_summed_per_turn_served() -> None:
