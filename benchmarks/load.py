@@ -68,7 +68,6 @@ class Load:
     seconds: float
     latencies: list[float] = field(default_factory=list)
     errors: int = 0
-    cpu_cores: float = 0.0
     peak_mib: float = 0.0
     # CPU seconds each of the setup's processes used (replicas summed), by the stack's name.
     cpu_by_process: dict[str, float] = field(default_factory=dict)
@@ -76,6 +75,11 @@ class Load:
     @property
     def turns_per_s(self) -> float:
         return len(self.latencies) / self.seconds
+
+    @property
+    def cpu_cores(self) -> float:
+        """Cores the setup's processes used on average."""
+        return sum(self.cpu_by_process.values()) / self.seconds
 
     def ms(self, q: float) -> float:
         return 1000 * percentile(self.latencies, q) if self.latencies else float("nan")
@@ -161,7 +165,6 @@ async def _drive(url: str, pid: int, shape: Shape) -> Load:
         )
     cpu_after = cpu_seconds_each(pid)
     load.cpu_by_process = cpu_by_process(cpu_before, cpu_after, _names(cpu_after))
-    load.cpu_cores = sum(load.cpu_by_process.values()) / shape.duration_s
     return load
 
 
