@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Engine, delete, inspect, select, text
+from sqlalchemy import Engine, delete, insert, inspect, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from liangwang.conversation import Channel
-from liangwang.db import aware, unit_of_work
+from liangwang.db import Base, aware, unit_of_work
 from liangwang.review import segment
 from liangwang.review.models import IngestCursor, ReviewConversation, ReviewTurn
 from liangwang.review.rasa_events import Turn, translate
@@ -29,6 +30,9 @@ log = logging.getLogger(__name__)
 SOURCE = "rasa-tracker-store"
 BATCH = 500
 OTHER_CHANNEL = "other"  # a conversation id of no channel of ours
+# The tables themselves (not the ORM's classes): an insert of many rows is one statement.
+_TURNS = Base.metadata.tables[ReviewTurn.__tablename__]
+_SUMMARIES = Base.metadata.tables[ReviewConversation.__tablename__]
 _NEW = text("SELECT id, sender_id, data FROM events WHERE id > :after ORDER BY id LIMIT :n")
 
 
@@ -59,57 +63,85 @@ def ingest_all(tracker_store: Engine, sessions: sessionmaker[Session]) -> int:
     return total
 
 
-def keep(session: Session, turns: Iterable[tuple[int, Turn]]) -> None:
+def keep(session: Session, turns: Sequence[tuple[int, Turn]]) -> None:
     """Store ``turns`` (each with its event's row id) and bring their conversations'
-    summaries up to date, each summary read once however many of its turns there are."""
-    summaries: dict[str, ReviewConversation] = {}
-    for event_id, turn in turns:
-        _keep(session, event_id, turn, summaries)
+    summaries up to date, in a few statements whatever the batch holds: one insert of the
+    turns, one read of their summaries, one insert of the new summaries and one update of
+    the others (a batch spans every conversation in progress; a statement or two for each
+    was most of ingestion's time)."""
+    if not turns:
+        return
+    session.execute(insert(_TURNS), [_row(i, turn) for i, turn in turns])
+    ids = {turn.conversation_id for _, turn in turns}
+    known = select(*(_SUMMARIES.c[name] for name in ("id", *_SUMMARY)))
+    known = known.where(ReviewConversation.conversation_id.in_(ids))
+    summaries = {row.conversation_id: dict(row._mapping) for row in session.execute(known)}
+    new: list[dict[str, Any]] = []
+    for _, turn in turns:
+        summary = summaries.get(turn.conversation_id)
+        if summary is None:
+            summary = summaries[turn.conversation_id] = _new_summary(turn)
+            new.append(summary)
+        _summarise(summary, turn)
+    if new:
+        session.execute(insert(_SUMMARIES), new)
+    if changed := [summary for summary in summaries.values() if "id" in summary]:
+        session.execute(update(ReviewConversation), changed)  # by primary key
 
 
-def _keep(
-    session: Session, event_id: int, turn: Turn, summaries: dict[str, ReviewConversation]
-) -> None:
-    session.add(
-        ReviewTurn(
-            event_id=event_id,
-            conversation_id=turn.conversation_id,
-            at=turn.at,
-            kind=turn.kind,
-            text=turn.text,
-            words=segment.indexed(turn.text) if turn.kind in ("user", "bot") else "",
-            intent=turn.intent,
-            confidence=turn.confidence,
-            detail=json.dumps(turn.detail, ensure_ascii=False) if turn.detail else "",
-            heard_confidence=turn.heard_confidence,
-            call_id=turn.call_id,
-        )
-    )
-    summary = summaries.get(turn.conversation_id) or conversation(session, turn.conversation_id)
-    if summary is None:
-        by_id = Channel.of(turn.conversation_id)
-        summary = ReviewConversation(
-            conversation_id=turn.conversation_id,
-            channel=turn.channel or (by_id.value if by_id else OTHER_CHANNEL),
-            started_at=turn.at,
-            last_at=turn.at,
-            citizen_turns=0,
-            fell_back=False,
-            handed_over=False,
-            tags="",
-        )
-        session.add(summary)
-    summaries[turn.conversation_id] = summary
-    summary.last_at = max(aware(summary.last_at), turn.at)
-    summary.fell_back = summary.fell_back or turn.fell_back
-    summary.handed_over = summary.handed_over or turn.handed_over
+# What a batch of turns changes in a conversation's summary.
+_SUMMARY = (
+    "conversation_id",
+    "last_at",
+    "fell_back",
+    "handed_over",
+    "citizen_turns",
+    "lowest_confidence",
+)
+
+
+def _row(event_id: int, turn: Turn) -> dict[str, Any]:
+    return {
+        "event_id": event_id,
+        "conversation_id": turn.conversation_id,
+        "at": turn.at,
+        "kind": turn.kind,
+        "text": turn.text,
+        "words": segment.indexed(turn.text) if turn.kind in ("user", "bot") else "",
+        "intent": turn.intent,
+        "confidence": turn.confidence,
+        "detail": json.dumps(turn.detail, ensure_ascii=False) if turn.detail else "",
+        "heard_confidence": turn.heard_confidence,
+        "call_id": turn.call_id,
+    }
+
+
+def _new_summary(turn: Turn) -> dict[str, Any]:
+    by_id = Channel.of(turn.conversation_id)
+    return {
+        "conversation_id": turn.conversation_id,
+        "channel": turn.channel or (by_id.value if by_id else OTHER_CHANNEL),
+        "started_at": turn.at,
+        "last_at": turn.at,
+        "citizen_turns": 0,
+        "fell_back": False,
+        "handed_over": False,
+        "lowest_confidence": None,
+        "tags": "",
+    }
+
+
+def _summarise(summary: dict[str, Any], turn: Turn) -> None:
+    summary["last_at"] = max(aware(summary["last_at"]), turn.at)
+    summary["fell_back"] = summary["fell_back"] or turn.fell_back
+    summary["handed_over"] = summary["handed_over"] or turn.handed_over
     if turn.kind == "user":
-        summary.citizen_turns += 1
+        summary["citizen_turns"] += 1
         sure = [c for c in (turn.confidence, turn.heard_confidence) if c is not None]
         if sure and not turn.text.startswith("/"):  # a tapped button is never unsure
             lowest = min(sure)
-            if summary.lowest_confidence is None or lowest < summary.lowest_confidence:
-                summary.lowest_confidence = lowest
+            if summary["lowest_confidence"] is None or lowest < summary["lowest_confidence"]:
+                summary["lowest_confidence"] = lowest
 
 
 def conversation(session: Session, conversation_id: str) -> ReviewConversation | None:

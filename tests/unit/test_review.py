@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from liangwang.db import make_engine, make_session_factory, migrate, unit_of_work
 from liangwang.review import listing, segment
-from liangwang.review.ingest import conversation, ingest_all
+from liangwang.review.ingest import conversation, ingest_all, keep
 from liangwang.review.models import ReviewTurn
 from liangwang.review.rasa_events import translate
 from liangwang.review.search import matching_turns
@@ -150,11 +150,39 @@ def test_the_translation_keeps_what_a_reviewer_reads_and_skips_the_rest() -> Non
 
 def _store(sessions: sessionmaker[Session], events: list[dict[str, Any]]) -> None:
     """Events as the tracker store would hold them, ingested (without a Rasa process)."""
-    from liangwang.review.ingest import keep
-
     translated = [(n, translate(e["sender_id"], json.dumps(e))) for n, e in enumerate(events, 1)]
     with unit_of_work(sessions) as s:
         keep(s, [(n, turn) for n, turn in translated if turn is not None])
+
+
+def _statements_to_store(sessions: sessionmaker[Session], conversations: int) -> int:
+    """SQL statements run to store one batch of a lamp reported in each of ``conversations``
+    conversations, two of them already known from an earlier batch."""
+    _store(sessions, [e | {"sender_id": f"web-{n}"} for n in range(2) for e in LAMP])
+    batch = [e | {"sender_id": f"web-{n}"} for n in range(conversations) for e in LAMP]
+    translated = [(100 + n, translate(e["sender_id"], json.dumps(e))) for n, e in enumerate(batch)]
+    engine = sessions.kw["bind"]
+    statements: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    with unit_of_work(sessions) as s:
+        keep(s, [(n, turn) for n, turn in translated if turn is not None])
+    return len(statements)
+
+
+def test_a_batch_costs_the_same_statements_however_many_conversations_it_holds(
+    tmp_path: Path,
+) -> None:
+    # Ingestion reads a batch of the tracker store's events at a time, across every
+    # conversation in progress: its cost must not grow a query per conversation.
+    counts = []
+    for conversations in (3, 30):
+        migrate(url := f"sqlite:///{tmp_path / f'{conversations}.db'}")
+        engine = make_engine(url)
+        counts.append(_statements_to_store(make_session_factory(engine), conversations))
+        with Session(engine) as s:
+            assert s.scalar(select(func.count(ReviewTurn.id))) == 2 * 2 + conversations * 2
+        engine.dispose()
+    assert counts[0] == counts[1]
 
 
 def _search_finds_what_was_said(sessions: sessionmaker[Session]) -> None:
