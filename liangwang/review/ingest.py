@@ -63,6 +63,17 @@ def ingest_all(tracker_store: Engine, sessions: sessionmaker[Session]) -> int:
     return total
 
 
+# What a batch of turns changes in a conversation's summary.
+_SUMMARY = (
+    "conversation_id",
+    "last_at",
+    "fell_back",
+    "handed_over",
+    "citizen_turns",
+    "lowest_confidence",
+)
+
+
 def keep(session: Session, turns: Sequence[tuple[int, Turn]]) -> None:
     """Store ``turns`` (each with its event's row id) and bring their conversations'
     summaries up to date, in a few statements whatever the batch holds: one insert of the
@@ -72,10 +83,10 @@ def keep(session: Session, turns: Sequence[tuple[int, Turn]]) -> None:
     if not turns:
         return
     session.execute(insert(_TURNS), [_row(i, turn) for i, turn in turns])
-    ids = {turn.conversation_id for _, turn in turns}
+    ids = {turn.conversation_id for _, turn in turns}  # at most BATCH of them
     known = select(*(_SUMMARIES.c[name] for name in ("id", *_SUMMARY)))
     known = known.where(ReviewConversation.conversation_id.in_(ids))
-    summaries = {row.conversation_id: dict(row._mapping) for row in session.execute(known)}
+    summaries = {row["conversation_id"]: dict(row) for row in session.execute(known).mappings()}
     new: list[dict[str, Any]] = []
     for _, turn in turns:
         summary = summaries.get(turn.conversation_id)
@@ -87,17 +98,6 @@ def keep(session: Session, turns: Sequence[tuple[int, Turn]]) -> None:
         session.execute(insert(_SUMMARIES), new)
     if changed := [summary for summary in summaries.values() if "id" in summary]:
         session.execute(update(ReviewConversation), changed)  # by primary key
-
-
-# What a batch of turns changes in a conversation's summary.
-_SUMMARY = (
-    "conversation_id",
-    "last_at",
-    "fell_back",
-    "handed_over",
-    "citizen_turns",
-    "lowest_confidence",
-)
 
 
 def _row(event_id: int, turn: Turn) -> dict[str, Any]:
