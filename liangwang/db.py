@@ -83,6 +83,12 @@ def alembic_config(url: str) -> Config:
 
 def migrate(url: str) -> None:
     """Create or upgrade the schema to the newest revision."""
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    if url.startswith("sqlite"):
+        # WAL is kept in the file: set it now, while nothing else has the database open.
+        # Turning a database to WAL needs it to itself, so left to the first connections
+        # of the processes started next, one reading would keep another from connecting.
+        engine = make_engine(url)  # it makes the folder, and sets WAL as it connects
+        with engine.connect():
+            pass
+        engine.dispose()
     command.upgrade(alembic_config(url), "head")
