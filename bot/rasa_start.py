@@ -147,6 +147,7 @@ def open_sqlite_in_wal_mode() -> None:
     from sqlalchemy.engine import Engine
     from sqlalchemy.engine.url import make_url
     from sqlalchemy.pool import SingletonThreadPool
+    from sqlite_wal import turn_to_wal
 
     create_engine = sqlalchemy.create_engine
 
@@ -167,9 +168,9 @@ def open_sqlite_in_wal_mode() -> None:
         if type(dbapi_connection).__module__ != "sqlite3":
             return
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
+        turn_to_wal(dbapi_connection, timeout_s=30)
 
 
 def create_tables_one_replica_at_a_time() -> None:

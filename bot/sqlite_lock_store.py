@@ -26,6 +26,7 @@ from pathlib import Path
 from rasa.core.lock import TicketLock
 from rasa.core.lock_store import LOCK_LIFETIME, LockError, LockStore
 from rasa.utils.endpoints import EndpointConfig
+from sqlite_wal import turn_to_wal
 
 # A writer holding the file longer than this is a fault, not contention.
 BUSY_TIMEOUT_MS = 10_000
@@ -53,7 +54,7 @@ class SQLiteLockStore(LockStore):
         self._db = sqlite3.connect(
             path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
         )
-        self._db.execute("PRAGMA journal_mode=WAL")
+        turn_to_wal(self._db, BUSY_TIMEOUT_MS / 1000)
         # Locks outlive no machine crash: the tickets would have expired by the restart.
         self._db.execute("PRAGMA synchronous=OFF")
         self._db.execute(SCHEMA)
