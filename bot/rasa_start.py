@@ -167,9 +167,7 @@ def open_sqlite_in_wal_mode() -> None:
     def _wal(dbapi_connection: Any, _record: Any) -> None:
         if type(dbapi_connection).__module__ != "sqlite3":
             return
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.close()
+        dbapi_connection.execute("PRAGMA busy_timeout=30000")
         turn_to_wal(dbapi_connection, timeout_s=30)
 
 

@@ -85,7 +85,7 @@ def keep(session: Session, turns: Sequence[tuple[int, Turn]]) -> None:
     session.execute(insert(_TURNS), [_row(i, turn) for i, turn in turns])
     ids = {turn.conversation_id for _, turn in turns}  # at most BATCH of them
     known = select(*(_SUMMARIES.c[name] for name in ("id", *_SUMMARY)))
-    known = known.where(ReviewConversation.conversation_id.in_(ids))
+    known = known.where(_SUMMARIES.c.conversation_id.in_(ids))
     summaries = {row["conversation_id"]: dict(row) for row in session.execute(known).mappings()}
     new: list[dict[str, Any]] = []
     for _, turn in turns:
