@@ -9,7 +9,9 @@ hardly a pause) to measure its capacity. Loopback only, bounded in time.
 The anchor is a bare Rasa 3.6 bot (benchmarks/bare_bot: four intents, rules only, no custom
 actions, the in-memory tracker store, the assistant's tokenizer and classifier settings),
 trained in the same run and put under the same load; each figure of the assistant is
-quoted beside it.
+quoted beside it. The same bot is then served keeping its conversations (Rasa's own SQL
+tracker store on an SQLite file): the anchor keeps nothing, the assistant must keep what
+every citizen said, and the second anchor shows what that alone costs Rasa.
 """
 
 from __future__ import annotations
@@ -179,25 +181,38 @@ def under_both(rasa_url: str, pid: int) -> tuple[Load, Load]:
     return under_load(rasa_url, pid, STEADY), under_load(rasa_url, pid, SATURATING)
 
 
-@contextmanager
-def bare_rasa(folder: Path) -> Iterator[tuple[str, int]]:
-    """The bare bot trained into ``folder`` and served on a free loopback port."""
-    rasa = str(rasa_bin(Settings()))
+def train_bare(folder: Path) -> Path:
+    """The bare bot trained into ``folder``: its model file."""
     folder.mkdir(parents=True, exist_ok=True)
-    # Rasa's own environment (quiet TensorFlow, no telemetry, caches in the folder).
-    quiet = rasa_env(Settings(data_dir=folder))
-    files = ("config.yml", "domain.yml", "data.yml")
-    config, domain, data = (str(BARE_BOT / name) for name in files)
+    config, domain, data = (
+        str(BARE_BOT / name) for name in ("config.yml", "domain.yml", "data.yml")
+    )
     subprocess.run(
-        [rasa, "train", "--config", config, "--domain", domain, "--data", data,
-         "--out", str(folder), "--fixed-model-name", "bare"],
-        check=True, cwd=folder, env=quiet, capture_output=True,
+        [str(rasa_bin(Settings())), "train", "--config", config, "--domain", domain,
+         "--data", data, "--out", str(folder), "--fixed-model-name", "bare"],
+        check=True, cwd=folder, env=_quiet(folder), capture_output=True,
     )  # fmt: skip
+    return folder / "bare.tar.gz"
+
+
+@contextmanager
+def bare_rasa(model: Path, *, keeping: bool = False) -> Iterator[tuple[str, int]]:
+    """The bare bot's ``model`` served on a free loopback port. ``keeping``: with Rasa's own
+    SQL tracker store on an SQLite file beside the model, so what was said outlives the
+    process (the in-memory store, as shipped, keeps nothing)."""
+    folder = model.parent
+    endpoints: list[str] = []
+    if keeping:
+        store = folder / "bare-endpoints.yml"
+        store.write_text(
+            f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {folder / 'bare-tracker.db'}\n"
+        )
+        endpoints = ["--endpoints", str(store)]
     port = free_port()
     proc = subprocess.Popen(
-        [rasa, "run", "--model", str(folder / "bare.tar.gz"), "--interface", "127.0.0.1",
-         "--port", str(port), "--credentials", str(BARE_BOT / "credentials.yml")],
-        cwd=folder, env=quiet, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [str(rasa_bin(Settings())), "run", "--model", str(model), "--interface", "127.0.0.1",
+         "--port", str(port), "--credentials", str(BARE_BOT / "credentials.yml"), *endpoints],
+        cwd=folder, env=_quiet(folder), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
@@ -208,12 +223,20 @@ def bare_rasa(folder: Path) -> Iterator[tuple[str, int]]:
         proc.wait(timeout=60)
 
 
+def _quiet(folder: Path) -> dict[str, str]:
+    """Rasa's own environment: quiet TensorFlow, no telemetry, caches in ``folder``."""
+    return rasa_env(Settings(data_dir=folder))
+
+
 def _row(
     name: str,
     load: Load,
     anchor: Load | None,
     target: str = "≥ 1× throughput, p95 ≤ 1×, 0 errors",
+    keeping: Load | None = None,
 ) -> tuple[str, str, str]:
+    """A setup's figures, with its ratios to the bare bot and, if given, to the bare bot
+    keeping its conversations."""
     figures = (
         f"{load.turns_per_s:.1f} turns/s · p50 {load.ms(0.5):.0f} ms · "
         f"p95 {load.ms(0.95):.0f} ms · p99 {load.ms(0.99):.0f} ms · "
@@ -221,11 +244,17 @@ def _row(
     )
     if anchor is None:
         return (name, figures, "anchor")
-    ratio = (
+    ratios = _ratios(load, anchor)
+    if keeping is not None:
+        ratios += f"; beside the bare bot keeping its conversations {_ratios(load, keeping)}"
+    return (name, f"{figures} ({ratios})", target)
+
+
+def _ratios(load: Load, anchor: Load) -> str:
+    return (
         f"{load.turns_per_s / anchor.turns_per_s:.2f}× throughput, "
         f"p95 {load.ms(0.95) / anchor.ms(0.95):.2f}×"
     )
-    return (name, f"{figures} ({ratio})", target)
 
 
 def _cpu_row(name: str, load: Load, anchor: Load | None) -> tuple[str, str, str]:
@@ -258,8 +287,11 @@ def _assistant(folder: Path, settings: dict[str, str]) -> tuple[Load, Load]:
 def run() -> list[str]:
     with tempfile.TemporaryDirectory(prefix="lw-load-") as tmp:
         folder = Path(tmp)
-        with bare_rasa(folder / "bare") as (url, pid):
+        model = train_bare(folder / "bare")
+        with bare_rasa(model) as (url, pid):
             anchor, anchor_max = under_both(url, pid)
+        with bare_rasa(model, keeping=True) as (url, pid):
+            kept, kept_max = under_both(url, pid)
         embedded, embedded_max = _assistant(folder / "embedded", {})
         both_cores, both_cores_max = _assistant(
             folder / "both-cores", {"LIANGWANG_RASA_REPLICAS": "2"}
@@ -267,6 +299,8 @@ def run() -> list[str]:
         with scaled_profile(REDIS) as stores:
             scaled, scaled_max = _assistant(folder / "scaled", stores)
     bare = "bare Rasa 3.6 bot (4 intents, rules, in-memory tracker)"
+    bare_keeping = "the bare bot keeping its conversations (Rasa's own SQL tracker store on SQLite)"
+    keeping_costs = "what keeping what was said costs Rasa itself"
     one = "the assistant, embedded default (SQLite, one Rasa)"
     one_two = (
         "the assistant, embedded with LIANGWANG_RASA_REPLICAS=2 (SQLite, 2 Rasa sharing a "
@@ -279,16 +313,20 @@ def run() -> list[str]:
     saturated = (
         f", saturated ({SATURATING.citizens} citizens, think time {SATURATING.think_mean_s} s)"
     )
+    capacity = "capacity, for the ratio"
     rows = [
         _row(bare, anchor, None),
-        _row(one, embedded, anchor),
-        _row(one_two, both_cores, anchor),
-        _row(two, scaled, anchor, target="≥ 1.5× throughput, p95 ≤ 1×, 0 errors"),
+        _row(bare_keeping, kept, anchor, target=keeping_costs),
+        _row(one, embedded, anchor, keeping=kept),
+        _row(one_two, both_cores, anchor, keeping=kept),
+        _row(two, scaled, anchor, target="≥ 1.5× throughput, p95 ≤ 1×, 0 errors", keeping=kept),
         _row(bare + saturated, anchor_max, None),
-        _row(one + saturated, embedded_max, anchor_max, target="capacity, for the ratio"),
-        _row(one_two + saturated, both_cores_max, anchor_max, target="capacity, for the ratio"),
-        _row(two + saturated, scaled_max, anchor_max, target="capacity, for the ratio"),
+        _row(bare_keeping + saturated, kept_max, anchor_max, target=keeping_costs),
+        _row(one + saturated, embedded_max, anchor_max, target=capacity, keeping=kept_max),
+        _row(one_two + saturated, both_cores_max, anchor_max, target=capacity, keeping=kept_max),
+        _row(two + saturated, scaled_max, anchor_max, target=capacity, keeping=kept_max),
         _cpu_row(bare, anchor, None),
+        _cpu_row(bare_keeping, kept, anchor),
         _cpu_row(one, embedded, anchor),
         _cpu_row(one_two, both_cores, anchor),
         _cpu_row(two, scaled, anchor),
@@ -305,8 +343,11 @@ def run() -> list[str]:
             f"saturated for {SATURATING.duration_s:.0f} s: what it serves there is its "
             "capacity on these cores. CPU: cores used on average by the setup's processes; "
             "memory: their peak resident size. In brackets: the ratio to the bare bot under "
-            "the same load. CPU per turn served: the CPU time each process used under the "
-            "steady load, divided by the turns served (replicas summed; processes under "
-            "0.05 ms left out): where the time goes beyond the bare bot's.",
+            "the same load; for the assistant also to the bare bot keeping its "
+            "conversations: as shipped, the bare bot keeps nothing (a restart forgets every "
+            "conversation), while the assistant saves each turn before it answers. CPU per "
+            "turn served: the CPU time each process used under the steady load, divided by "
+            "the turns served (replicas summed; processes under 0.05 ms left out): where "
+            "the time goes beyond the bare bot's.",
         ],
     )

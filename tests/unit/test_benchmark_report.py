@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from benchmarks.load import Load, cpu_by_process
+from benchmarks.load import Load, _row, cpu_by_process
 from benchmarks.machine import cpu_seconds_each
 from benchmarks.stack import process_name
 from liangwang.settings import Settings
@@ -43,6 +43,19 @@ def test_cpu_is_told_apart_by_process_replicas_summed_per_turn_served() -> None:
         ("staff", 5.0),
         ("actions", 2.5),
     ]
+
+
+def test_the_assistant_is_quoted_beside_the_bare_bot_and_beside_it_keeping_conversations() -> None:
+    bare = Load(seconds=10, latencies=[0.010] * 100)
+    keeping = Load(seconds=10, latencies=[0.020] * 100)
+    assistant = Load(seconds=10, latencies=[0.040] * 90)
+    _, figures, _ = _row("assistant", assistant, bare, keeping=keeping)
+    assert figures.endswith(
+        "(0.90× throughput, p95 4.00×; beside the bare bot keeping its conversations "
+        "0.90× throughput, p95 2.00×)"
+    )
+    _, figures, target = _row("bare, keeping", keeping, bare, target="what keeping costs")
+    assert figures.endswith("(1.00× throughput, p95 2.00×)") and target == "what keeping costs"
 
 
 def test_a_child_process_is_charged_the_cpu_it_used() -> None:
