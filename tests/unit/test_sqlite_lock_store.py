@@ -132,8 +132,10 @@ for n in range(rounds):
     ready = threading.Barrier(at_once)
     url = f"sqlite:///{folder}/locks-{n}.db"
     replicas = [threading.Thread(target=replica, args=(url, ready)) for _ in range(at_once)]
-    [r.start() for r in replicas]
-    [r.join() for r in replicas]
+    for r in replicas:
+        r.start()
+    for r in replicas:
+        r.join()
 print(errors)
 """
 
